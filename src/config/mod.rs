@@ -1,0 +1,425 @@
+//! Proxy configuration: the raw serde mirror, validation, and the model.
+//!
+//! Loading is strict: unknown keys, wrong types and impossible values are
+//! refused with `file:line:col`, the key path, the value and the expected form,
+//! before anything binds.
+
+mod error;
+mod model;
+mod raw;
+mod values;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Uri};
+use toml::Spanned;
+
+pub use error::{did_you_mean, FileError, Locator, Problem};
+pub use model::*;
+pub use values::{parse_duration, Dur, HostPort, ListenAddr};
+
+use raw::{RawConfig, RawHttp, RawProtocol, RawTarget};
+
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:8474";
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        file: path.display().to_string(),
+        source,
+    })?;
+    parse(&path.display().to_string(), &text, path.parent())
+}
+
+/// Validates config text; `file` names it in messages and `base_dir` anchors
+/// relative paths such as `ca_file`.
+pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, FileError> {
+    let loc = Locator { file, text };
+    let raw: RawConfig = deserialize(&loc)?;
+    Validator {
+        loc: &loc,
+        base_dir,
+        problems: Vec::new(),
+    }
+    .config(raw)
+}
+
+/// Deserializes strictly, turning serde's first complaint into a [`Problem`]
+/// with a position, a key path and, for unknown keys, a suggestion.
+pub fn deserialize<T: serde::de::DeserializeOwned>(loc: &Locator<'_>) -> Result<T, FileError> {
+    let de = toml::Deserializer::parse(loc.text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        FileError::Invalid(vec![loc.problem(offset, "", clean_message(e.message()))])
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = e.into_inner();
+        let offset = inner.span().map_or(0, |s| s.start);
+        let key = if path == "." { String::new() } else { path };
+        FileError::Invalid(vec![explain(loc.problem(
+            offset,
+            key,
+            clean_message(inner.message()),
+        ))])
+    })
+}
+
+fn clean_message(message: &str) -> String {
+    let message = message.trim().trim_end_matches('.').replace('\n', " ");
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!("must be {expected}, got {got}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("is missing the key {rest}");
+    }
+    message
+}
+
+/// Rewrites serde's unknown-key and unknown-variant messages into brownout's
+/// form and adds a did-you-mean hint.
+fn explain(mut p: Problem) -> Problem {
+    let message = p.message.clone();
+    let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let Some((&word, expected)) = ticked.split_first() else {
+        return p;
+    };
+    let what = if p.message.starts_with("unknown field") {
+        "key"
+    } else if p.message.starts_with("unknown variant") {
+        "value"
+    } else {
+        return p;
+    };
+    if what == "key" && !p.key.ends_with(word) {
+        p.key = if p.key.is_empty() {
+            word.to_string()
+        } else {
+            format!("{}.{word}", p.key)
+        };
+    }
+    let list = expected.join(", ");
+    p.message = match (what, expected.is_empty()) {
+        ("key", false) => format!("is not a known key; expected one of: {list}"),
+        ("key", true) => "is not a known key; this table takes none".to_string(),
+        _ => format!("must be one of: {list}; got {word:?}"),
+    };
+    p.hint = did_you_mean(word, expected.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+    p
+}
+
+struct Validator<'a> {
+    loc: &'a Locator<'a>,
+    base_dir: Option<&'a Path>,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn config(mut self, raw: RawConfig) -> Result<Config, FileError> {
+        let admin_listen = raw.admin.and_then(|a| a.listen);
+        let admin = Admin {
+            listen: admin_listen.as_ref().map_or_else(
+                || {
+                    DEFAULT_ADMIN
+                        .parse()
+                        .expect("the default admin address is valid")
+                },
+                |l| l.get_ref().0,
+            ),
+        };
+        let observer = raw.observer.and_then(|o| self.observer(o));
+        let mut targets = Vec::with_capacity(raw.target.len());
+        for (i, t) in raw.target.into_iter().enumerate() {
+            if let Some(t) = self.target(i, t, &mut targets) {
+                targets.push(t);
+            }
+        }
+        self.check_listeners(&admin, &observer, &targets);
+        if !self.problems.is_empty() {
+            self.problems.sort_by_key(|p| (p.line, p.column));
+            return Err(FileError::Invalid(self.problems));
+        }
+        Ok(Config {
+            admin,
+            observer,
+            targets,
+            shutdown_grace: raw.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0),
+        })
+    }
+
+    fn problem(&mut self, offset: usize, key: String, message: String) -> &mut Problem {
+        self.problems.push(self.loc.problem(offset, key, message));
+        self.problems.last_mut().expect("a problem was just pushed")
+    }
+
+    fn observer(&mut self, raw: RawHttp) -> Option<HttpListener> {
+        let upstream = self.http_upstream(
+            "observer",
+            &raw.upstream,
+            raw.host.as_ref(),
+            raw.ca_file.as_ref(),
+            raw.connect_timeout,
+            raw.request_timeout,
+        )?;
+        Some(HttpListener {
+            name: "observer".into(),
+            listen: raw.listen.get_ref().0,
+            upstream,
+        })
+    }
+
+    fn target(&mut self, i: usize, raw: RawTarget, seen: &mut [Target]) -> Option<Target> {
+        let key = format!("target[{i}]");
+        let name = raw.name.get_ref();
+        let name_ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            self.problem(
+                raw.name.span().start,
+                format!("{key}.name"),
+                format!("must be letters, digits, `-` or `_`, got {name:?}"),
+            );
+        } else if name == "observer" {
+            self.problem(
+                raw.name.span().start,
+                format!("{key}.name"),
+                "`observer` is reserved for the [observer] listener".into(),
+            );
+        } else if let Some(j) = seen.iter().position(|t| &t.name == name) {
+            self.problem(
+                raw.name.span().start,
+                format!("{key}.name"),
+                format!("{name:?} is already the name of an earlier target"),
+            )
+            .hint = Some(format!("target names must be unique; see target[{j}]"));
+        }
+        let protocol = match raw.protocol.get_ref() {
+            RawProtocol::Http => Protocol::Http(self.http_upstream(
+                &key,
+                &raw.upstream,
+                raw.host.as_ref(),
+                raw.ca_file.as_ref(),
+                raw.connect_timeout,
+                raw.request_timeout.as_ref().map(|d| *d.get_ref()),
+            )?),
+            RawProtocol::Tcp => {
+                let http_only = [
+                    ("host", raw.host.as_ref().map(|s| s.span())),
+                    ("ca_file", raw.ca_file.as_ref().map(|s| s.span())),
+                    (
+                        "request_timeout",
+                        raw.request_timeout.as_ref().map(|s| s.span()),
+                    ),
+                ];
+                for (field, span) in http_only {
+                    if let Some(span) = span {
+                        self.problem(
+                            span.start,
+                            format!("{key}.{field}"),
+                            "applies only to http targets".into(),
+                        )
+                        .hint = Some("remove it, or set protocol = \"http\"".into());
+                    }
+                }
+                match raw.tcp_upstream() {
+                    Ok(hp) => Protocol::Tcp(TcpUpstream {
+                        address: hp.0,
+                        connect_timeout: raw
+                            .connect_timeout
+                            .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+                    }),
+                    Err(why) => {
+                        self.problem(raw.upstream.span().start, format!("{key}.upstream"), why);
+                        return None;
+                    }
+                }
+            }
+        };
+        name_ok.then(|| Target {
+            name: name.clone(),
+            listen: raw.listen.get_ref().0,
+            protocol,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn http_upstream(
+        &mut self,
+        key: &str,
+        upstream: &Spanned<String>,
+        host: Option<&Spanned<String>>,
+        ca_file: Option<&Spanned<PathBuf>>,
+        connect_timeout: Option<Dur>,
+        request_timeout: Option<Dur>,
+    ) -> Option<HttpUpstream> {
+        let text = upstream.get_ref();
+        let at = upstream.span().start;
+        let form = "an http:// or https:// URL such as \"http://127.0.0.1:9101\"";
+        let uri: Uri = match text.parse() {
+            Ok(u) => u,
+            Err(_) => {
+                self.problem(
+                    at,
+                    format!("{key}.upstream"),
+                    format!("must be {form}, got {text:?}"),
+                );
+                return None;
+            }
+        };
+        let scheme = uri.scheme().cloned();
+        let (Some(scheme), Some(authority)) = (scheme, uri.authority().cloned()) else {
+            self.problem(
+                at,
+                format!("{key}.upstream"),
+                format!("must be {form}, got {text:?}"),
+            )
+            .hint = (!text.contains("://")).then(|| format!("write \"http://{text}\""));
+            return None;
+        };
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            self.problem(
+                at,
+                format!("{key}.upstream"),
+                format!("must use http or https, got {scheme:?} in {text:?}"),
+            )
+            .hint =
+                Some("for other protocols use protocol = \"tcp\" with a host:port upstream".into());
+            return None;
+        }
+        if uri.query().is_some() || authority.as_str().contains('@') {
+            self.problem(
+                at,
+                format!("{key}.upstream"),
+                format!("must not carry a query or credentials, got {text:?}"),
+            );
+            return None;
+        }
+        let authority = with_default_port(&authority, &scheme);
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        let host = match host {
+            None => HostHeader::Upstream,
+            Some(h) => {
+                match h.get_ref().as_str() {
+                    "upstream" => HostHeader::Upstream,
+                    "keep" => HostHeader::Keep,
+                    other => {
+                        match HeaderValue::from_str(other) {
+                            Ok(v) if !other.is_empty() => HostHeader::Fixed(v),
+                            _ => {
+                                self.problem(h.span().start, format!("{key}.host"), format!("must be \"upstream\", \"keep\" or a host name, got {other:?}"));
+                                return None;
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let ca_file = match ca_file {
+            None => None,
+            Some(f) => {
+                if scheme != Scheme::HTTPS {
+                    self.problem(
+                        f.span().start,
+                        format!("{key}.ca_file"),
+                        format!("applies only to an https:// upstream, got {text:?}"),
+                    );
+                    return None;
+                }
+                let path = match self.base_dir {
+                    Some(dir) if f.get_ref().is_relative() => dir.join(f.get_ref()),
+                    _ => f.get_ref().clone(),
+                };
+                if let Err(why) = crate::tls::read_ca_file(&path) {
+                    self.problem(
+                        f.span().start,
+                        format!("{key}.ca_file"),
+                        format!("must be a PEM file of CA certificates, but {why}"),
+                    );
+                    return None;
+                }
+                Some(path)
+            }
+        };
+        Some(HttpUpstream {
+            scheme,
+            authority,
+            base_path,
+            host,
+            ca_file,
+            connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+            request_timeout: request_timeout.map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0),
+        })
+    }
+
+    /// Every listener needs an address of its own; port 0 (any free port) is
+    /// exempt because the system picks a different one each time.
+    fn check_listeners(
+        &mut self,
+        admin: &Admin,
+        observer: &Option<HttpListener>,
+        targets: &[Target],
+    ) {
+        let mut owners: HashMap<std::net::SocketAddr, String> = HashMap::new();
+        let mut claim = |addr: std::net::SocketAddr, who: String| -> Option<String> {
+            if addr.port() == 0 {
+                return None;
+            }
+            match owners.get(&addr) {
+                Some(first) => Some(first.clone()),
+                None => {
+                    owners.insert(addr, who);
+                    None
+                }
+            }
+        };
+        claim(admin.listen, "admin.listen".into());
+        let mut clashes = Vec::new();
+        if let Some(o) = observer {
+            if let Some(first) = claim(o.listen, "observer.listen".into()) {
+                clashes.push(("observer.listen".to_string(), o.listen, first));
+            }
+        }
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(first) = claim(t.listen, format!("target[{i}].listen")) {
+                clashes.push((format!("target[{i}].listen"), t.listen, first));
+            }
+        }
+        for (key, addr, first) in clashes {
+            let offset = self.offset_of_value(&addr.to_string());
+            self.problem(offset, key, format!("{addr} is already used by {first}"))
+                .hint = Some(
+                "every target, the observer and the admin API need listen addresses of their own"
+                    .into(),
+            );
+        }
+    }
+
+    /// The position of the last `"value"` in the text: listen addresses are
+    /// checked after their spans are gone, and a clash is reported at its
+    /// later occurrence.
+    fn offset_of_value(&self, value: &str) -> usize {
+        self.loc.text.rfind(&format!("\"{value}\"")).unwrap_or(0)
+    }
+}
+
+fn with_default_port(authority: &Authority, scheme: &Scheme) -> Authority {
+    if authority.port().is_some() {
+        return authority.clone();
+    }
+    let port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    format!("{}:{port}", authority.host())
+        .parse()
+        .unwrap_or_else(|_| authority.clone())
+}

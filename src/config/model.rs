@@ -1,0 +1,94 @@
+//! The validated configuration that the rest of brownout uses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+
+/// A whole proxy configuration: where the admin API listens, the optional
+/// observer, and the targets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub admin: Admin,
+    pub observer: Option<HttpListener>,
+    pub targets: Vec<Target>,
+    /// How long in-flight work may go on after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub listen: SocketAddr,
+}
+
+/// One dependency brownout stands in front of.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub listen: SocketAddr,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone)]
+pub enum Protocol {
+    Http(HttpUpstream),
+    Tcp(TcpUpstream),
+}
+
+/// An HTTP listener with no faults of its own: the observer.
+#[derive(Debug, Clone)]
+pub struct HttpListener {
+    pub name: String,
+    pub listen: SocketAddr,
+    pub upstream: HttpUpstream,
+}
+
+/// Where and how an HTTP target forwards requests.
+#[derive(Debug, Clone)]
+pub struct HttpUpstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// A path prefix every forwarded request path is appended to ("" for none).
+    pub base_path: String,
+    pub host: HostHeader,
+    /// A PEM file of CA certificates that replaces the system roots for `https`.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// The longest wait for the upstream's response head.
+    pub request_timeout: Duration,
+}
+
+/// What the `Host` header of a forwarded request says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostHeader {
+    /// The upstream's authority, as a client calling it directly would send.
+    Upstream,
+    /// The client's own `Host` header, unchanged.
+    Keep,
+    /// A fixed value.
+    Fixed(http::HeaderValue),
+}
+
+/// Where a TCP target connects: `host:port`, resolved at dial time.
+#[derive(Debug, Clone)]
+pub struct TcpUpstream {
+    pub address: String,
+    pub connect_timeout: Duration,
+}
+
+impl Target {
+    pub fn protocol_name(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Http(_) => "http",
+            Protocol::Tcp(_) => "tcp",
+        }
+    }
+}
+
+impl HttpUpstream {
+    /// The upstream as written: `http://host:port/base`.
+    pub fn display(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}

@@ -1,0 +1,67 @@
+//! The serde mirror of a config file: what the TOML says, before validation.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::values::{Dur, HostPort, ListenAddr};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub admin: Option<RawAdmin>,
+    pub observer: Option<RawHttp>,
+    #[serde(default)]
+    pub target: Vec<RawTarget>,
+    pub shutdown_grace: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<Spanned<ListenAddr>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub name: Spanned<String>,
+    pub protocol: Spanned<RawProtocol>,
+    pub listen: Spanned<ListenAddr>,
+    pub upstream: Spanned<String>,
+    pub host: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub connect_timeout: Option<Dur>,
+    pub request_timeout: Option<Spanned<Dur>>,
+}
+
+/// The observer: an HTTP listener without a name or protocol of its own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Spanned<ListenAddr>,
+    pub upstream: Spanned<String>,
+    pub host: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub connect_timeout: Option<Dur>,
+    pub request_timeout: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawProtocol {
+    Http,
+    Tcp,
+}
+
+impl RawTarget {
+    /// Checks a TCP upstream's form by the same rules as the HTTP one's.
+    pub fn tcp_upstream(&self) -> Result<HostPort, String> {
+        use serde::de::IntoDeserializer;
+        let value: &str = self.upstream.get_ref();
+        let d: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            value.into_deserializer();
+        HostPort::deserialize(d).map_err(|e| e.to_string())
+    }
+}

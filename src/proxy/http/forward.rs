@@ -1,0 +1,249 @@
+//! Forwarding one request to the upstream over a pooled connection, and
+//! mapping what went wrong on the way to a 502 or 504.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tracing::{debug, warn};
+
+use super::headers;
+use super::ProxyBody;
+use crate::config::{HostHeader, HttpUpstream};
+use crate::record::fields;
+
+type Connector = HttpsConnector<HttpConnector>;
+
+/// Sends requests of one listener to its upstream. Cheap to clone.
+#[derive(Clone)]
+pub struct Forwarder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    upstream: HttpUpstream,
+    client: Client<Connector, Incoming>,
+}
+
+/// Why a forward failed, with the origin that a report attributes it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The upstream could not be reached: refused, unreachable, connect timeout.
+    Unreachable,
+    /// The upstream did not answer within the request timeout.
+    TimedOut,
+    /// The upstream connection broke after it was made.
+    Broken,
+}
+
+impl Forwarder {
+    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Self, String> {
+        let tls = if upstream.scheme == http::uri::Scheme::HTTPS {
+            crate::tls::client_config(upstream.ca_file.as_deref())?
+        } else {
+            crate::tls::empty_client_config()?
+        };
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(upstream.connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .set_host(false)
+            .build(connector);
+        Ok(Forwarder {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                upstream: upstream.clone(),
+                client,
+            }),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Forwards `req` from `client` and returns the upstream's response, or a
+    /// 502/504 of brownout's own when the upstream failed.
+    pub async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<ProxyBody> {
+        let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        self.prepare(&mut req, client, upgrade);
+        let this = &self.inner;
+        let sent =
+            tokio::time::timeout(this.upstream.request_timeout, this.client.request(req)).await;
+        let mut resp = match sent {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                let failure = if e.is_connect() {
+                    Failure::Unreachable
+                } else {
+                    Failure::Broken
+                };
+                return self.failure(failure, &error_chain(&e));
+            }
+            Err(_) => {
+                let waited = format!("no answer within {:?}", this.upstream.request_timeout);
+                return self.failure(Failure::TimedOut, &waited);
+            }
+        };
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        match client_upgrade {
+            Some(client_upgrade) if switching => {
+                let upstream_upgrade = hyper::upgrade::on(&mut resp);
+                tokio::spawn(tunnel(client_upgrade, upstream_upgrade, this.name.clone()));
+            }
+            _ => {}
+        }
+        headers::remove_hop_by_hop(resp.headers_mut(), upgrade && switching);
+        resp.map(|body| body.map_err(Into::into).boxed())
+    }
+
+    /// Rewrites a client's request into the upstream's: absolute URI for the
+    /// pooled client, HTTP/1.1, hop-by-hop fields out, forwarding fields in.
+    fn prepare(&self, req: &mut Request<Incoming>, client: SocketAddr, upgrade: bool) {
+        let up = &self.inner.upstream;
+        let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
+            req.uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let path = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
+        let path_and_query = if up.base_path.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}{}", up.base_path, path)
+        };
+        let uri = Uri::builder()
+            .scheme(up.scheme.clone())
+            .authority(up.authority.clone())
+            .path_and_query(path_and_query)
+            .build();
+        match uri {
+            Ok(uri) => *req.uri_mut() = uri,
+            // The parts come from a valid URI and a valid authority, so a
+            // failure here would be a bug; the request then fails as broken.
+            Err(e) => warn!(error = %e, "could not build the upstream uri"),
+        }
+        *req.version_mut() = Version::HTTP_11;
+        let h = req.headers_mut();
+        headers::remove_hop_by_hop(h, upgrade);
+        headers::add_forwarded(h, client, original_host.as_ref());
+        let host = match &up.host {
+            HostHeader::Upstream => HeaderValue::from_str(up.authority.as_str()).ok(),
+            HostHeader::Keep => original_host,
+            HostHeader::Fixed(v) => Some(v.clone()),
+        };
+        if let Some(host) = host {
+            h.insert(header::HOST, host);
+        }
+    }
+
+    fn failure(&self, failure: Failure, why: &str) -> Response<ProxyBody> {
+        let this = &self.inner;
+        let upstream = this.upstream.display();
+        let (status, text) = match failure {
+            Failure::Unreachable => (
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "brownout could not reach upstream {} at {upstream}: {why}\n",
+                    this.name
+                ),
+            ),
+            Failure::Broken => (
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "brownout lost upstream {} at {upstream}: {why}\n",
+                    this.name
+                ),
+            ),
+            Failure::TimedOut => (
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "brownout gave up on upstream {} at {upstream}: {why}\n",
+                    this.name
+                ),
+            ),
+        };
+        warn!(
+            { fields::TARGET } = %this.name,
+            { fields::ORIGIN } = fields::ORIGIN_UPSTREAM,
+            { fields::ERROR_KIND } = ?failure,
+            { fields::HTTP_STATUS } = status.as_u16(),
+            "upstream failed: {why}"
+        );
+        plain_response(status, text)
+    }
+}
+
+/// A short plain-text response of brownout's own.
+pub fn plain_response(status: StatusCode, text: String) -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(text))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Copies bytes both ways between the two halves of a switched protocol.
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    name: String,
+) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            debug!({ fields::TARGET } = %name, error = %e, "upgrade did not complete");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        debug!({ fields::TARGET } = %name, error = %e, "upgraded connection ended");
+    }
+}
+
+/// An error and its causes, joined: "client error (Connect): tcp connect error: Connection refused".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,184 @@
+//! The listeners: binding every target, the observer and the admin API, then
+//! serving them until shutdown and draining what is in flight.
+
+pub mod http;
+pub mod tcp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::{Config, Protocol};
+
+/// A listener could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{who}: cannot listen on {addr}: {source}")]
+    Bind {
+        who: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{who}: {message}")]
+    Upstream { who: String, message: String },
+}
+
+enum Serve {
+    Http(http::Forwarder),
+    Tcp(Arc<crate::config::TcpUpstream>),
+    Admin,
+}
+
+struct Bound {
+    name: String,
+    listener: TcpListener,
+    serve: Serve,
+}
+
+/// Every listener of a config, bound and ready to serve.
+pub struct Proxy {
+    bound: Vec<Bound>,
+    grace: Duration,
+}
+
+impl Proxy {
+    /// Binds every listener before serving any, so a port already in use
+    /// stops the start with a message naming the listener and the address.
+    pub async fn bind(config: &Config) -> Result<Proxy, StartError> {
+        let mut bound = Vec::new();
+        bound.push(Bound {
+            name: "admin".into(),
+            listener: listen("admin", config.admin.listen).await?,
+            serve: Serve::Admin,
+        });
+        if let Some(o) = &config.observer {
+            let forwarder = http::Forwarder::new(&o.name, &o.upstream).map_err(|message| {
+                StartError::Upstream {
+                    who: "observer".into(),
+                    message,
+                }
+            })?;
+            bound.push(Bound {
+                name: o.name.clone(),
+                listener: listen("observer", o.listen).await?,
+                serve: Serve::Http(forwarder),
+            });
+        }
+        for t in &config.targets {
+            let who = format!("target {}", t.name);
+            let serve = match &t.protocol {
+                Protocol::Http(up) => {
+                    Serve::Http(http::Forwarder::new(&t.name, up).map_err(|message| {
+                        StartError::Upstream {
+                            who: who.clone(),
+                            message,
+                        }
+                    })?)
+                }
+                Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
+            };
+            bound.push(Bound {
+                name: t.name.clone(),
+                listener: listen(&who, t.listen).await?,
+                serve,
+            });
+        }
+        Ok(Proxy {
+            bound,
+            grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address a listener is bound to (`admin`, `observer` or a target's name).
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.bound
+            .iter()
+            .find(|b| b.name == name)
+            .and_then(|b| b.listener.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and waits up to
+    /// the grace period for in-flight work. Returns how many connection tasks
+    /// were still running when the grace period ran out.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> usize {
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        for b in self.bound {
+            let addr = b.listener.local_addr().ok();
+            info!(listener = %b.name, addr = ?addr, "listening");
+            let (token, t) = (token.clone(), tracker.clone());
+            match b.serve {
+                Serve::Http(f) => tracker.spawn(http::serve(b.listener, f, token, t)),
+                Serve::Tcp(up) => {
+                    tracker.spawn(tcp::serve(b.listener, b.name.into(), up, token, t))
+                }
+                Serve::Admin => tracker.spawn(crate::admin::serve(b.listener, token, t)),
+            };
+        }
+        shutdown.await;
+        info!(grace = ?self.grace, "shutting down: no new connections, draining");
+        token.cancel();
+        tracker.close();
+        if tokio::time::timeout(self.grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            let left = tracker.len();
+            warn!(
+                connections = left,
+                "grace period over, cutting what is left"
+            );
+            return left;
+        }
+        info!("drained");
+        0
+    }
+}
+
+async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            who: who.to_string(),
+            addr,
+            source,
+        })
+}
+
+/// Accept errors (out of file descriptors, most often) are logged and slowed
+/// down instead of ending the listener.
+pub(crate) async fn accept_failed(name: &str, e: &std::io::Error) {
+    warn!(listener = %name, error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
