@@ -1,1 +1,8 @@
-//! integration tests
+//! brownout's integration tests: one binary, real sockets on 127.0.0.1.
+
+mod support;
+
+mod cli;
+mod config_files;
+mod http_proxy;
+mod tcp_proxy;

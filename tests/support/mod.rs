@@ -1,0 +1,110 @@
+//! Shared test helpers: a proxy started from TOML, in-process upstreams,
+//! small clients, and seeded random bytes.
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use brownout::config;
+use brownout::proxy::Proxy;
+use rand::{RngCore, SeedableRng};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Every wait in a test is bounded by this, so a hang fails instead of stalling CI.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// A proxy running in this process until dropped or stopped.
+pub struct Running {
+    addrs: Vec<(String, SocketAddr)>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<usize>>,
+}
+
+impl Running {
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no listener named {name}"))
+    }
+
+    /// Signals shutdown and waits for the drain; returns connections cut.
+    pub async fn stop(mut self) -> usize {
+        let _ = self.stop.take().expect("stopped once").send(());
+        let task = self.task.take().expect("stopped once");
+        tokio::time::timeout(LIMIT, task)
+            .await
+            .expect("proxy drained in time")
+            .expect("proxy task")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a proxy from config text (listen on `127.0.0.1:0` for any free port).
+pub async fn start(toml: &str) -> Running {
+    let config = config::parse("test.toml", toml, None)
+        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    let proxy = Proxy::bind(&config).await.expect("bind");
+    let mut names = vec!["admin".to_string()];
+    if config.observer.is_some() {
+        names.push("observer".into());
+    }
+    names.extend(config.targets.iter().map(|t| t.name.clone()));
+    let addrs = names
+        .into_iter()
+        .map(|n| {
+            let a = proxy.local_addr(&n).expect("bound");
+            (n, a)
+        })
+        .collect();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(proxy.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addrs,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// The config of one HTTP target named `name` in front of `upstream`.
+pub fn http_target(name: &str, upstream: SocketAddr, extra: &str) -> String {
+    format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{extra}\n"
+    )
+}
+
+/// The config of one TCP target named `name` in front of `upstream`.
+pub fn tcp_target(name: &str, upstream: SocketAddr, extra: &str) -> String {
+    format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n{extra}\n"
+    )
+}
+
+/// `len` bytes from a seeded generator: the same seed gives the same bytes.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut v = vec![0u8; len];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+/// A local port with nothing listening on it (bound, then released).
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}

@@ -1,0 +1,143 @@
+//! In-process upstreams: an HTTP server with a handler of the test's choice,
+//! and a TCP server.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+
+pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+pub fn full(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// Serves HTTP/1.1 with upgrades on a free port with `handler`; stops when
+/// the test's runtime ends.
+pub async fn http<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        let builder = auto::Builder::new(TokioExecutor::new());
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = handler.clone();
+            let svc = service_fn(move |req| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(req).await) }
+            });
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .into_owned();
+            tokio::spawn(conn);
+        }
+    });
+    addr
+}
+
+/// Echoes the request body back, streaming, with the request's content-length
+/// (if any) so both framings are exercised.
+pub async fn echo() -> SocketAddr {
+    http(|req: Request<Incoming>| async move {
+        let mut resp = Response::builder();
+        if let Some(len) = req.headers().get(http::header::CONTENT_LENGTH) {
+            resp = resp.header(http::header::CONTENT_LENGTH, len);
+        }
+        resp.body(req.into_body().map_err(Into::into).boxed())
+            .expect("response")
+    })
+    .await
+}
+
+/// Answers with the request line and headers it received, one per line.
+pub async fn mirror() -> SocketAddr {
+    http(|req: Request<Incoming>| async move {
+        let mut text = format!("{} {} {:?}\n", req.method(), req.uri(), req.version());
+        for (k, v) in req.headers() {
+            text.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
+        }
+        Response::new(full(text))
+    })
+    .await
+}
+
+/// A TCP server that runs `handler` for each connection.
+pub async fn tcp<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(handler(stream));
+        }
+    });
+    addr
+}
+
+/// A TCP echo server: what comes in goes back, and EOF is passed on.
+pub async fn tcp_echo() -> SocketAddr {
+    tcp(|mut s: TcpStream| async move {
+        let (mut r, mut w) = s.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut w).await;
+    })
+    .await
+}
+
+/// A listener whose accept queue is full: connection attempts to it hang
+/// (their SYNs are dropped), as with a blackholed host.
+pub async fn blackhole() -> (SocketAddr, Vec<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut held = Vec::new();
+    // Fill the backlog: connections complete until the queue is full, after
+    // which a connect stays pending.
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => held.push(s),
+            _ => break,
+        }
+    }
+    // The listener must stay open (but never accept) for SYNs to be dropped
+    // rather than refused.
+    std::mem::forget(listener);
+    (addr, held)
+}
