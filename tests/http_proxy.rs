@@ -214,7 +214,7 @@ async fn an_http2_request_reaches_an_http1_upstream_with_a_host_header() {
     let up = upstream::mirror().await;
     let proxy = support::start(&http_target("mirror", up, "")).await;
     let addr = proxy.addr("mirror");
-    let req = Request::get(format!("http://shop.example:8080/h2?x=y"))
+    let req = Request::get("http://shop.example:8080/h2?x=y")
         .body(full(""))
         .expect("req");
     let resp = send_http2(addr, req).await.expect("resp");

@@ -5,4 +5,5 @@ mod support;
 mod cli;
 mod config_files;
 mod http_proxy;
+mod https_upstream;
 mod tcp_proxy;
