@@ -30,6 +30,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod fault;
 pub mod proxy;
 pub mod record;
 pub mod tls;

@@ -17,3 +17,10 @@ pub const ORIGIN_UPSTREAM: &str = "upstream";
 pub const ORIGIN_PROXY: &str = "proxy";
 /// The failure came from the client.
 pub const ORIGIN_CLIENT: &str = "client";
+
+pub const FAULT_NAME: &str = "fault.name";
+pub const FAULT_KIND: &str = "fault.kind";
+/// The fault's parameters as configured (`normal(200ms, 50ms) before request`).
+pub const FAULT_CONFIGURED: &str = "fault.configured";
+/// What the fault actually did to this request or connection (`delay 183ms`).
+pub const FAULT_APPLIED: &str = "fault.applied";

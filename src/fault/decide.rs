@@ -1,0 +1,239 @@
+//! The pure decision: a request (or connection), the active faults, a seed
+//! and the time give the faults to apply, with their sampled values.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::kinds::{HttpKind, Kind, LatencyPoint};
+use super::matcher::RequestFacts;
+use super::plan::ActiveFault;
+use super::rng::{mix, Rng};
+
+/// Where in the life of a request a picked fault acts, in the order they
+/// are applied. The first picked fault of the stop stages (outage to hang)
+/// ends the request; the rest stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Outage,
+    RateLimit,
+    Error,
+    Reset,
+    Hang,
+    RequestDelay,
+    Pool,
+    ResponseDelay,
+    Bandwidth,
+    Truncate,
+}
+
+/// A fault picked for one request, with the delay it sampled (latency only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Picked {
+    pub index: usize,
+    pub stage: Stage,
+    pub delay: Duration,
+}
+
+/// Picks the faults that apply to `req`, ordered by stage (and by position
+/// among faults of one stage). `seed` is the request's own seed; each fault
+/// draws from a stream of `seed` and its id.
+pub fn decide_http(
+    req: &RequestFacts<'_>,
+    faults: &[Arc<ActiveFault>],
+    seed: u64,
+    now: Instant,
+) -> Vec<Picked> {
+    let mut picked = Vec::new();
+    for (index, active) in faults.iter().enumerate() {
+        let fault = &active.fault;
+        let Kind::Http(kind) = &fault.kind else {
+            continue;
+        };
+        let scope = &fault.scope;
+        if !scope.in_window(now.saturating_duration_since(active.activated))
+            || !scope.matcher.matches(req)
+        {
+            continue;
+        }
+        let mut rng = Rng::new(mix(seed, fault.id));
+        if scope.probability < 1.0 && rng.f64() >= scope.probability {
+            continue;
+        }
+        let mut pick = |stage, delay| {
+            picked.push(Picked {
+                index,
+                stage,
+                delay,
+            })
+        };
+        match kind {
+            HttpKind::Latency { delay, at } => {
+                if matches!(at, LatencyPoint::Request | LatencyPoint::Both) {
+                    pick(Stage::RequestDelay, delay.sample(&mut rng));
+                }
+                if matches!(at, LatencyPoint::Response | LatencyPoint::Both) {
+                    pick(Stage::ResponseDelay, delay.sample(&mut rng));
+                }
+            }
+            HttpKind::Outage { .. } => pick(Stage::Outage, Duration::ZERO),
+            HttpKind::RateLimit { .. } => pick(Stage::RateLimit, Duration::ZERO),
+            HttpKind::Error { .. } => pick(Stage::Error, Duration::ZERO),
+            HttpKind::Reset => pick(Stage::Reset, Duration::ZERO),
+            HttpKind::Hang => pick(Stage::Hang, Duration::ZERO),
+            HttpKind::PoolExhaustion { .. } => pick(Stage::Pool, Duration::ZERO),
+            HttpKind::Bandwidth { .. } => pick(Stage::Bandwidth, Duration::ZERO),
+            HttpKind::Truncate { .. } => pick(Stage::Truncate, Duration::ZERO),
+        }
+    }
+    // A stable sort keeps the order of the faults within a stage.
+    picked.sort_by_key(|p| p.stage);
+    picked
+}
+
+/// True when a TCP fault applies to a connection from `client` with the
+/// connection's seed: the client matches and the per-connection draw falls
+/// under the probability. The time window is checked per chunk by the caller.
+pub fn tcp_applies(active: &ActiveFault, client: IpAddr, conn_seed: u64) -> bool {
+    let fault = &active.fault;
+    if !matches!(fault.kind, Kind::Tcp(..)) || !fault.scope.matcher.matches_client(client) {
+        return false;
+    }
+    fault.scope.probability >= 1.0
+        || Rng::new(mix(conn_seed, fault.id)).f64() < fault.scope.probability
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::latency::Distribution;
+    use crate::fault::{Fault, FaultSwitch};
+    use http::{HeaderMap, Method, StatusCode};
+
+    fn error_fault(id: u64, p: f64) -> Fault {
+        let mut f = Fault::new(
+            id,
+            format!("e{id}"),
+            Kind::Http(HttpKind::Error {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                headers: vec![],
+                body: "x".into(),
+            }),
+        );
+        f.scope.probability = p;
+        f
+    }
+
+    fn run(switch: &FaultSwitch, n: u64) -> Vec<bool> {
+        let headers = HeaderMap::new();
+        let req = RequestFacts {
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            headers: &headers,
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        let plan = switch.load();
+        let now = Instant::now();
+        (0..n)
+            .map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), now).is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn a_probability_holds_over_ten_thousand_seeded_decisions() {
+        let switch = FaultSwitch::new("t", 7, vec![error_fault(1, 0.3)]);
+        let hits = run(&switch, 10_000).iter().filter(|h| **h).count();
+        let share = hits as f64 / 10_000.0;
+        assert!((0.28..=0.32).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn the_same_seed_makes_the_same_decisions_and_another_seed_does_not() {
+        let a = run(&FaultSwitch::new("t", 7, vec![error_fault(1, 0.5)]), 1000);
+        let b = run(&FaultSwitch::new("t", 7, vec![error_fault(1, 0.5)]), 1000);
+        let c = run(&FaultSwitch::new("t", 8, vec![error_fault(1, 0.5)]), 1000);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn adding_a_fault_does_not_change_another_faults_decisions() {
+        let alone = FaultSwitch::new("t", 7, vec![error_fault(1, 0.5)]);
+        let both = FaultSwitch::new("t", 7, vec![error_fault(2, 0.5), error_fault(1, 0.5)]);
+        let headers = HeaderMap::new();
+        let req = RequestFacts {
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            headers: &headers,
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        let now = Instant::now();
+        for _ in 0..500 {
+            let (pa, pb) = (alone.load(), both.load());
+            let da = decide_http(&req, &pa.faults, alone.next_request_seed(), now);
+            let db = decide_http(&req, &pb.faults, both.next_request_seed(), now);
+            let hit_a = !da.is_empty();
+            let hit_b = db.iter().any(|p| pb.faults[p.index].fault.id == 1);
+            assert_eq!(hit_a, hit_b);
+        }
+    }
+
+    #[test]
+    fn stages_come_out_in_their_defined_order() {
+        let latency = Fault::new(
+            1,
+            "slow",
+            Kind::Http(HttpKind::Latency {
+                delay: Distribution::Fixed(Duration::from_millis(5)),
+                at: LatencyPoint::Both,
+            }),
+        );
+        let truncate = Fault::new(2, "cut", Kind::Http(HttpKind::Truncate { after_bytes: 10 }));
+        let error = error_fault(3, 1.0);
+        let switch = FaultSwitch::new("t", 1, vec![truncate, latency, error]);
+        let headers = HeaderMap::new();
+        let req = RequestFacts {
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            headers: &headers,
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        let plan = switch.load();
+        let stages: Vec<Stage> = decide_http(&req, &plan.faults, 1, Instant::now())
+            .iter()
+            .map(|p| p.stage)
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::Error,
+                Stage::RequestDelay,
+                Stage::ResponseDelay,
+                Stage::Truncate
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fault_outside_its_window_is_not_picked() {
+        let mut f = error_fault(1, 1.0);
+        f.scope.after = Duration::from_secs(10);
+        f.scope.lasting = Some(Duration::from_secs(5));
+        let switch = FaultSwitch::new("t", 1, vec![f]);
+        let plan = switch.load();
+        let at = plan.faults[0].activated;
+        let headers = HeaderMap::new();
+        let req = RequestFacts {
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            headers: &headers,
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        let picks = |secs| decide_http(&req, &plan.faults, 1, at + Duration::from_secs(secs)).len();
+        assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
+    }
+}

@@ -1,0 +1,308 @@
+//! Which traffic a fault touches: method, path glob, headers, query, client
+//! address, and an opt-in header that marks test traffic.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+/// What a request looks like to a matcher.
+pub struct RequestFacts<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub client: IpAddr,
+}
+
+/// A fault's match; every part that is set must hold. Empty means everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Match {
+    pub methods: Vec<Method>,
+    pub path: Option<Glob>,
+    pub headers: Vec<(HeaderName, HeaderTest)>,
+    pub query: Vec<(String, Glob)>,
+    pub clients: Vec<Cidr>,
+    pub opt_in: Option<OptIn>,
+}
+
+/// A header a request must carry to be touched at all (`x-brownout: on`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptIn {
+    pub name: HeaderName,
+    pub value: Option<HeaderValue>,
+}
+
+#[derive(Debug, Clone)]
+pub enum HeaderTest {
+    Present,
+    Exact(HeaderValue),
+    Regex(regex_lite::Regex),
+}
+
+impl PartialEq for HeaderTest {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (HeaderTest::Present, HeaderTest::Present) => true,
+            (HeaderTest::Exact(a), HeaderTest::Exact(b)) => a == b,
+            (HeaderTest::Regex(a), HeaderTest::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Match {
+    /// True when the request is one this fault may touch.
+    pub fn matches(&self, req: &RequestFacts<'_>) -> bool {
+        if let Some(opt_in) = &self.opt_in {
+            let ok = match (req.headers.get(&opt_in.name), &opt_in.value) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(got), Some(want)) => got.as_bytes().eq_ignore_ascii_case(want.as_bytes()),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if !self.methods.is_empty() && !self.methods.contains(req.method) {
+            return false;
+        }
+        if let Some(glob) = &self.path {
+            if !glob.matches(req.path) {
+                return false;
+            }
+        }
+        for (name, test) in &self.headers {
+            let mut values = req.headers.get_all(name).iter();
+            let ok = match test {
+                HeaderTest::Present => values.next().is_some(),
+                HeaderTest::Exact(want) => values.any(|v| v == want),
+                HeaderTest::Regex(re) => values.any(|v| v.to_str().is_ok_and(|s| re.is_match(s))),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if !self.query.is_empty() {
+            let query = req.query.unwrap_or("");
+            for (key, glob) in &self.query {
+                let found = query.split('&').any(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    k == key && glob.matches(v)
+                });
+                if !found {
+                    return false;
+                }
+            }
+        }
+        self.matches_client(req.client)
+    }
+
+    /// The part of a match that applies to a TCP connection.
+    pub fn matches_client(&self, ip: IpAddr) -> bool {
+        self.clients.is_empty() || self.clients.iter().any(|c| c.contains(ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Match::default()
+    }
+}
+
+/// A glob over text: `*` is any run of characters (slashes included), `?` is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(pub String);
+
+impl Glob {
+    pub fn matches(&self, text: &str) -> bool {
+        let (p, t) = (self.0.as_bytes(), text.as_bytes());
+        let (mut pi, mut ti) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == b'*' {
+                star = Some((pi, ti));
+                pi += 1;
+            } else if let Some((sp, st)) = star {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == b'*')
+    }
+}
+
+/// An address range: `10.0.0.0/8`, `127.0.0.1` (a single address), `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("prefix {p:?} must be 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_stars_and_question_marks() {
+        let g = |p: &str| Glob(p.into());
+        assert!(g("/v1/charges*").matches("/v1/charges"));
+        assert!(g("/v1/charges*").matches("/v1/charges/ch_1/refund"));
+        assert!(!g("/v1/charges*").matches("/v1/charge"));
+        assert!(g("/users/*/orders").matches("/users/42/orders"));
+        assert!(!g("/users/*/orders").matches("/users/42/orders/1"));
+        assert!(g("/a?c").matches("/abc"));
+        assert!(g("*").matches(""));
+        assert!(!g("").matches("/"));
+    }
+
+    #[test]
+    fn cidrs_contain_their_addresses() {
+        let net = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("127.0.0.1")
+            .unwrap()
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+    }
+
+    fn facts<'a>(
+        method: &'a Method,
+        path: &'a str,
+        query: Option<&'a str>,
+        headers: &'a HeaderMap,
+    ) -> RequestFacts<'a> {
+        RequestFacts {
+            method,
+            path,
+            query,
+            headers,
+            client: "127.0.0.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn every_set_part_of_a_match_must_hold() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-tenant", HeaderValue::from_static("acme"));
+        headers.insert("user-agent", HeaderValue::from_static("curl/8.0"));
+        let m = Match {
+            methods: vec![Method::POST],
+            path: Some(Glob("/v1/*".into())),
+            headers: vec![
+                (
+                    HeaderName::from_static("x-tenant"),
+                    HeaderTest::Exact(HeaderValue::from_static("acme")),
+                ),
+                (
+                    HeaderName::from_static("user-agent"),
+                    HeaderTest::Regex(regex_lite::Regex::new("^curl/").unwrap()),
+                ),
+            ],
+            query: vec![("mode".into(), Glob("fa*".into()))],
+            clients: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+            opt_in: None,
+        };
+        assert!(m.matches(&facts(
+            &Method::POST,
+            "/v1/charges",
+            Some("a=1&mode=fast"),
+            &headers
+        )));
+        assert!(!m.matches(&facts(
+            &Method::GET,
+            "/v1/charges",
+            Some("mode=fast"),
+            &headers
+        )));
+        assert!(!m.matches(&facts(
+            &Method::POST,
+            "/v2/charges",
+            Some("mode=fast"),
+            &headers
+        )));
+        assert!(!m.matches(&facts(
+            &Method::POST,
+            "/v1/charges",
+            Some("mode=slow"),
+            &headers
+        )));
+        assert!(!m.matches(&facts(&Method::POST, "/v1/charges", None, &headers)));
+        assert!(!m.matches(&facts(
+            &Method::POST,
+            "/v1/charges",
+            Some("mode=fast"),
+            &HeaderMap::new()
+        )));
+    }
+
+    #[test]
+    fn an_opt_in_header_limits_a_fault_to_test_traffic() {
+        let m = Match {
+            opt_in: Some(OptIn {
+                name: HeaderName::from_static("x-brownout"),
+                value: Some(HeaderValue::from_static("on")),
+            }),
+            ..Match::default()
+        };
+        let mut on = HeaderMap::new();
+        on.insert("x-brownout", HeaderValue::from_static("ON"));
+        let mut off = HeaderMap::new();
+        off.insert("x-brownout", HeaderValue::from_static("off"));
+        assert!(m.matches(&facts(&Method::GET, "/", None, &on)));
+        assert!(!m.matches(&facts(&Method::GET, "/", None, &off)));
+        assert!(!m.matches(&facts(&Method::GET, "/", None, &HeaderMap::new())));
+    }
+}

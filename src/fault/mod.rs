@@ -1,0 +1,78 @@
+//! Faults: each kind is data plus a pure, seeded decision; the protocol
+//! layers in `proxy` carry the decisions out.
+//!
+//! Deciding does no I/O and reads no clock: time and randomness come in as
+//! arguments, so the same seed and the same traffic give the same decisions.
+
+mod decide;
+pub mod kinds;
+pub mod latency;
+pub mod matcher;
+mod plan;
+pub mod rng;
+
+use std::time::Duration;
+
+pub use decide::{decide_http, tcp_applies, Picked, Stage};
+pub use kinds::{
+    Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull,
+};
+pub use latency::Distribution;
+pub use matcher::{Match, RequestFacts};
+pub use plan::{ActiveFault, FaultSwitch, TargetPlan};
+
+/// One fault, as configured: what it does and which traffic it touches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Unique within a target; the seed stream of the fault derives from it,
+    /// so its decisions do not change when other faults come and go.
+    pub id: u64,
+    pub name: String,
+    pub kind: Kind,
+    pub scope: Scope,
+}
+
+/// Which traffic a fault touches, how often and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    pub matcher: Match,
+    /// Per request (HTTP) or per connection (TCP), in `0..=1`.
+    pub probability: f64,
+    /// Only the first N requests or connections the fault applies to.
+    pub first: Option<u64>,
+    /// The fault starts this long after it becomes active...
+    pub after: Duration,
+    /// ...and stops this long after it started, if set.
+    pub lasting: Option<Duration>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            matcher: Match::default(),
+            probability: 1.0,
+            first: None,
+            after: Duration::ZERO,
+            lasting: None,
+        }
+    }
+}
+
+impl Scope {
+    /// True when `since_active` (the time since the fault became active) falls
+    /// inside the fault's window.
+    pub fn in_window(&self, since_active: Duration) -> bool {
+        since_active >= self.after && self.lasting.is_none_or(|l| since_active < self.after + l)
+    }
+}
+
+impl Fault {
+    pub fn new(id: u64, name: impl Into<String>, kind: Kind) -> Fault {
+        Fault {
+            id,
+            name: name.into(),
+            kind,
+            scope: Scope::default(),
+        }
+    }
+}

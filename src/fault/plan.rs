@@ -1,0 +1,244 @@
+//! The active faults of a target and the state they carry (counters, token
+//! buckets, pool slots), swapped atomically so that traffic never waits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::kinds::{HttpKind, Kind, OutageMode, TcpKind};
+use super::rng::{hash_str, mix};
+use super::Fault;
+use crate::record::fields;
+
+/// A fault in force, with the state its decisions need.
+#[derive(Debug)]
+pub struct ActiveFault {
+    pub fault: Fault,
+    pub activated: Instant,
+    /// How often the fault was applied (for `first` and for reports).
+    applied: AtomicU64,
+    /// Cancelled when the fault is removed: whatever it holds (hung
+    /// requests, queued connections, delays) is let go.
+    pub ended: CancellationToken,
+    bucket: Option<Mutex<Bucket>>,
+    /// The slots of a pool-exhaustion fault.
+    pub pool: Option<Arc<Semaphore>>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl ActiveFault {
+    fn new(fault: Fault, now: Instant) -> Self {
+        let bucket = match &fault.kind {
+            Kind::Http(HttpKind::RateLimit { burst, .. }) => Some(Mutex::new(Bucket {
+                tokens: f64::from(*burst),
+                at: now,
+            })),
+            _ => None,
+        };
+        let pool = match &fault.kind {
+            Kind::Http(HttpKind::PoolExhaustion { max, .. })
+            | Kind::Tcp(TcpKind::PoolExhaustion { max, .. }, _) => {
+                Some(Arc::new(Semaphore::new(*max)))
+            }
+            _ => None,
+        };
+        ActiveFault {
+            fault,
+            activated: now,
+            applied: AtomicU64::new(0),
+            ended: CancellationToken::new(),
+            bucket,
+            pool,
+        }
+    }
+
+    /// Counts one application; false once a `first = N` fault has been
+    /// applied N times.
+    pub fn admit(&self) -> bool {
+        match self.fault.scope.first {
+            None => {
+                self.applied.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Some(n) => self
+                .applied
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c < n).then_some(c + 1)
+                })
+                .is_ok(),
+        }
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
+    /// Takes a token from a rate-limit fault's bucket; when it is empty,
+    /// returns how long until the next token.
+    pub fn take_token(&self, now: Instant) -> Result<(), Duration> {
+        let (Some(bucket), Kind::Http(HttpKind::RateLimit { per_second, burst })) =
+            (&self.bucket, &self.fault.kind)
+        else {
+            return Ok(());
+        };
+        let mut b = bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let refill = now.saturating_duration_since(b.at).as_secs_f64() * per_second;
+        b.tokens = (b.tokens + refill).min(f64::from(*burst));
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / per_second))
+        }
+    }
+}
+
+/// The faults of one target at one moment.
+#[derive(Debug, Default)]
+pub struct TargetPlan {
+    pub generation: u64,
+    pub faults: Vec<Arc<ActiveFault>>,
+}
+
+impl TargetPlan {
+    /// True while an outage closes the listener.
+    pub fn refuses_connections(&self) -> bool {
+        self.faults.iter().any(|f| {
+            matches!(
+                f.fault.kind,
+                Kind::Http(HttpKind::Outage {
+                    mode: OutageMode::Refuse
+                }) | Kind::Tcp(
+                    TcpKind::Outage {
+                        mode: OutageMode::Refuse
+                    },
+                    _
+                )
+            )
+        })
+    }
+}
+
+/// The switch through which a target's faults change: one writer at a time
+/// swaps in a new plan; the data path loads the current one without locking.
+#[derive(Debug)]
+pub struct FaultSwitch {
+    target: String,
+    seed: u64,
+    plan: ArcSwap<TargetPlan>,
+    changed: watch::Sender<u64>,
+    requests: AtomicU64,
+    write: Mutex<()>,
+}
+
+impl FaultSwitch {
+    pub fn new(target: &str, seed: u64, faults: Vec<Fault>) -> Self {
+        let switch = FaultSwitch {
+            target: target.to_string(),
+            seed: mix(seed, hash_str(target)),
+            plan: ArcSwap::from_pointee(TargetPlan::default()),
+            changed: watch::channel(0).0,
+            requests: AtomicU64::new(0),
+            write: Mutex::new(()),
+        };
+        if !faults.is_empty() {
+            switch.set(faults);
+        }
+        switch
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The plan in force now.
+    pub fn load(&self) -> arc_swap::Guard<Arc<TargetPlan>> {
+        self.plan.load()
+    }
+
+    /// A fresh seed for the next request or connection: the n-th one at this
+    /// target always gets the same seed for the same run seed.
+    pub fn next_request_seed(&self) -> u64 {
+        mix(self.seed, self.requests.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Notified with the new generation after every change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Makes `faults` the active set. A fault equal to one already active
+    /// keeps its state (counters, buckets, pools); every other old fault
+    /// ends, releasing what it held.
+    pub fn set(&self, faults: Vec<Fault>) {
+        let _writer = self
+            .write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let old = self.plan.load_full();
+        let now = Instant::now();
+        let mut next = Vec::with_capacity(faults.len());
+        for fault in faults {
+            match old.faults.iter().find(|a| a.fault == fault) {
+                Some(kept) => next.push(kept.clone()),
+                None => {
+                    info!(
+                        { fields::TARGET } = %self.target,
+                        { fields::FAULT_NAME } = %fault.name,
+                        { fields::FAULT_KIND } = fault.kind.name(),
+                        { fields::FAULT_CONFIGURED } = %fault.kind.describe(),
+                        "fault on"
+                    );
+                    next.push(Arc::new(ActiveFault::new(fault, now)));
+                }
+            }
+        }
+        let generation = old.generation + 1;
+        self.plan.store(Arc::new(TargetPlan {
+            generation,
+            faults: next.clone(),
+        }));
+        for gone in old
+            .faults
+            .iter()
+            .filter(|a| !next.iter().any(|n| Arc::ptr_eq(n, a)))
+        {
+            info!(
+                { fields::TARGET } = %self.target,
+                { fields::FAULT_NAME } = %gone.fault.name,
+                { fields::FAULT_KIND } = gone.fault.kind.name(),
+                applied = gone.applied(),
+                "fault off"
+            );
+            gone.ended.cancel();
+        }
+        self.changed.send_replace(generation);
+    }
+
+    /// Removes every fault: traffic passes untouched from now on.
+    pub fn clear(&self) {
+        self.set(Vec::new());
+    }
+}
+
+impl Drop for FaultSwitch {
+    /// Fail open: whatever still waits on a fault is released.
+    fn drop(&mut self) {
+        for f in &self.plan.load().faults {
+            f.ended.cancel();
+        }
+    }
+}
