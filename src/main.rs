@@ -9,11 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use brownout::config::{self, Config, Protocol};
 
 #[derive(Parser)]
-#[command(
-    name = "brownout",
-    version,
-    about = "A chaos-engineering fault-injection proxy"
-)]
+#[command(name = "brownout", version, about = "A chaos-engineering fault-injection proxy")]
 struct Cli {
     /// How log lines look (filter them with RUST_LOG, e.g. RUST_LOG=brownout=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty, global = true)]
@@ -63,9 +59,7 @@ fn main() -> ExitCode {
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -116,24 +110,14 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
 fn describe(config: &Config) -> Vec<String> {
     let mut lines = vec![format!("admin     {}", config.admin.listen)];
     if let Some(o) = &config.observer {
-        lines.push(format!(
-            "observer  {} -> {} (http)",
-            o.listen,
-            o.upstream.display()
-        ));
+        lines.push(format!("observer  {} -> {} (http)", o.listen, o.upstream.display()));
     }
     for t in &config.targets {
         let upstream = match &t.protocol {
             Protocol::Http(up) => up.display(),
             Protocol::Tcp(up) => up.address.clone(),
         };
-        lines.push(format!(
-            "target    {} {} -> {} ({})",
-            t.name,
-            t.listen,
-            upstream,
-            t.protocol_name()
-        ));
+        lines.push(format!("target    {} {} -> {} ({})", t.name, t.listen, upstream, t.protocol_name()));
     }
     lines.push(format!("shutdown grace {:?}", config.shutdown_grace));
     lines

@@ -26,9 +26,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
     match ca_file {
         Some(path) => {
             for cert in read_ca_file(path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{}: a certificate was refused: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| format!("{}: a certificate was refused: {e}", path.display()))?;
             }
         }
         None => {

@@ -14,40 +14,22 @@ fn check_accepts_the_example_config_and_prints_what_it_understood() {
         .output()
         .expect("run brownout");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "exit {:?}: {stdout} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "exit {:?}: {stdout} {}", out.status, String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("config/example.toml: ok"), "{stdout}");
-    assert!(
-        stdout.contains("target    payments 127.0.0.1:9001 -> http://127.0.0.1:9101 (http)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("target    postgres 127.0.0.1:15432 -> 127.0.0.1:5432 (tcp)"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("target    payments 127.0.0.1:9001 -> http://127.0.0.1:9101 (http)"), "{stdout}");
+    assert!(stdout.contains("target    postgres 127.0.0.1:15432 -> 127.0.0.1:5432 (tcp)"), "{stdout}");
 }
 
 #[test]
 fn check_fails_on_an_invalid_file_and_names_the_place() {
     let out = Command::new(BIN)
-        .args([
-            "check",
-            "config/example.toml",
-            "tests/fixtures/config/invalid/unknown-key.toml",
-        ])
+        .args(["check", "config/example.toml", "tests/fixtures/config/invalid/unknown-key.toml"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run brownout");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("unknown-key.toml:7:1: target[0].lisen is not a known key"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unknown-key.toml:7:1: target[0].lisen is not a known key"), "{stderr}");
     assert!(stderr.contains("1 of 2 files invalid"), "{stderr}");
 }
 
@@ -79,37 +61,24 @@ fn a_port_in_use_is_refused_with_the_target_and_address() {
             "[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"payments\"\nprotocol = \"http\"\nlisten = \"{addr}\"\nupstream = \"http://127.0.0.1:9\"\n"
         ),
     );
-    let out = Command::new(BIN)
-        .args(["proxy", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run");
+    let out = Command::new(BIN).args(["proxy", "--config"]).arg(&config).output().expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains(&format!(
-            "error: target payments: cannot listen on {addr}: Address already in use"
-        )),
+        stderr.contains(&format!("error: target payments: cannot listen on {addr}: Address already in use")),
         "{stderr}"
     );
 }
 
 /// A free port, released before use; good enough for a child that binds at once.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn wait_for_port(port: u16) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "brownout did not listen on {port}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "brownout did not listen on {port}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -126,9 +95,7 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
                 std::thread::sleep(Duration::from_millis(600));
-                let _ = s.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nslow!",
-                );
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nslow!");
             });
         }
     });
@@ -139,19 +106,13 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
             "shutdown_grace = \"5s\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n[[target]]\nname = \"slow\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"http://{upstream_addr}\"\n"
         ),
     );
-    let mut child = Command::new(BIN)
-        .args(["proxy", "--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child =
+        Command::new(BIN).args(["proxy", "--config"]).arg(&config).stderr(Stdio::piped()).spawn().expect("spawn");
     wait_for_port(listen);
     let client = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", listen)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-            .expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").expect("write");
         let mut got = Vec::new();
         let mut buf = [0u8; 1024];
         while !got.ends_with(b"slow!") {
@@ -163,35 +124,21 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
         String::from_utf8_lossy(&got).into_owned()
     });
     std::thread::sleep(Duration::from_millis(200));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let start = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "brownout did not exit after SIGTERM"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "brownout did not exit after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     };
     let answer = client.join().expect("client thread");
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
     assert!(status.success(), "exit {status:?}\n{stderr}");
-    assert!(
-        answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow!"),
-        "in-flight request was cut: {answer:?}"
-    );
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow!"), "in-flight request was cut: {answer:?}");
     assert!(stderr.contains("drained"), "{stderr}");
     // After the drain nothing listens any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", listen)).is_err());

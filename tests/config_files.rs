@@ -27,32 +27,17 @@ fn every_shipped_config_file_is_valid() {
 #[test]
 fn every_invalid_fixture_fails_with_its_expected_message() {
     let files = toml_files("tests/fixtures/config/invalid");
-    assert!(
-        files.len() >= 10,
-        "expected the invalid fixtures, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 10, "expected the invalid fixtures, found {}", files.len());
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read fixture");
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} has no `# expect:` line",
-            f.display()
-        );
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", f.display());
         let err = match brownout::config::load(&f) {
             Ok(_) => panic!("{} was accepted", f.display()),
             Err(e) => e.to_string(),
         };
         for want in expected {
-            assert!(
-                err.contains(want),
-                "{}:\n  expected to contain: {want}\n  got: {err}",
-                f.display()
-            );
+            assert!(err.contains(want), "{}:\n  expected to contain: {want}\n  got: {err}", f.display());
         }
     }
 }
@@ -66,18 +51,10 @@ fn defaults_fill_what_a_file_leaves_out() {
     )
     .expect("valid");
     assert_eq!(c.admin.listen.to_string(), "127.0.0.1:8474");
-    let brownout::config::Protocol::Http(up) = &c.targets[0].protocol else {
-        panic!("http")
-    };
+    let brownout::config::Protocol::Http(up) = &c.targets[0].protocol else { panic!("http") };
     assert_eq!(up.authority.as_str(), "upstream.internal:80");
     assert_eq!(up.base_path, "/base");
     assert_eq!(up.host, brownout::config::HostHeader::Upstream);
-    assert_eq!(
-        up.connect_timeout,
-        brownout::config::DEFAULT_CONNECT_TIMEOUT
-    );
-    assert_eq!(
-        up.request_timeout,
-        brownout::config::DEFAULT_REQUEST_TIMEOUT
-    );
+    assert_eq!(up.connect_timeout, brownout::config::DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(up.request_timeout, brownout::config::DEFAULT_REQUEST_TIMEOUT);
 }

@@ -18,21 +18,9 @@ use crate::support::{self, http_target, random_bytes, LIMIT};
 
 const SIZES: [usize; 6] = [0, 1, 4097, 65_543, (1 << 20) + 3, 8 << 20];
 
-async fn echo_through(
-    proxy: std::net::SocketAddr,
-    data: &[u8],
-    framing: Framing,
-    h2: bool,
-) -> Vec<u8> {
-    let req = Request::post(format!("http://{proxy}/echo"))
-        .body(body(data, framing))
-        .expect("request");
-    let resp = if h2 {
-        send_http2(proxy, req).await
-    } else {
-        send_http1(proxy, req).await
-    }
-    .expect("response");
+async fn echo_through(proxy: std::net::SocketAddr, data: &[u8], framing: Framing, h2: bool) -> Vec<u8> {
+    let req = Request::post(format!("http://{proxy}/echo")).body(body(data, framing)).expect("request");
+    let resp = if h2 { send_http2(proxy, req).await } else { send_http1(proxy, req).await }.expect("response");
     assert_eq!(resp.status(), StatusCode::OK);
     read_body(resp).await
 }
@@ -50,57 +38,36 @@ async fn bodies_pass_through_byte_exact_over_http1_and_http2() {
             (Framing::ContentLength, true),
             (Framing::Chunked, true),
         ] {
-            let got = timeout(LIMIT, echo_through(addr, &data, framing, h2))
-                .await
-                .expect("in time");
-            assert!(
-                got == data,
-                "{size} bytes, {framing:?}, h2={h2}: got {} bytes back, differing",
-                got.len()
-            );
+            let got = timeout(LIMIT, echo_through(addr, &data, framing, h2)).await.expect("in time");
+            assert!(got == data, "{size} bytes, {framing:?}, h2={h2}: got {} bytes back, differing", got.len());
         }
     }
 }
 
 #[tokio::test]
 async fn a_response_streams_before_the_upstream_has_sent_it_all() {
-    let release: Arc<Mutex<Option<tokio::sync::oneshot::Receiver<()>>>> =
-        Arc::new(Mutex::new(None));
+    let release: Arc<Mutex<Option<tokio::sync::oneshot::Receiver<()>>>> = Arc::new(Mutex::new(None));
     let (tx, rx) = tokio::sync::oneshot::channel();
     *release.lock().unwrap() = Some(rx);
     let up = upstream::http(move |_req: Request<Incoming>| {
         let release = release.clone();
         async move {
-            let rx = release
-                .lock()
-                .unwrap()
-                .take()
-                .expect("one streaming request");
+            let rx = release.lock().unwrap().take().expect("one streaming request");
             let (frames_tx, frames_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, _>>(2);
             tokio::spawn(async move {
-                let _ = frames_tx
-                    .send(Ok(Frame::data(Bytes::from_static(b"first"))))
-                    .await;
+                let _ = frames_tx.send(Ok(Frame::data(Bytes::from_static(b"first")))).await;
                 let _ = rx.await;
-                let _ = frames_tx
-                    .send(Ok(Frame::data(Bytes::from_static(b"last"))))
-                    .await;
+                let _ = frames_tx.send(Ok(Frame::data(Bytes::from_static(b"last")))).await;
             });
-            let stream = futures_util::stream::unfold(frames_rx, |mut rx| async move {
-                rx.recv().await.map(|f| (f, rx))
-            });
+            let stream =
+                futures_util::stream::unfold(frames_rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
             Response::new(BodyExt::boxed(StreamBody::new(stream)))
         }
     })
     .await;
     let proxy = support::start(&http_target("stream", up, "")).await;
-    let req = Request::get(format!("http://{}/", proxy.addr("stream")))
-        .body(full(""))
-        .expect("request");
-    let resp = timeout(LIMIT, send_http1(proxy.addr("stream"), req))
-        .await
-        .expect("head in time")
-        .expect("response");
+    let req = Request::get(format!("http://{}/", proxy.addr("stream"))).body(full("")).expect("request");
+    let resp = timeout(LIMIT, send_http1(proxy.addr("stream"), req)).await.expect("head in time").expect("response");
     let mut body = resp.into_body();
     let first = timeout(Duration::from_secs(5), body.frame())
         .await
@@ -109,11 +76,7 @@ async fn a_response_streams_before_the_upstream_has_sent_it_all() {
         .expect("ok");
     assert_eq!(first.into_data().expect("data"), "first");
     tx.send(()).expect("release the last chunk");
-    let rest = timeout(LIMIT, body.collect())
-        .await
-        .expect("in time")
-        .expect("body")
-        .to_bytes();
+    let rest = timeout(LIMIT, body.collect()).await.expect("in time").expect("body").to_bytes();
     assert_eq!(rest, "last");
 }
 
@@ -140,10 +103,7 @@ async fn a_thousand_concurrent_clients_all_get_their_bytes_back() {
 }
 
 fn header_of<'a>(mirror: &'a str, name: &str) -> Vec<&'a str> {
-    mirror
-        .lines()
-        .filter_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .collect()
+    mirror.lines().filter_map(|l| l.strip_prefix(&format!("{name}: "))).collect()
 }
 
 #[tokio::test]
@@ -166,46 +126,24 @@ async fn hop_by_hop_headers_are_removed_and_forwarding_headers_added() {
     let text = String::from_utf8(read_body(resp).await).expect("utf8");
     assert!(text.starts_with("GET /path?q=1 HTTP/1.1\n"), "{text}");
     for gone in ["x-hop", "keep-alive", "proxy-connection", "te"] {
-        assert!(
-            header_of(&text, gone).is_empty(),
-            "{gone} was forwarded:\n{text}"
-        );
+        assert!(header_of(&text, gone).is_empty(), "{gone} was forwarded:\n{text}");
     }
     assert_eq!(header_of(&text, "x-end-to-end"), ["kept"]);
-    assert_eq!(
-        header_of(&text, "x-forwarded-for"),
-        ["192.0.2.9, 127.0.0.1"]
-    );
+    assert_eq!(header_of(&text, "x-forwarded-for"), ["192.0.2.9, 127.0.0.1"]);
     assert_eq!(header_of(&text, "x-forwarded-proto"), ["http"]);
     assert_eq!(header_of(&text, "x-forwarded-host"), ["shop.example"]);
-    assert_eq!(
-        header_of(&text, "host"),
-        [up.to_string().as_str()],
-        "host is the upstream's by default"
-    );
+    assert_eq!(header_of(&text, "host"), [up.to_string().as_str()], "host is the upstream's by default");
 }
 
 #[tokio::test]
 async fn the_host_header_is_kept_or_fixed_when_configured() {
     let up = upstream::mirror().await;
-    for (setting, expected) in [
-        ("keep", "shop.example"),
-        ("payments.internal", "payments.internal"),
-    ] {
-        let proxy =
-            support::start(&http_target("mirror", up, &format!("host = \"{setting}\""))).await;
+    for (setting, expected) in [("keep", "shop.example"), ("payments.internal", "payments.internal")] {
+        let proxy = support::start(&http_target("mirror", up, &format!("host = \"{setting}\""))).await;
         let addr = proxy.addr("mirror");
-        let req = Request::get(format!("http://{addr}/"))
-            .header("host", "shop.example")
-            .body(full(""))
-            .expect("req");
-        let text = String::from_utf8(read_body(send_http1(addr, req).await.expect("resp")).await)
-            .expect("utf8");
-        assert_eq!(
-            header_of(&text, "host"),
-            [expected],
-            "host = {setting:?}\n{text}"
-        );
+        let req = Request::get(format!("http://{addr}/")).header("host", "shop.example").body(full("")).expect("req");
+        let text = String::from_utf8(read_body(send_http1(addr, req).await.expect("resp")).await).expect("utf8");
+        assert_eq!(header_of(&text, "host"), [expected], "host = {setting:?}\n{text}");
     }
 }
 
@@ -214,9 +152,7 @@ async fn an_http2_request_reaches_an_http1_upstream_with_a_host_header() {
     let up = upstream::mirror().await;
     let proxy = support::start(&http_target("mirror", up, "")).await;
     let addr = proxy.addr("mirror");
-    let req = Request::get("http://shop.example:8080/h2?x=y")
-        .body(full(""))
-        .expect("req");
+    let req = Request::get("http://shop.example:8080/h2?x=y").body(full("")).expect("req");
     let resp = send_http2(addr, req).await.expect("resp");
     assert_eq!(resp.version(), http::Version::HTTP_2);
     let text = String::from_utf8(read_body(resp).await).expect("utf8");
@@ -251,18 +187,13 @@ async fn a_websocket_upgrade_passes_through_both_ways() {
     .await;
     let proxy = support::start(&http_target("ws", up, "")).await;
     let mut s = TcpStream::connect(proxy.addr("ws")).await.expect("connect");
-    s.write_all(
-        b"GET /chat HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n",
-    )
-    .await
-    .expect("write");
+    s.write_all(b"GET /chat HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n")
+        .await
+        .expect("write");
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        timeout(LIMIT, s.read_exact(&mut byte))
-            .await
-            .expect("in time")
-            .expect("read head");
+        timeout(LIMIT, s.read_exact(&mut byte)).await.expect("in time").expect("read head");
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_lowercase();
@@ -271,10 +202,7 @@ async fn a_websocket_upgrade_passes_through_both_ways() {
     for msg in [&b"ping"[..], b"a longer frame of bytes"] {
         s.write_all(msg).await.expect("write");
         let mut back = vec![0u8; msg.len()];
-        timeout(LIMIT, s.read_exact(&mut back))
-            .await
-            .expect("in time")
-            .expect("read");
+        timeout(LIMIT, s.read_exact(&mut back)).await.expect("in time").expect("read");
         assert_eq!(back, msg);
     }
 }
@@ -283,16 +211,9 @@ async fn a_websocket_upgrade_passes_through_both_ways() {
 async fn a_refusing_upstream_gives_a_502_that_names_it() {
     let down = support::closed_port();
     let proxy = support::start(&http_target("payments", down, "")).await;
-    let (status, text) = timeout(LIMIT, get(proxy.addr("payments"), "/v1/charges"))
-        .await
-        .expect("in time");
+    let (status, text) = timeout(LIMIT, get(proxy.addr("payments"), "/v1/charges")).await.expect("in time");
     assert_eq!(status, 502);
-    assert!(
-        text.starts_with(&format!(
-            "brownout could not reach upstream payments at http://{down}"
-        )),
-        "{text}"
-    );
+    assert!(text.starts_with(&format!("brownout could not reach upstream payments at http://{down}")), "{text}");
 }
 
 #[tokio::test]
@@ -304,16 +225,11 @@ async fn a_slow_upstream_gives_a_504_after_the_request_timeout() {
     .await;
     let proxy = support::start(&http_target("slow", up, "request_timeout = \"300ms\"")).await;
     let started = Instant::now();
-    let (status, text) = timeout(LIMIT, get(proxy.addr("slow"), "/"))
-        .await
-        .expect("in time");
+    let (status, text) = timeout(LIMIT, get(proxy.addr("slow"), "/")).await.expect("in time");
     let waited = started.elapsed();
     assert_eq!(status, 504, "{text}");
     assert!(text.contains("no answer within 300ms"), "{text}");
-    assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "{waited:?}");
 }
 
 #[tokio::test]
@@ -331,54 +247,34 @@ async fn a_blackholed_upstream_gives_a_502_within_the_connect_timeout_while_othe
     let stuck: Vec<_> = (0..20).map(|_| tokio::spawn(get(hole_addr, "/"))).collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     // While twenty dials hang, new clients of both listeners are accepted and served.
-    let (status, _) = timeout(Duration::from_millis(500), get(healthy_addr, "/"))
-        .await
-        .expect("healthy answered at once");
+    let (status, _) =
+        timeout(Duration::from_millis(500), get(healthy_addr, "/")).await.expect("healthy answered at once");
     assert_eq!(status, 200);
-    let mut s = timeout(Duration::from_millis(200), TcpStream::connect(hole_addr))
-        .await
-        .expect("accepted")
-        .expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
+    let mut s =
+        timeout(Duration::from_millis(200), TcpStream::connect(hole_addr)).await.expect("accepted").expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
     for t in stuck {
         let (status, text) = timeout(LIMIT, t).await.expect("in time").expect("task");
         assert_eq!(status, 502, "{text}");
-        assert!(
-            text.contains("brownout could not reach upstream hole"),
-            "{text}"
-        );
+        assert!(text.contains("brownout could not reach upstream hole"), "{text}");
     }
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(800) && waited < Duration::from_secs(4),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(800) && waited < Duration::from_secs(4), "{waited:?}");
 }
 
 #[tokio::test]
 async fn keep_alive_connections_carry_many_requests() {
     let up = upstream::echo().await;
     let proxy = support::start(&http_target("echo", up, "")).await;
-    let stream = TcpStream::connect(proxy.addr("echo"))
+    let stream = TcpStream::connect(proxy.addr("echo")).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream))
         .await
-        .expect("connect");
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .expect("handshake");
+        .expect("handshake");
     tokio::spawn(conn);
     for i in 0..50u64 {
         let data = random_bytes(i, 1000 + i as usize);
-        let req = Request::post("/echo")
-            .header("host", "x")
-            .body(body(&data, Framing::ContentLength))
-            .expect("req");
-        let resp = timeout(LIMIT, sender.send_request(req))
-            .await
-            .expect("in time")
-            .expect("response");
+        let req = Request::post("/echo").header("host", "x").body(body(&data, Framing::ContentLength)).expect("req");
+        let resp = timeout(LIMIT, sender.send_request(req)).await.expect("in time").expect("response");
         assert_eq!(read_body(resp).await, data);
     }
 }

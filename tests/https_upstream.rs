@@ -24,8 +24,7 @@ use crate::support::{self, LIMIT};
 async fn tls_upstream(tag: &str) -> (SocketAddr, PathBuf) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
     let leaf_key = KeyPair::generate().expect("leaf key");
     let leaf = CertificateParams::new(vec!["localhost".to_string()])
         .expect("leaf params")
@@ -60,17 +59,10 @@ async fn tls_upstream(tag: &str) -> (SocketAddr, PathBuf) {
                     return;
                 };
                 let svc = service_fn(|req: Request<Incoming>| async move {
-                    let host = req
-                        .headers()
-                        .get("host")
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
+                    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
                     Ok::<_, Infallible>(Response::new(full(format!("secure hello, host {host}"))))
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), svc)
-                    .await;
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
             });
         }
     });
@@ -78,9 +70,7 @@ async fn tls_upstream(tag: &str) -> (SocketAddr, PathBuf) {
 }
 
 fn https_config(port: u16, ca_file: Option<&PathBuf>) -> String {
-    let ca = ca_file.map_or(String::new(), |f| {
-        format!("ca_file = {:?}\n", f.display().to_string())
-    });
+    let ca = ca_file.map_or(String::new(), |f| format!("ca_file = {:?}\n", f.display().to_string()));
     format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"secure\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"https://localhost:{port}\"\n{ca}"
     )
@@ -90,14 +80,9 @@ fn https_config(port: u16, ca_file: Option<&PathBuf>) -> String {
 async fn an_https_upstream_is_verified_with_the_configured_ca_file() {
     let (addr, ca_file) = tls_upstream("ok").await;
     let proxy = support::start(&https_config(addr.port(), Some(&ca_file))).await;
-    let (status, text) = timeout(LIMIT, get(proxy.addr("secure"), "/"))
-        .await
-        .expect("in time");
+    let (status, text) = timeout(LIMIT, get(proxy.addr("secure"), "/")).await.expect("in time");
     assert_eq!(status, 200, "{text}");
-    assert_eq!(
-        text,
-        format!("secure hello, host localhost:{}", addr.port())
-    );
+    assert_eq!(text, format!("secure hello, host localhost:{}", addr.port()));
 }
 
 #[tokio::test]
@@ -105,21 +90,15 @@ async fn an_https_upstream_whose_certificate_cannot_be_verified_gets_a_502() {
     let (addr, _ca_file) = tls_upstream("untrusted").await;
     // The system roots do not know the test CA.
     if let Err(why) = brownout::tls::client_config(None) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs system root certificates: {why}"
-        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs system root certificates: {why}");
         eprintln!("skipped: {why}");
         return;
     }
     let proxy = support::start(&https_config(addr.port(), None)).await;
-    let (status, text) = timeout(LIMIT, get(proxy.addr("secure"), "/"))
-        .await
-        .expect("in time");
+    let (status, text) = timeout(LIMIT, get(proxy.addr("secure"), "/")).await.expect("in time");
     assert_eq!(status, 502, "{text}");
     assert!(
-        text.contains("brownout could not reach upstream secure")
-            && text.to_lowercase().contains("certificate"),
+        text.contains("brownout could not reach upstream secure") && text.to_lowercase().contains("certificate"),
         "{text}"
     );
 }

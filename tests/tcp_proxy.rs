@@ -28,19 +28,10 @@ async fn round_trip(addr: std::net::SocketAddr, data: Vec<u8>) -> Vec<u8> {
 async fn bytes_pass_through_exactly_at_every_size() {
     let up = upstream::tcp_echo().await;
     let proxy = support::start(&tcp_target("echo", up, "")).await;
-    for (i, size) in [0usize, 1, 4097, 65_543, (1 << 20) + 3, 8 << 20]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, size) in [0usize, 1, 4097, 65_543, (1 << 20) + 3, 8 << 20].into_iter().enumerate() {
         let data = random_bytes(i as u64, size);
-        let got = timeout(LIMIT, round_trip(proxy.addr("echo"), data.clone()))
-            .await
-            .expect("in time");
-        assert!(
-            got == data,
-            "{size} bytes: got {} back, differing",
-            got.len()
-        );
+        let got = timeout(LIMIT, round_trip(proxy.addr("echo"), data.clone())).await.expect("in time");
+        assert!(got == data, "{size} bytes: got {} back, differing", got.len());
     }
 }
 
@@ -51,15 +42,11 @@ async fn a_client_half_close_still_lets_the_upstream_answer() {
         let mut all = Vec::new();
         let _ = s.read_to_end(&mut all).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let _ = s
-            .write_all(format!("read {} bytes", all.len()).as_bytes())
-            .await;
+        let _ = s.write_all(format!("read {} bytes", all.len()).as_bytes()).await;
     })
     .await;
     let proxy = support::start(&tcp_target("t", up, "")).await;
-    let got = timeout(LIMIT, round_trip(proxy.addr("t"), vec![7u8; 100_000]))
-        .await
-        .expect("in time");
+    let got = timeout(LIMIT, round_trip(proxy.addr("t"), vec![7u8; 100_000])).await.expect("in time");
     assert_eq!(String::from_utf8_lossy(&got), "read 100000 bytes");
 }
 
@@ -81,20 +68,12 @@ async fn an_upstream_half_close_still_lets_the_client_send() {
     let proxy = support::start(&tcp_target("t", up, "")).await;
     let mut s = TcpStream::connect(proxy.addr("t")).await.expect("connect");
     let mut greeting = Vec::new();
-    timeout(LIMIT, s.read_to_end(&mut greeting))
-        .await
-        .expect("EOF in time")
-        .expect("read");
+    timeout(LIMIT, s.read_to_end(&mut greeting)).await.expect("EOF in time").expect("read");
     assert_eq!(greeting, b"hello");
     // The client's direction is still open after the upstream's EOF.
-    s.write_all(&vec![1u8; 50_000])
-        .await
-        .expect("write after EOF");
+    s.write_all(&vec![1u8; 50_000]).await.expect("write after EOF");
     s.shutdown().await.expect("half-close");
-    let n = timeout(LIMIT, count_rx.recv())
-        .await
-        .expect("in time")
-        .expect("count");
+    let n = timeout(LIMIT, count_rx.recv()).await.expect("in time").expect("count");
     assert_eq!(n, 50_000);
 }
 
@@ -123,13 +102,9 @@ async fn a_thousand_concurrent_connections_all_get_their_bytes_back() {
 #[tokio::test]
 async fn a_refusing_upstream_closes_the_client_connection() {
     let proxy = support::start(&tcp_target("down", support::closed_port(), "")).await;
-    let mut s = TcpStream::connect(proxy.addr("down"))
-        .await
-        .expect("accepted");
+    let mut s = TcpStream::connect(proxy.addr("down")).await.expect("accepted");
     let mut buf = Vec::new();
-    let n = timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .expect("closed in time");
+    let n = timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await.expect("closed in time");
     assert!(matches!(n, Ok(0)) || n.is_err(), "{n:?}");
 }
 
@@ -146,29 +121,17 @@ async fn a_blackholed_upstream_closes_within_the_connect_timeout_while_others_ar
     let started = Instant::now();
     let mut stuck = Vec::new();
     for _ in 0..10 {
-        stuck.push(
-            TcpStream::connect(proxy.addr("hole"))
-                .await
-                .expect("accepted while dials hang"),
-        );
+        stuck.push(TcpStream::connect(proxy.addr("hole")).await.expect("accepted while dials hang"));
     }
-    let got = timeout(
-        Duration::from_millis(500),
-        round_trip(proxy.addr("echo"), b"still served".to_vec()),
-    )
-    .await
-    .expect("served at once");
+    let got = timeout(Duration::from_millis(500), round_trip(proxy.addr("echo"), b"still served".to_vec()))
+        .await
+        .expect("served at once");
     assert_eq!(got, b"still served");
     for mut s in stuck {
         let mut buf = Vec::new();
-        let r = timeout(LIMIT, s.read_to_end(&mut buf))
-            .await
-            .expect("closed in time");
+        let r = timeout(LIMIT, s.read_to_end(&mut buf)).await.expect("closed in time");
         assert!(matches!(r, Ok(0)), "{r:?}");
     }
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(700) && waited < Duration::from_secs(4),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(700) && waited < Duration::from_secs(4), "{waited:?}");
 }

@@ -32,10 +32,7 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken, tracker: 
             () = shutdown.cancelled() => break,
         };
         let conn = builder
-            .serve_connection(
-                TokioIo::new(stream),
-                service_fn(|req| async { Ok::<_, Infallible>(route(req)) }),
-            )
+            .serve_connection(TokioIo::new(stream), service_fn(|req| async { Ok::<_, Infallible>(route(req)) }))
             .into_owned();
         let conn = graceful.watch(conn);
         tracker.spawn(async move {
@@ -51,31 +48,18 @@ fn route(req: Request<Incoming>) -> Response<ProxyBody> {
         (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (_, path) => json(
             StatusCode::NOT_FOUND,
-            format!(
-                r#"{{"error":"no admin endpoint {} {}","status":404}}"#,
-                req.method(),
-                escape(path)
-            ),
+            format!(r#"{{"error":"no admin endpoint {} {}","status":404}}"#, req.method(), escape(path)),
         ),
     }
 }
 
 fn json(status: StatusCode, body: String) -> Response<ProxyBody> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }
 
 fn escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
+    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
 }

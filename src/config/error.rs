@@ -71,12 +71,7 @@ pub struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    pub fn problem(
-        &self,
-        offset: usize,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Problem {
+    pub fn problem(&self, offset: usize, key: impl Into<String>, message: impl Into<String>) -> Problem {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -85,22 +80,12 @@ impl Locator<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        Problem {
-            file: self.file.to_string(),
-            line,
-            column,
-            key: key.into(),
-            message: message.into(),
-            hint: None,
-        }
+        Problem { file: self.file.to_string(), line, column, key: key.into(), message: message.into(), hint: None }
     }
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -117,11 +102,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
             prev = cur;
         }
     }
@@ -142,10 +123,7 @@ mod tests {
 
     #[test]
     fn offsets_become_lines_and_columns() {
-        let l = Locator {
-            file: "f.toml",
-            text: "a = 1\nbé = 2\n",
-        };
+        let l = Locator { file: "f.toml", text: "a = 1\nbé = 2\n" };
         let p = l.problem(10, "b", "x");
         assert_eq!((p.line, p.column), (2, 4));
         assert_eq!(l.problem(0, "", "x").line, 1);

@@ -5,6 +5,7 @@
 //! before anything binds.
 
 mod error;
+pub mod fault;
 mod model;
 mod raw;
 mod values;
@@ -30,10 +31,8 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
-        file: path.display().to_string(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| FileError::Read { file: path.display().to_string(), source })?;
     parse(&path.display().to_string(), &text, path.parent())
 }
 
@@ -42,12 +41,7 @@ pub fn load(path: &Path) -> Result<Config, FileError> {
 pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, FileError> {
     let loc = Locator { file, text };
     let raw: RawConfig = deserialize(&loc)?;
-    Validator {
-        loc: &loc,
-        base_dir,
-        problems: Vec::new(),
-    }
-    .config(raw)
+    Validator { loc: &loc, base_dir, problems: Vec::new() }.config(raw)
 }
 
 /// Deserializes strictly, turning serde's first complaint into a [`Problem`]
@@ -58,18 +52,11 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(loc: &Locator<'_>) -> Result<
         FileError::Invalid(vec![loc.problem(offset, "", clean_message(e.message()))])
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e
-            .path()
-            .to_string()
-            .replace(".$__serde_spanned_private_value", "");
+        let path = e.path().to_string().replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
         let offset = inner.span().map_or(0, |s| s.start);
         let key = if path == "." { String::new() } else { path };
-        FileError::Invalid(vec![explain(loc.problem(
-            offset,
-            key,
-            clean_message(inner.message()),
-        ))])
+        FileError::Invalid(vec![explain(loc.problem(offset, key, clean_message(inner.message())))])
     })
 }
 
@@ -102,11 +89,7 @@ fn explain(mut p: Problem) -> Problem {
         return p;
     };
     if what == "key" && !p.key.ends_with(word) {
-        p.key = if p.key.is_empty() {
-            word.to_string()
-        } else {
-            format!("{}.{word}", p.key)
-        };
+        p.key = if p.key.is_empty() { word.to_string() } else { format!("{}.{word}", p.key) };
     }
     let list = expected.join(", ");
     p.message = match (what, expected.is_empty()) {
@@ -128,14 +111,9 @@ impl Validator<'_> {
     fn config(mut self, raw: RawConfig) -> Result<Config, FileError> {
         let admin_listen = raw.admin.and_then(|a| a.listen);
         let admin = Admin {
-            listen: admin_listen.as_ref().map_or_else(
-                || {
-                    DEFAULT_ADMIN
-                        .parse()
-                        .expect("the default admin address is valid")
-                },
-                |l| l.get_ref().0,
-            ),
+            listen: admin_listen
+                .as_ref()
+                .map_or_else(|| DEFAULT_ADMIN.parse().expect("the default admin address is valid"), |l| l.get_ref().0),
         };
         let observer = raw.observer.and_then(|o| self.observer(o));
         let mut targets = Vec::with_capacity(raw.target.len());
@@ -154,6 +132,7 @@ impl Validator<'_> {
             observer,
             targets,
             shutdown_grace: raw.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0),
+            seed: raw.seed,
         })
     }
 
@@ -171,20 +150,13 @@ impl Validator<'_> {
             raw.connect_timeout,
             raw.request_timeout,
         )?;
-        Some(HttpListener {
-            name: "observer".into(),
-            listen: raw.listen.get_ref().0,
-            upstream,
-        })
+        Some(HttpListener { name: "observer".into(), listen: raw.listen.get_ref().0, upstream })
     }
 
     fn target(&mut self, i: usize, raw: RawTarget, seen: &mut [Target]) -> Option<Target> {
         let key = format!("target[{i}]");
         let name = raw.name.get_ref();
-        let name_ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let name_ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
             self.problem(
                 raw.name.span().start,
@@ -218,27 +190,18 @@ impl Validator<'_> {
                 let http_only = [
                     ("host", raw.host.as_ref().map(|s| s.span())),
                     ("ca_file", raw.ca_file.as_ref().map(|s| s.span())),
-                    (
-                        "request_timeout",
-                        raw.request_timeout.as_ref().map(|s| s.span()),
-                    ),
+                    ("request_timeout", raw.request_timeout.as_ref().map(|s| s.span())),
                 ];
                 for (field, span) in http_only {
                     if let Some(span) = span {
-                        self.problem(
-                            span.start,
-                            format!("{key}.{field}"),
-                            "applies only to http targets".into(),
-                        )
-                        .hint = Some("remove it, or set protocol = \"http\"".into());
+                        self.problem(span.start, format!("{key}.{field}"), "applies only to http targets".into())
+                            .hint = Some("remove it, or set protocol = \"http\"".into());
                     }
                 }
                 match raw.tcp_upstream() {
                     Ok(hp) => Protocol::Tcp(TcpUpstream {
                         address: hp.0,
-                        connect_timeout: raw
-                            .connect_timeout
-                            .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+                        connect_timeout: raw.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
                     }),
                     Err(why) => {
                         self.problem(raw.upstream.span().start, format!("{key}.upstream"), why);
@@ -247,11 +210,46 @@ impl Validator<'_> {
                 }
             }
         };
-        name_ok.then(|| Target {
-            name: name.clone(),
-            listen: raw.listen.get_ref().0,
-            protocol,
-        })
+        let faults = self.faults(&key, &raw.fault, matches!(protocol, Protocol::Http(_)));
+        name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, faults })
+    }
+
+    /// Validates the `[[target.fault]]` entries of one target.
+    fn faults(&mut self, key: &str, raw: &[fault::RawFault], http: bool) -> Vec<crate::fault::Fault> {
+        let mut faults: Vec<crate::fault::Fault> = Vec::new();
+        for (j, f) in raw.iter().enumerate() {
+            let fkey = format!("{key}.fault[{j}]");
+            if let Some(t) = &f.target {
+                self.problem(
+                    t.span().start,
+                    format!("{fkey}.target"),
+                    "is for experiment files; here the fault belongs to the target it is written under".into(),
+                );
+                continue;
+            }
+            let kind = f.kind.get_ref();
+            let same_kind = raw.iter().filter(|o| o.kind.get_ref() == kind).count();
+            let default_name = if same_kind > 1 { format!("{kind}-{}", j + 1) } else { kind.clone() };
+            match fault::validate(f, http, j as u64 + 1, &default_name) {
+                Ok(fault) => {
+                    if faults.iter().any(|o| o.name == fault.name) {
+                        let at = f.name.as_ref().map_or(f.kind.span().start, |n| n.span().start);
+                        self.problem(
+                            at,
+                            format!("{fkey}.name"),
+                            format!("{:?} is already the name of another fault of this target", fault.name),
+                        );
+                        continue;
+                    }
+                    faults.push(fault);
+                }
+                Err(p) => {
+                    let hint = p.hint.clone();
+                    self.problem(p.offset, format!("{fkey}.{}", p.key), p.message).hint = hint;
+                }
+            }
+        }
+        faults
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -270,22 +268,14 @@ impl Validator<'_> {
         let uri: Uri = match text.parse() {
             Ok(u) => u,
             Err(_) => {
-                self.problem(
-                    at,
-                    format!("{key}.upstream"),
-                    format!("must be {form}, got {text:?}"),
-                );
+                self.problem(at, format!("{key}.upstream"), format!("must be {form}, got {text:?}"));
                 return None;
             }
         };
         let scheme = uri.scheme().cloned();
         let (Some(scheme), Some(authority)) = (scheme, uri.authority().cloned()) else {
-            self.problem(
-                at,
-                format!("{key}.upstream"),
-                format!("must be {form}, got {text:?}"),
-            )
-            .hint = (!text.contains("://")).then(|| format!("write \"http://{text}\""));
+            self.problem(at, format!("{key}.upstream"), format!("must be {form}, got {text:?}")).hint =
+                (!text.contains("://")).then(|| format!("write \"http://{text}\""));
             return None;
         };
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
@@ -294,37 +284,32 @@ impl Validator<'_> {
                 format!("{key}.upstream"),
                 format!("must use http or https, got {scheme:?} in {text:?}"),
             )
-            .hint =
-                Some("for other protocols use protocol = \"tcp\" with a host:port upstream".into());
+            .hint = Some("for other protocols use protocol = \"tcp\" with a host:port upstream".into());
             return None;
         }
         if uri.query().is_some() || authority.as_str().contains('@') {
-            self.problem(
-                at,
-                format!("{key}.upstream"),
-                format!("must not carry a query or credentials, got {text:?}"),
-            );
+            self.problem(at, format!("{key}.upstream"), format!("must not carry a query or credentials, got {text:?}"));
             return None;
         }
         let authority = with_default_port(&authority, &scheme);
         let base_path = uri.path().trim_end_matches('/').to_string();
         let host = match host {
             None => HostHeader::Upstream,
-            Some(h) => {
-                match h.get_ref().as_str() {
-                    "upstream" => HostHeader::Upstream,
-                    "keep" => HostHeader::Keep,
-                    other => {
-                        match HeaderValue::from_str(other) {
-                            Ok(v) if !other.is_empty() => HostHeader::Fixed(v),
-                            _ => {
-                                self.problem(h.span().start, format!("{key}.host"), format!("must be \"upstream\", \"keep\" or a host name, got {other:?}"));
-                                return None;
-                            }
-                        }
+            Some(h) => match h.get_ref().as_str() {
+                "upstream" => HostHeader::Upstream,
+                "keep" => HostHeader::Keep,
+                other => match HeaderValue::from_str(other) {
+                    Ok(v) if !other.is_empty() => HostHeader::Fixed(v),
+                    _ => {
+                        self.problem(
+                            h.span().start,
+                            format!("{key}.host"),
+                            format!("must be \"upstream\", \"keep\" or a host name, got {other:?}"),
+                        );
+                        return None;
                     }
-                }
-            }
+                },
+            },
         };
         let ca_file = match ca_file {
             None => None,
@@ -365,12 +350,7 @@ impl Validator<'_> {
 
     /// Every listener needs an address of its own; port 0 (any free port) is
     /// exempt because the system picks a different one each time.
-    fn check_listeners(
-        &mut self,
-        admin: &Admin,
-        observer: &Option<HttpListener>,
-        targets: &[Target],
-    ) {
+    fn check_listeners(&mut self, admin: &Admin, observer: &Option<HttpListener>, targets: &[Target]) {
         let mut owners: HashMap<std::net::SocketAddr, String> = HashMap::new();
         let mut claim = |addr: std::net::SocketAddr, who: String| -> Option<String> {
             if addr.port() == 0 {
@@ -398,11 +378,8 @@ impl Validator<'_> {
         }
         for (key, addr, first) in clashes {
             let offset = self.offset_of_value(&addr.to_string());
-            self.problem(offset, key, format!("{addr} is already used by {first}"))
-                .hint = Some(
-                "every target, the observer and the admin API need listen addresses of their own"
-                    .into(),
-            );
+            self.problem(offset, key, format!("{addr} is already used by {first}")).hint =
+                Some("every target, the observer and the admin API need listen addresses of their own".into());
         }
     }
 
@@ -419,7 +396,5 @@ fn with_default_port(authority: &Authority, scheme: &Scheme) -> Authority {
         return authority.clone();
     }
     let port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
-    format!("{}:{port}", authority.host())
-        .parse()
-        .unwrap_or_else(|_| authority.clone())
+    format!("{}:{port}", authority.host()).parse().unwrap_or_else(|_| authority.clone())
 }

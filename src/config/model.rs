@@ -15,6 +15,9 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// How long in-flight work may go on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Seeds every fault decision: the same seed and traffic give the same
+    /// decisions. Without one, the proxy picks one and logs it.
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct Target {
     pub name: String,
     pub listen: SocketAddr,
     pub protocol: Protocol,
+    /// Faults active from the start (`[[target.fault]]`).
+    pub faults: Vec<crate::fault::Fault>,
 }
 
 #[derive(Debug, Clone)]

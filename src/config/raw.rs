@@ -15,6 +15,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub target: Vec<RawTarget>,
     pub shutdown_grace: Option<Dur>,
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +35,8 @@ pub struct RawTarget {
     pub ca_file: Option<Spanned<PathBuf>>,
     pub connect_timeout: Option<Dur>,
     pub request_timeout: Option<Spanned<Dur>>,
+    #[serde(default)]
+    pub fault: Vec<super::fault::RawFault>,
 }
 
 /// The observer: an HTTP listener without a name or protocol of its own.
@@ -60,8 +63,7 @@ impl RawTarget {
     pub fn tcp_upstream(&self) -> Result<HostPort, String> {
         use serde::de::IntoDeserializer;
         let value: &str = self.upstream.get_ref();
-        let d: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
-            value.into_deserializer();
+        let d: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = value.into_deserializer();
         HostPort::deserialize(d).map_err(|e| e.to_string())
     }
 }

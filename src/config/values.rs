@@ -18,16 +18,12 @@ pub struct Dur(pub Duration);
 /// because its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| "has no unit".to_string())?;
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| "has no unit".to_string())?;
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
         return Err("has no number".into());
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
+    let value: f64 = number.parse().map_err(|_| format!("`{number}` is not a number"))?;
     let seconds = match unit.trim() {
         "us" | "µs" => value / 1e6,
         "ms" => value / 1e3,
@@ -50,9 +46,9 @@ impl<'de> Deserialize<'de> for Dur {
                 f.write_str(DURATION_FORM)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
-                parse_duration(v).map(Dur).map_err(|why| {
-                    E::custom(format!("must be {DURATION_FORM}, got {v:?} (it {why})"))
-                })
+                parse_duration(v)
+                    .map(Dur)
+                    .map_err(|why| E::custom(format!("must be {DURATION_FORM}, got {v:?} (it {why})")))
             }
         }
         d.deserialize_str(V)
@@ -122,9 +118,9 @@ fn valid_host_port(v: &str) -> bool {
         return false;
     };
     let host_ok = !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     host_ok && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
@@ -146,14 +142,8 @@ mod tests {
     fn durations_without_a_unit_or_number_are_refused() {
         assert_eq!(parse_duration("30"), Err("has no unit".into()));
         assert_eq!(parse_duration("ms"), Err("has no number".into()));
-        assert_eq!(
-            parse_duration("5 parsecs"),
-            Err("has an unknown unit `parsecs`".into())
-        );
-        assert_eq!(
-            parse_duration("1.2.3s"),
-            Err("`1.2.3` is not a number".into())
-        );
+        assert_eq!(parse_duration("5 parsecs"), Err("has an unknown unit `parsecs`".into()));
+        assert_eq!(parse_duration("1.2.3s"), Err("`1.2.3` is not a number".into()));
     }
 
     #[test]

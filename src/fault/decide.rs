@@ -38,12 +38,7 @@ pub struct Picked {
 /// Picks the faults that apply to `req`, ordered by stage (and by position
 /// among faults of one stage). `seed` is the request's own seed; each fault
 /// draws from a stream of `seed` and its id.
-pub fn decide_http(
-    req: &RequestFacts<'_>,
-    faults: &[Arc<ActiveFault>],
-    seed: u64,
-    now: Instant,
-) -> Vec<Picked> {
+pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u64, now: Instant) -> Vec<Picked> {
     let mut picked = Vec::new();
     for (index, active) in faults.iter().enumerate() {
         let fault = &active.fault;
@@ -51,22 +46,14 @@ pub fn decide_http(
             continue;
         };
         let scope = &fault.scope;
-        if !scope.in_window(now.saturating_duration_since(active.activated))
-            || !scope.matcher.matches(req)
-        {
+        if !scope.in_window(now.saturating_duration_since(active.activated)) || !scope.matcher.matches(req) {
             continue;
         }
         let mut rng = Rng::new(mix(seed, fault.id));
         if scope.probability < 1.0 && rng.f64() >= scope.probability {
             continue;
         }
-        let mut pick = |stage, delay| {
-            picked.push(Picked {
-                index,
-                stage,
-                delay,
-            })
-        };
+        let mut pick = |stage, delay| picked.push(Picked { index, stage, delay });
         match kind {
             HttpKind::Latency { delay, at } => {
                 if matches!(at, LatencyPoint::Request | LatencyPoint::Both) {
@@ -99,8 +86,7 @@ pub fn tcp_applies(active: &ActiveFault, client: IpAddr, conn_seed: u64) -> bool
     if !matches!(fault.kind, Kind::Tcp(..)) || !fault.scope.matcher.matches_client(client) {
         return false;
     }
-    fault.scope.probability >= 1.0
-        || Rng::new(mix(conn_seed, fault.id)).f64() < fault.scope.probability
+    fault.scope.probability >= 1.0 || Rng::new(mix(conn_seed, fault.id)).f64() < fault.scope.probability
 }
 
 #[cfg(test)]
@@ -114,11 +100,7 @@ mod tests {
         let mut f = Fault::new(
             id,
             format!("e{id}"),
-            Kind::Http(HttpKind::Error {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                headers: vec![],
-                body: "x".into(),
-            }),
+            Kind::Http(HttpKind::Error { status: StatusCode::SERVICE_UNAVAILABLE, headers: vec![], body: "x".into() }),
         );
         f.scope.probability = p;
         f
@@ -135,9 +117,7 @@ mod tests {
         };
         let plan = switch.load();
         let now = Instant::now();
-        (0..n)
-            .map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), now).is_empty())
-            .collect()
+        (0..n).map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), now).is_empty()).collect()
     }
 
     #[test]
@@ -202,19 +182,8 @@ mod tests {
             client: "127.0.0.1".parse().unwrap(),
         };
         let plan = switch.load();
-        let stages: Vec<Stage> = decide_http(&req, &plan.faults, 1, Instant::now())
-            .iter()
-            .map(|p| p.stage)
-            .collect();
-        assert_eq!(
-            stages,
-            [
-                Stage::Error,
-                Stage::RequestDelay,
-                Stage::ResponseDelay,
-                Stage::Truncate
-            ]
-        );
+        let stages: Vec<Stage> = decide_http(&req, &plan.faults, 1, Instant::now()).iter().map(|p| p.stage).collect();
+        assert_eq!(stages, [Stage::Error, Stage::RequestDelay, Stage::ResponseDelay, Stage::Truncate]);
     }
 
     #[test]

@@ -22,10 +22,7 @@ pub enum LatencyPoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpWhenFull {
     /// Wait for a slot up to `timeout`, then answer `status` (503 or 504).
-    Queue {
-        timeout: Duration,
-        status: StatusCode,
-    },
+    Queue { timeout: Duration, status: StatusCode },
     /// Answer 503 at once.
     Fail,
     /// Wait until the fault ends.
@@ -58,34 +55,15 @@ pub enum OutageMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpKind {
-    Latency {
-        delay: Distribution,
-        at: LatencyPoint,
-    },
-    Error {
-        status: StatusCode,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        body: Bytes,
-    },
-    RateLimit {
-        per_second: f64,
-        burst: u32,
-    },
+    Latency { delay: Distribution, at: LatencyPoint },
+    Error { status: StatusCode, headers: Vec<(HeaderName, HeaderValue)>, body: Bytes },
+    RateLimit { per_second: f64, burst: u32 },
     Reset,
     Hang,
-    Bandwidth {
-        bytes_per_second: u64,
-    },
-    Truncate {
-        after_bytes: u64,
-    },
-    PoolExhaustion {
-        max: usize,
-        when_full: HttpWhenFull,
-    },
-    Outage {
-        mode: OutageMode,
-    },
+    Bandwidth { bytes_per_second: u64 },
+    Truncate { after_bytes: u64 },
+    PoolExhaustion { max: usize, when_full: HttpWhenFull },
+    Outage { mode: OutageMode },
 }
 
 /// Which way the bytes a TCP fault touches flow.
@@ -186,9 +164,7 @@ impl Kind {
     pub fn describe(&self) -> String {
         match self {
             Kind::Http(k) => match k {
-                HttpKind::Latency { delay, at } => {
-                    format!("{} before {at:?}", delay.describe()).to_lowercase()
-                }
+                HttpKind::Latency { delay, at } => format!("{} before {at:?}", delay.describe()).to_lowercase(),
                 HttpKind::Error { status, .. } => format!("status {}", status.as_u16()),
                 HttpKind::RateLimit { per_second, burst } => {
                     format!("{per_second}/s, burst {burst}")
@@ -196,9 +172,7 @@ impl Kind {
                 HttpKind::Reset | HttpKind::Hang => String::new(),
                 HttpKind::Bandwidth { bytes_per_second } => format!("{bytes_per_second} B/s"),
                 HttpKind::Truncate { after_bytes } => format!("after {after_bytes} bytes"),
-                HttpKind::PoolExhaustion { max, when_full } => {
-                    format!("max {max}, {when_full:?}").to_lowercase()
-                }
+                HttpKind::PoolExhaustion { max, when_full } => format!("max {max}, {when_full:?}").to_lowercase(),
                 HttpKind::Outage { mode } => format!("{mode:?}").to_lowercase(),
             },
             Kind::Tcp(k, dir) => {
@@ -206,20 +180,12 @@ impl Kind {
                     TcpKind::Latency { delay, jitter } => format!("{delay:?} ± {jitter:?}"),
                     TcpKind::Bandwidth { bytes_per_second } => format!("{bytes_per_second} B/s"),
                     TcpKind::SlowClose { delay } => format!("{delay:?}"),
-                    TcpKind::Timeout {
-                        close_after: Some(d),
-                    } => format!("close after {d:?}"),
+                    TcpKind::Timeout { close_after: Some(d) } => format!("close after {d:?}"),
                     TcpKind::Timeout { close_after: None } => "hold".into(),
                     TcpKind::ResetPeer { after } => format!("after {after:?}"),
-                    TcpKind::Slicer {
-                        average,
-                        variation,
-                        delay,
-                    } => format!("{average}±{variation} B every {delay:?}"),
+                    TcpKind::Slicer { average, variation, delay } => format!("{average}±{variation} B every {delay:?}"),
                     TcpKind::LimitData { bytes } => format!("{bytes} bytes"),
-                    TcpKind::PoolExhaustion { max, when_full } => {
-                        format!("max {max}, {when_full:?}").to_lowercase()
-                    }
+                    TcpKind::PoolExhaustion { max, when_full } => format!("max {max}, {when_full:?}").to_lowercase(),
                     TcpKind::Outage { mode } => format!("{mode:?}").to_lowercase(),
                 };
                 format!("{what} {dir:?}").to_lowercase()
@@ -228,17 +194,8 @@ impl Kind {
     }
 }
 
-pub const HTTP_KINDS: [&str; 9] = [
-    "latency",
-    "error",
-    "rate_limit",
-    "reset",
-    "hang",
-    "bandwidth",
-    "truncate",
-    "pool_exhaustion",
-    "outage",
-];
+pub const HTTP_KINDS: [&str; 9] =
+    ["latency", "error", "rate_limit", "reset", "hang", "bandwidth", "truncate", "pool_exhaustion", "outage"];
 
 pub const TCP_KINDS: [&str; 9] = [
     "latency",

@@ -37,9 +37,7 @@ impl Distribution {
                 let (a, b) = (min.as_secs_f64(), max.as_secs_f64());
                 a + (b - a) * rng.f64()
             }
-            Distribution::Normal { mean, stddev } => {
-                mean.as_secs_f64() + stddev.as_secs_f64() * rng.normal()
-            }
+            Distribution::Normal { mean, stddev } => mean.as_secs_f64() + stddev.as_secs_f64() * rng.normal(),
             Distribution::LogNormal { mean, stddev } => {
                 let (mu, sigma) = lognormal_params(mean.as_secs_f64(), stddev.as_secs_f64());
                 (mu + sigma * rng.normal()).exp()
@@ -58,9 +56,7 @@ impl Distribution {
             Distribution::Fixed(d) => Some(d),
             Distribution::Uniform { min, max } => Some((min + max) / 2),
             Distribution::Normal { mean, .. } | Distribution::LogNormal { mean, .. } => Some(mean),
-            Distribution::Pareto { scale, shape } => {
-                (shape > 1.0).then(|| scale.mul_f64(shape / (shape - 1.0)))
-            }
+            Distribution::Pareto { scale, shape } => (shape > 1.0).then(|| scale.mul_f64(shape / (shape - 1.0))),
         }
     }
 
@@ -93,55 +89,30 @@ mod tests {
 
     fn sample_mean(d: &Distribution, n: usize) -> f64 {
         let mut rng = Rng::new(42);
-        (0..n)
-            .map(|_| d.sample(&mut rng).as_secs_f64())
-            .sum::<f64>()
-            / n as f64
+        (0..n).map(|_| d.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64
     }
 
     #[test]
     fn sampled_means_match_each_distribution_within_five_percent() {
         let cases = [
             Distribution::Fixed(ms(100)),
-            Distribution::Uniform {
-                min: ms(50),
-                max: ms(250),
-            },
-            Distribution::Normal {
-                mean: ms(200),
-                stddev: ms(40),
-            },
-            Distribution::LogNormal {
-                mean: ms(200),
-                stddev: ms(100),
-            },
-            Distribution::Pareto {
-                scale: ms(100),
-                shape: 3.0,
-            },
+            Distribution::Uniform { min: ms(50), max: ms(250) },
+            Distribution::Normal { mean: ms(200), stddev: ms(40) },
+            Distribution::LogNormal { mean: ms(200), stddev: ms(100) },
+            Distribution::Pareto { scale: ms(100), shape: 3.0 },
         ];
         for d in cases {
             let want = d.mean().expect("finite mean").as_secs_f64();
             let got = sample_mean(&d, 10_000);
-            assert!(
-                (got - want).abs() / want < 0.05,
-                "{}: mean {got} vs {want}",
-                d.describe()
-            );
+            assert!((got - want).abs() / want < 0.05, "{}: mean {got} vs {want}", d.describe());
         }
     }
 
     #[test]
     fn uniform_samples_stay_within_bounds_and_normal_never_goes_negative() {
         let mut rng = Rng::new(3);
-        let u = Distribution::Uniform {
-            min: ms(10),
-            max: ms(20),
-        };
-        let n = Distribution::Normal {
-            mean: ms(5),
-            stddev: ms(50),
-        };
+        let u = Distribution::Uniform { min: ms(10), max: ms(20) };
+        let n = Distribution::Normal { mean: ms(5), stddev: ms(50) };
         for _ in 0..10_000 {
             let s = u.sample(&mut rng);
             assert!(s >= ms(10) && s <= ms(20));

@@ -148,17 +148,13 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| format!("{addr:?} is not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("prefix {p:?} must be 0 to {max}"))?,
+            Some(p) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("prefix {p:?} must be 0 to {max}"))?
+            }
         };
         Ok(Cidr { addr, prefix })
     }
@@ -170,15 +166,11 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -209,12 +201,8 @@ mod tests {
         assert!(net.contains("10.1.200.3".parse().unwrap()));
         assert!(!net.contains("10.2.0.1".parse().unwrap()));
         assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
-        assert!(Cidr::parse("127.0.0.1")
-            .unwrap()
-            .contains("127.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("127.0.0.1").unwrap().contains("127.0.0.1".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
     }
 
@@ -224,13 +212,7 @@ mod tests {
         query: Option<&'a str>,
         headers: &'a HeaderMap,
     ) -> RequestFacts<'a> {
-        RequestFacts {
-            method,
-            path,
-            query,
-            headers,
-            client: "127.0.0.1".parse().unwrap(),
-        }
+        RequestFacts { method, path, query, headers, client: "127.0.0.1".parse().unwrap() }
     }
 
     #[test]
@@ -242,50 +224,19 @@ mod tests {
             methods: vec![Method::POST],
             path: Some(Glob("/v1/*".into())),
             headers: vec![
-                (
-                    HeaderName::from_static("x-tenant"),
-                    HeaderTest::Exact(HeaderValue::from_static("acme")),
-                ),
-                (
-                    HeaderName::from_static("user-agent"),
-                    HeaderTest::Regex(regex_lite::Regex::new("^curl/").unwrap()),
-                ),
+                (HeaderName::from_static("x-tenant"), HeaderTest::Exact(HeaderValue::from_static("acme"))),
+                (HeaderName::from_static("user-agent"), HeaderTest::Regex(regex_lite::Regex::new("^curl/").unwrap())),
             ],
             query: vec![("mode".into(), Glob("fa*".into()))],
             clients: vec![Cidr::parse("127.0.0.0/8").unwrap()],
             opt_in: None,
         };
-        assert!(m.matches(&facts(
-            &Method::POST,
-            "/v1/charges",
-            Some("a=1&mode=fast"),
-            &headers
-        )));
-        assert!(!m.matches(&facts(
-            &Method::GET,
-            "/v1/charges",
-            Some("mode=fast"),
-            &headers
-        )));
-        assert!(!m.matches(&facts(
-            &Method::POST,
-            "/v2/charges",
-            Some("mode=fast"),
-            &headers
-        )));
-        assert!(!m.matches(&facts(
-            &Method::POST,
-            "/v1/charges",
-            Some("mode=slow"),
-            &headers
-        )));
+        assert!(m.matches(&facts(&Method::POST, "/v1/charges", Some("a=1&mode=fast"), &headers)));
+        assert!(!m.matches(&facts(&Method::GET, "/v1/charges", Some("mode=fast"), &headers)));
+        assert!(!m.matches(&facts(&Method::POST, "/v2/charges", Some("mode=fast"), &headers)));
+        assert!(!m.matches(&facts(&Method::POST, "/v1/charges", Some("mode=slow"), &headers)));
         assert!(!m.matches(&facts(&Method::POST, "/v1/charges", None, &headers)));
-        assert!(!m.matches(&facts(
-            &Method::POST,
-            "/v1/charges",
-            Some("mode=fast"),
-            &HeaderMap::new()
-        )));
+        assert!(!m.matches(&facts(&Method::POST, "/v1/charges", Some("mode=fast"), &HeaderMap::new())));
     }
 
     #[test]

@@ -14,9 +14,7 @@ pub mod rng;
 use std::time::Duration;
 
 pub use decide::{decide_http, tcp_applies, Picked, Stage};
-pub use kinds::{
-    Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull,
-};
+pub use kinds::{Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull};
 pub use latency::Distribution;
 pub use matcher::{Match, RequestFacts};
 pub use plan::{ActiveFault, FaultSwitch, TargetPlan};
@@ -48,13 +46,7 @@ pub struct Scope {
 
 impl Default for Scope {
     fn default() -> Self {
-        Scope {
-            matcher: Match::default(),
-            probability: 1.0,
-            first: None,
-            after: Duration::ZERO,
-            lasting: None,
-        }
+        Scope { matcher: Match::default(), probability: 1.0, first: None, after: Duration::ZERO, lasting: None }
     }
 }
 
@@ -68,11 +60,6 @@ impl Scope {
 
 impl Fault {
     pub fn new(id: u64, name: impl Into<String>, kind: Kind) -> Fault {
-        Fault {
-            id,
-            name: name.into(),
-            kind,
-            scope: Scope::default(),
-        }
+        Fault { id, name: name.into(), kind, scope: Scope::default() }
     }
 }

@@ -39,27 +39,18 @@ struct Bucket {
 impl ActiveFault {
     fn new(fault: Fault, now: Instant) -> Self {
         let bucket = match &fault.kind {
-            Kind::Http(HttpKind::RateLimit { burst, .. }) => Some(Mutex::new(Bucket {
-                tokens: f64::from(*burst),
-                at: now,
-            })),
+            Kind::Http(HttpKind::RateLimit { burst, .. }) => {
+                Some(Mutex::new(Bucket { tokens: f64::from(*burst), at: now }))
+            }
             _ => None,
         };
         let pool = match &fault.kind {
-            Kind::Http(HttpKind::PoolExhaustion { max, .. })
-            | Kind::Tcp(TcpKind::PoolExhaustion { max, .. }, _) => {
+            Kind::Http(HttpKind::PoolExhaustion { max, .. }) | Kind::Tcp(TcpKind::PoolExhaustion { max, .. }, _) => {
                 Some(Arc::new(Semaphore::new(*max)))
             }
             _ => None,
         };
-        ActiveFault {
-            fault,
-            activated: now,
-            applied: AtomicU64::new(0),
-            ended: CancellationToken::new(),
-            bucket,
-            pool,
-        }
+        ActiveFault { fault, activated: now, applied: AtomicU64::new(0), ended: CancellationToken::new(), bucket, pool }
     }
 
     /// Counts one application; false once a `first = N` fault has been
@@ -70,12 +61,9 @@ impl ActiveFault {
                 self.applied.fetch_add(1, Ordering::Relaxed);
                 true
             }
-            Some(n) => self
-                .applied
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                    (c < n).then_some(c + 1)
-                })
-                .is_ok(),
+            Some(n) => {
+                self.applied.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (c < n).then_some(c + 1)).is_ok()
+            }
         }
     }
 
@@ -86,14 +74,11 @@ impl ActiveFault {
     /// Takes a token from a rate-limit fault's bucket; when it is empty,
     /// returns how long until the next token.
     pub fn take_token(&self, now: Instant) -> Result<(), Duration> {
-        let (Some(bucket), Kind::Http(HttpKind::RateLimit { per_second, burst })) =
-            (&self.bucket, &self.fault.kind)
+        let (Some(bucket), Kind::Http(HttpKind::RateLimit { per_second, burst })) = (&self.bucket, &self.fault.kind)
         else {
             return Ok(());
         };
-        let mut b = bucket
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut b = bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let refill = now.saturating_duration_since(b.at).as_secs_f64() * per_second;
         b.tokens = (b.tokens + refill).min(f64::from(*burst));
         b.at = now;
@@ -119,14 +104,8 @@ impl TargetPlan {
         self.faults.iter().any(|f| {
             matches!(
                 f.fault.kind,
-                Kind::Http(HttpKind::Outage {
-                    mode: OutageMode::Refuse
-                }) | Kind::Tcp(
-                    TcpKind::Outage {
-                        mode: OutageMode::Refuse
-                    },
-                    _
-                )
+                Kind::Http(HttpKind::Outage { mode: OutageMode::Refuse })
+                    | Kind::Tcp(TcpKind::Outage { mode: OutageMode::Refuse }, _)
             )
         })
     }
@@ -184,10 +163,7 @@ impl FaultSwitch {
     /// keeps its state (counters, buckets, pools); every other old fault
     /// ends, releasing what it held.
     pub fn set(&self, faults: Vec<Fault>) {
-        let _writer = self
-            .write
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self.write.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let old = self.plan.load_full();
         let now = Instant::now();
         let mut next = Vec::with_capacity(faults.len());
@@ -207,15 +183,8 @@ impl FaultSwitch {
             }
         }
         let generation = old.generation + 1;
-        self.plan.store(Arc::new(TargetPlan {
-            generation,
-            faults: next.clone(),
-        }));
-        for gone in old
-            .faults
-            .iter()
-            .filter(|a| !next.iter().any(|n| Arc::ptr_eq(n, a)))
-        {
+        self.plan.store(Arc::new(TargetPlan { generation, faults: next.clone() }));
+        for gone in old.faults.iter().filter(|a| !next.iter().any(|n| Arc::ptr_eq(n, a))) {
             info!(
                 { fields::TARGET } = %self.target,
                 { fields::FAULT_NAME } = %gone.fault.name,

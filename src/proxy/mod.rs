@@ -1,7 +1,9 @@
 //! The listeners: binding every target, the observer and the admin API, then
 //! serving them until shutdown and draining what is in flight.
 
+mod gate;
 pub mod http;
+pub mod reset;
 pub mod tcp;
 
 use std::future::Future;
@@ -15,6 +17,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::{Config, Protocol};
+use crate::fault::FaultSwitch;
+
+pub(crate) use gate::Gate;
 
 /// A listener could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +36,8 @@ pub enum StartError {
 }
 
 enum Serve {
-    Http(http::Forwarder),
-    Tcp(Arc<crate::config::TcpUpstream>),
+    Http(http::Injector),
+    Tcp(Arc<FaultSwitch>, Arc<crate::config::TcpUpstream>),
     Admin,
 }
 
@@ -59,49 +64,44 @@ impl Proxy {
             serve: Serve::Admin,
         });
         if let Some(o) = &config.observer {
-            let forwarder = http::Forwarder::new(&o.name, &o.upstream).map_err(|message| {
-                StartError::Upstream {
-                    who: "observer".into(),
-                    message,
-                }
-            })?;
+            let forwarder = http::Forwarder::new(&o.name, &o.upstream)
+                .map_err(|message| StartError::Upstream { who: "observer".into(), message })?;
             bound.push(Bound {
                 name: o.name.clone(),
                 listener: listen("observer", o.listen).await?,
-                serve: Serve::Http(forwarder),
+                serve: Serve::Http(http::pass_through(forwarder)),
             });
         }
+        let seed = config.seed.unwrap_or_else(random_seed);
+        info!(seed, "fault decisions seeded; set seed = {seed} in the config to repeat them");
         for t in &config.targets {
             let who = format!("target {}", t.name);
+            let switch = Arc::new(FaultSwitch::new(&t.name, seed, t.faults.clone()));
             let serve = match &t.protocol {
                 Protocol::Http(up) => {
-                    Serve::Http(http::Forwarder::new(&t.name, up).map_err(|message| {
-                        StartError::Upstream {
-                            who: who.clone(),
-                            message,
-                        }
-                    })?)
+                    let forwarder = http::Forwarder::new(&t.name, up)
+                        .map_err(|message| StartError::Upstream { who: who.clone(), message })?;
+                    Serve::Http(http::Injector::new(switch, forwarder))
                 }
-                Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
+                Protocol::Tcp(up) => Serve::Tcp(switch, Arc::new(up.clone())),
             };
-            bound.push(Bound {
-                name: t.name.clone(),
-                listener: listen(&who, t.listen).await?,
-                serve,
-            });
+            bound.push(Bound { name: t.name.clone(), listener: listen(&who, t.listen).await?, serve });
         }
-        Ok(Proxy {
-            bound,
-            grace: config.shutdown_grace,
-        })
+        Ok(Proxy { bound, grace: config.shutdown_grace })
     }
 
     /// The address a listener is bound to (`admin`, `observer` or a target's name).
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.bound
-            .iter()
-            .find(|b| b.name == name)
-            .and_then(|b| b.listener.local_addr().ok())
+        self.bound.iter().find(|b| b.name == name).and_then(|b| b.listener.local_addr().ok())
+    }
+
+    /// The fault switch of a target: what changes its active faults.
+    pub fn switch(&self, target: &str) -> Option<Arc<FaultSwitch>> {
+        self.bound.iter().filter(|b| b.name == target).find_map(|b| match &b.serve {
+            Serve::Http(i) if b.name != "observer" => Some(i.switch().clone()),
+            Serve::Tcp(s, _) => Some(s.clone()),
+            _ => None,
+        })
     }
 
     /// Serves until `shutdown` completes, then stops accepting and waits up to
@@ -110,31 +110,28 @@ impl Proxy {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> usize {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let switches: Vec<Arc<FaultSwitch>> = self.bound.iter().filter_map(|b| self.switch(&b.name)).collect();
         for b in self.bound {
             let addr = b.listener.local_addr().ok();
             info!(listener = %b.name, addr = ?addr, "listening");
             let (token, t) = (token.clone(), tracker.clone());
             match b.serve {
                 Serve::Http(f) => tracker.spawn(http::serve(b.listener, f, token, t)),
-                Serve::Tcp(up) => {
-                    tracker.spawn(tcp::serve(b.listener, b.name.into(), up, token, t))
-                }
+                Serve::Tcp(switch, up) => tracker.spawn(tcp::serve(b.listener, switch, up, token, t)),
                 Serve::Admin => tracker.spawn(crate::admin::serve(b.listener, token, t)),
             };
         }
         shutdown.await;
+        // Fail open: whatever drains from here on passes untouched.
+        for switch in &switches {
+            switch.clear();
+        }
         info!(grace = ?self.grace, "shutting down: no new connections, draining");
         token.cancel();
         tracker.close();
-        if tokio::time::timeout(self.grace, tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.grace, tracker.wait()).await.is_err() {
             let left = tracker.len();
-            warn!(
-                connections = left,
-                "grace period over, cutting what is left"
-            );
+            warn!(connections = left, "grace period over, cutting what is left");
             return left;
         }
         info!("drained");
@@ -143,13 +140,7 @@ impl Proxy {
 }
 
 async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            who: who.to_string(),
-            addr,
-            source,
-        })
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { who: who.to_string(), addr, source })
 }
 
 /// Accept errors (out of file descriptors, most often) are logged and slowed
@@ -157,6 +148,12 @@ async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> 
 pub(crate) async fn accept_failed(name: &str, e: &std::io::Error) {
     warn!(listener = %name, error = %e, "accept failed");
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// A seed from the clock, for runs that did not ask for one.
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    crate::fault::rng::mix(nanos as u64, u64::from(std::process::id()))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -21,14 +21,10 @@ pub enum Framing {
 /// A body of `data` with the given framing (chunked bodies go in 64 KiB frames).
 pub fn body(data: &[u8], framing: Framing) -> Body {
     match framing {
-        Framing::ContentLength => Full::new(Bytes::copy_from_slice(data))
-            .map_err(|never| match never {})
-            .boxed(),
+        Framing::ContentLength => Full::new(Bytes::copy_from_slice(data)).map_err(|never| match never {}).boxed(),
         Framing::Chunked => {
-            let frames: Vec<Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>>> = data
-                .chunks(64 * 1024)
-                .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
-                .collect();
+            let frames: Vec<Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>>> =
+                data.chunks(64 * 1024).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
             StreamBody::new(futures_util::stream::iter(frames)).boxed()
         }
     }
@@ -45,31 +41,20 @@ pub async fn send_http1(addr: SocketAddr, req: Request<Body>) -> hyper::Result<R
 /// Sends one request over a new HTTP/2 connection (prior knowledge, no TLS).
 pub async fn send_http2(addr: SocketAddr, req: Request<Body>) -> hyper::Result<Response<Incoming>> {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     sender.send_request(req).await
 }
 
 /// Reads a whole response body.
 pub async fn read_body(resp: Response<Incoming>) -> Vec<u8> {
-    resp.into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec()
+    resp.into_body().collect().await.expect("body").to_bytes().to_vec()
 }
 
 /// A GET over HTTP/1.1; returns the status and the body as text.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let req = Request::get(format!("http://{addr}{path}"))
-        .body(super::upstream::full(""))
-        .expect("request");
+    let req = Request::get(format!("http://{addr}{path}")).body(super::upstream::full("")).expect("request");
     let resp = send_http1(addr, req).await.expect("response");
     let status = resp.status().as_u16();
-    (
-        status,
-        String::from_utf8_lossy(&read_body(resp).await).into_owned(),
-    )
+    (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
 }

@@ -38,10 +38,7 @@ impl Running {
     pub async fn stop(mut self) -> usize {
         let _ = self.stop.take().expect("stopped once").send(());
         let task = self.task.take().expect("stopped once");
-        tokio::time::timeout(LIMIT, task)
-            .await
-            .expect("proxy drained in time")
-            .expect("proxy task")
+        tokio::time::timeout(LIMIT, task).await.expect("proxy drained in time").expect("proxy task")
     }
 }
 
@@ -55,8 +52,7 @@ impl Drop for Running {
 
 /// Starts a proxy from config text (listen on `127.0.0.1:0` for any free port).
 pub async fn start(toml: &str) -> Running {
-    let config = config::parse("test.toml", toml, None)
-        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    let config = config::parse("test.toml", toml, None).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
     let proxy = Proxy::bind(&config).await.expect("bind");
     let mut names = vec!["admin".to_string()];
     if config.observer.is_some() {
@@ -74,11 +70,7 @@ pub async fn start(toml: &str) -> Running {
     let task = tokio::spawn(proxy.run(async move {
         let _ = rx.await;
     }));
-    Running {
-        addrs,
-        stop: Some(tx),
-        task: Some(task),
-    }
+    Running { addrs, stop: Some(tx), task: Some(task) }
 }
 
 /// The config of one HTTP target named `name` in front of `upstream`.

@@ -19,9 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(data.into()).map_err(|never| match never {}).boxed()
 }
 
 /// Serves HTTP/1.1 with upgrades on a free port with `handler`; stops when
@@ -31,9 +29,7 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind upstream");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
     let addr = listener.local_addr().expect("addr");
     let handler = Arc::new(handler);
     tokio::spawn(async move {
@@ -47,9 +43,7 @@ where
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req).await) }
             });
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .into_owned();
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
             tokio::spawn(conn);
         }
     });
@@ -64,8 +58,7 @@ pub async fn echo() -> SocketAddr {
         if let Some(len) = req.headers().get(http::header::CONTENT_LENGTH) {
             resp = resp.header(http::header::CONTENT_LENGTH, len);
         }
-        resp.body(req.into_body().map_err(Into::into).boxed())
-            .expect("response")
+        resp.body(req.into_body().map_err(Into::into).boxed()).expect("response")
     })
     .await
 }
@@ -88,9 +81,7 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind upstream");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
@@ -117,21 +108,14 @@ pub async fn tcp_echo() -> SocketAddr {
 /// (their SYNs are dropped), as with a blackholed host.
 pub async fn blackhole() -> (SocketAddr, Vec<TcpStream>) {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let listener = socket.listen(1).expect("listen");
     let addr = listener.local_addr().expect("addr");
     let mut held = Vec::new();
     // Fill the backlog: connections complete until the queue is full, after
     // which a connect stays pending.
     for _ in 0..8 {
-        match tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            TcpStream::connect(addr),
-        )
-        .await
-        {
+        match tokio::time::timeout(std::time::Duration::from_millis(200), TcpStream::connect(addr)).await {
             Ok(Ok(s)) => held.push(s),
             _ => break,
         }

@@ -68,13 +68,7 @@ impl Forwarder {
             .pool_idle_timeout(Duration::from_secs(90))
             .set_host(false)
             .build(connector);
-        Ok(Forwarder {
-            inner: Arc::new(Inner {
-                name: name.to_string(),
-                upstream: upstream.clone(),
-                client,
-            }),
-        })
+        Ok(Forwarder { inner: Arc::new(Inner { name: name.to_string(), upstream: upstream.clone(), client }) })
     }
 
     pub fn name(&self) -> &str {
@@ -83,25 +77,16 @@ impl Forwarder {
 
     /// Forwards `req` from `client` and returns the upstream's response, or a
     /// 502/504 of brownout's own when the upstream failed.
-    pub async fn forward(
-        &self,
-        mut req: Request<Incoming>,
-        client: SocketAddr,
-    ) -> Response<ProxyBody> {
+    pub async fn forward(&self, mut req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         self.prepare(&mut req, client, upgrade);
         let this = &self.inner;
-        let sent =
-            tokio::time::timeout(this.upstream.request_timeout, this.client.request(req)).await;
+        let sent = tokio::time::timeout(this.upstream.request_timeout, this.client.request(req)).await;
         let mut resp = match sent {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => {
-                let failure = if e.is_connect() {
-                    Failure::Unreachable
-                } else {
-                    Failure::Broken
-                };
+                let failure = if e.is_connect() { Failure::Unreachable } else { Failure::Broken };
                 return self.failure(failure, &error_chain(&e));
             }
             Err(_) => {
@@ -125,17 +110,14 @@ impl Forwarder {
     /// pooled client, HTTP/1.1, hop-by-hop fields out, forwarding fields in.
     fn prepare(&self, req: &mut Request<Incoming>, client: SocketAddr, upgrade: bool) {
         let up = &self.inner.upstream;
-        let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
-            req.uri()
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+        let original_host = req
+            .headers()
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         let path = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
-        let path_and_query = if up.base_path.is_empty() {
-            path.to_string()
-        } else {
-            format!("{}{}", up.base_path, path)
-        };
+        let path_and_query =
+            if up.base_path.is_empty() { path.to_string() } else { format!("{}{}", up.base_path, path) };
         let uri = Uri::builder()
             .scheme(up.scheme.clone())
             .authority(up.authority.clone())
@@ -167,24 +149,14 @@ impl Forwarder {
         let (status, text) = match failure {
             Failure::Unreachable => (
                 StatusCode::BAD_GATEWAY,
-                format!(
-                    "brownout could not reach upstream {} at {upstream}: {why}\n",
-                    this.name
-                ),
+                format!("brownout could not reach upstream {} at {upstream}: {why}\n", this.name),
             ),
-            Failure::Broken => (
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "brownout lost upstream {} at {upstream}: {why}\n",
-                    this.name
-                ),
-            ),
+            Failure::Broken => {
+                (StatusCode::BAD_GATEWAY, format!("brownout lost upstream {} at {upstream}: {why}\n", this.name))
+            }
             Failure::TimedOut => (
                 StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "brownout gave up on upstream {} at {upstream}: {why}\n",
-                    this.name
-                ),
+                format!("brownout gave up on upstream {} at {upstream}: {why}\n", this.name),
             ),
         };
         warn!(
@@ -200,25 +172,14 @@ impl Forwarder {
 
 /// A short plain-text response of brownout's own.
 pub fn plain_response(status: StatusCode, text: String) -> Response<ProxyBody> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(text))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut resp = Response::new(Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
 /// Copies bytes both ways between the two halves of a switched protocol.
-async fn tunnel(
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    name: String,
-) {
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, name: String) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(pair) => pair,
         Err(e) => {

@@ -7,14 +7,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus
 /// the obsolete `Proxy-Connection` that some clients still send).
-const HOP_BY_HOP: [&str; 6] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-];
+const HOP_BY_HOP: [&str; 6] = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -22,8 +15,7 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 
 /// True when a request asks to switch protocols (a WebSocket handshake, say).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+    headers.contains_key(header::UPGRADE) && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -40,19 +32,14 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// When `upgrade` is set, `Upgrade` and `Connection: upgrade` are kept so the
 /// protocol switch reaches the other side.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
+    let named: Vec<HeaderName> =
+        connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
     for name in named {
         if !(upgrade && name == header::UPGRADE) {
             headers.remove(name);
         }
     }
-    let upgrade_value = if upgrade {
-        headers.remove(header::UPGRADE)
-    } else {
-        None
-    };
+    let upgrade_value = if upgrade { headers.remove(header::UPGRADE) } else { None };
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
@@ -64,11 +51,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 
 /// Adds the client's address to `X-Forwarded-For` and records the original
 /// protocol and host unless an earlier proxy already did.
-pub fn add_forwarded(
-    headers: &mut HeaderMap,
-    client: SocketAddr,
-    original_host: Option<&HeaderValue>,
-) {
+pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, original_host: Option<&HeaderValue>) {
     let ip = client.ip().to_canonical().to_string();
     let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
@@ -94,10 +77,7 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         h
     }
@@ -121,11 +101,7 @@ mod tests {
 
     #[test]
     fn an_upgrade_keeps_its_upgrade_and_connection_fields() {
-        let mut h = map(&[
-            ("connection", "Upgrade"),
-            ("upgrade", "websocket"),
-            ("sec-websocket-key", "abc"),
-        ]);
+        let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-key", "abc")]);
         assert!(is_upgrade(&h));
         remove_hop_by_hop(&mut h, true);
         assert_eq!(h["upgrade"], "websocket");
@@ -136,15 +112,8 @@ mod tests {
     #[test]
     fn forwarded_for_appends_and_the_others_are_kept_when_present() {
         let client: SocketAddr = "10.1.2.3:5555".parse().unwrap();
-        let mut h = map(&[
-            ("x-forwarded-for", "192.0.2.1"),
-            ("x-forwarded-proto", "https"),
-        ]);
-        add_forwarded(
-            &mut h,
-            client,
-            Some(&HeaderValue::from_static("shop.example")),
-        );
+        let mut h = map(&[("x-forwarded-for", "192.0.2.1"), ("x-forwarded-proto", "https")]);
+        add_forwarded(&mut h, client, Some(&HeaderValue::from_static("shop.example")));
         assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.1.2.3");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "shop.example");

@@ -1,10 +1,11 @@
 //! The HTTP listener: HTTP/1.1 and HTTP/2 (prior knowledge) from clients,
-//! each request forwarded to the upstream over a pooled connection.
+//! each request put through the target's faults and forwarded to the
+//! upstream over a pooled connection.
 
+mod body;
 mod forward;
 pub mod headers;
-
-use std::convert::Infallible;
+mod inject;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -17,8 +18,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+pub use body::Truncated;
 pub use forward::{plain_response, Failure, Forwarder};
+pub use inject::{Injected, Injector};
 
+use super::reset::ResettableStream;
+use super::Gate;
 use crate::record::fields;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,44 +34,35 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// Accepts connections on `listener` until `shutdown`, then lets the open
 /// connections finish their requests. Connection tasks go on `tracker`.
-pub async fn serve(
-    listener: TcpListener,
-    forwarder: Forwarder,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-) {
+/// While an outage refuses connections, the listener is closed.
+pub async fn serve(listener: TcpListener, injector: Injector, shutdown: CancellationToken, tracker: TaskTracker) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    super::accept_failed(forwarder.name(), &e).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!(error = %e, "set_nodelay failed");
-        }
-        let for_conn = forwarder.clone();
+    let mut gate = Gate::new(listener, injector.switch().clone(), injector.name());
+    while let Some((stream, peer)) = gate.accept(&shutdown).await {
+        let _ = stream.set_nodelay(true);
+        let (stream, reset) = ResettableStream::new(stream);
+        let for_conn = injector.clone();
         let service = service_fn(move |req| {
-            let forwarder = for_conn.clone();
-            async move { Ok::<_, Infallible>(forwarder.forward(req, peer).await) }
+            let injector = for_conn.clone();
+            let reset = reset.clone();
+            async move { injector.handle(req, peer, &reset).await }
         });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
-        let name = forwarder.name().to_string();
+        let name = injector.name().to_string();
         tracker.spawn(async move {
             if let Err(e) = conn.await {
                 debug!({ fields::TARGET } = %name, { fields::PEER } = %peer, error = %e, "connection ended with an error");
             }
         });
     }
-    drop(listener);
+    drop(gate);
     graceful.shutdown().await;
+}
+
+/// Serves a listener that injects nothing (the observer).
+pub fn pass_through(forwarder: Forwarder) -> Injector {
+    let switch = std::sync::Arc::new(crate::fault::FaultSwitch::new(forwarder.name(), 0, Vec::new()));
+    Injector::new(switch, forwarder)
 }

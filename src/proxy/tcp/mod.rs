@@ -1,80 +1,125 @@
-//! The TCP listener: each connection dialed to the upstream in its own task,
-//! then bytes copied both ways with half-close and bounded buffers.
+//! The TCP listener: each connection admitted through the connection-level
+//! faults (outage, pool), dialed to the upstream in its own task, then
+//! pumped both ways with the byte-level faults applied per chunk.
+
+mod faults;
+mod pump;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::Gate;
 use crate::config::TcpUpstream;
+use crate::fault::{ActiveFault, FaultSwitch, Kind, OutageMode, TcpKind, TcpWhenFull};
 use crate::record::fields;
 
-/// Bytes buffered per direction of a connection; a full buffer stops reading,
-/// so a slow reader slows the writer down instead of growing memory.
-const BUFFER: usize = 16 * 1024;
+pub use faults::ConnFaults;
 
 /// Accepts connections on `listener` until `shutdown`. The accept loop never
 /// dials: a blackholed upstream stalls only its own connections.
 pub async fn serve(
     listener: TcpListener,
-    name: Arc<str>,
+    switch: Arc<FaultSwitch>,
     upstream: Arc<TcpUpstream>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    super::accept_failed(&name, &e).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        tracker.spawn(connection(stream, peer, name.clone(), upstream.clone()));
+    let name = switch.target().to_string();
+    let mut gate = Gate::new(listener, switch.clone(), &name);
+    while let Some((stream, peer)) = gate.accept(&shutdown).await {
+        tracker.spawn(connection(stream, peer, switch.clone(), upstream.clone()));
     }
 }
 
-#[tracing::instrument(name = "tcp", skip_all, fields(target = %name, peer = %peer))]
-async fn connection(
-    mut client: TcpStream,
-    peer: SocketAddr,
-    name: Arc<str>,
-    upstream: Arc<TcpUpstream>,
-) {
+#[tracing::instrument(name = "tcp", skip_all, fields(target = %switch.target(), peer = %peer))]
+async fn connection(client: TcpStream, peer: SocketAddr, switch: Arc<FaultSwitch>, upstream: Arc<TcpUpstream>) {
     let _ = client.set_nodelay(true);
-    let dial = tokio::time::timeout(
-        upstream.connect_timeout,
-        TcpStream::connect(upstream.address.as_str()),
-    );
-    let mut server = match dial.await {
+    let faults = ConnFaults::new(switch.clone(), peer.ip());
+    let Some(_slot) = admit(&client, &faults).await else { return };
+    let dial = tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(upstream.address.as_str()));
+    let server = match dial.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "unreachable", upstream = %upstream.address, "upstream failed: {e}");
-            let _ = client.shutdown().await;
             return;
         }
         Err(_) => {
             warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "connect_timeout", upstream = %upstream.address, "upstream failed: no connection within {:?}", upstream.connect_timeout);
-            let _ = client.shutdown().await;
             return;
         }
     };
     let _ = server.set_nodelay(true);
-    match tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, BUFFER, BUFFER).await {
-        Ok((to_server, to_client)) => {
-            debug!(
-                { fields::BYTES_IN } = to_server,
-                { fields::BYTES_OUT } = to_client,
-                "connection closed"
-            );
+    let (to_server, to_client) = pump::run(&client, &server, &faults).await;
+    debug!({ fields::BYTES_IN } = to_server, { fields::BYTES_OUT } = to_client, "connection closed");
+}
+
+/// Applies the connection-level faults: an outage refuses, resets or holds
+/// the connection; a full pool queues, refuses or holds it. Returns the pool
+/// slot to keep while the connection lives, or `None` when it must end.
+async fn admit(client: &TcpStream, faults: &ConnFaults) -> Option<Vec<OwnedSemaphorePermit>> {
+    let mut slots = Vec::new();
+    for active in faults.snapshot().iter() {
+        if !active.fault.scope.in_window(Instant::now().saturating_duration_since(active.activated)) {
+            continue;
         }
-        Err(e) => debug!(error = %e, "connection ended with an error"),
+        match &active.fault.kind {
+            Kind::Tcp(TcpKind::Outage { mode }, _) => {
+                faults.applied(active, &format!("{mode:?}").to_lowercase());
+                match mode {
+                    OutageMode::Hang => hold(active).await,
+                    _ => {
+                        let _ = client.set_zero_linger();
+                    }
+                }
+                return None;
+            }
+            Kind::Tcp(TcpKind::PoolExhaustion { when_full, .. }, _) => {
+                let Some(pool) = active.pool.clone() else { continue };
+                if let Ok(slot) = pool.clone().try_acquire_owned() {
+                    slots.push(slot);
+                    continue;
+                }
+                match when_full {
+                    TcpWhenFull::Refuse => {
+                        faults.applied(active, "pool full: reset");
+                        let _ = client.set_zero_linger();
+                        return None;
+                    }
+                    TcpWhenFull::Hang => {
+                        faults.applied(active, "pool full: hold");
+                        hold(active).await;
+                        return None;
+                    }
+                    TcpWhenFull::Queue { timeout } => {
+                        let queued = Instant::now();
+                        tokio::select! {
+                            slot = pool.acquire_owned() => {
+                                faults.applied(active, &format!("queued {:?}", queued.elapsed()));
+                                slots.extend(slot.ok());
+                            }
+                            () = tokio::time::sleep(*timeout) => {
+                                faults.applied(active, &format!("queued {timeout:?}, then closed"));
+                                return None;
+                            }
+                            () = active.ended.cancelled() => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
+    Some(slots)
+}
+
+/// Holds a connection without answering until the fault ends.
+async fn hold(active: &ActiveFault) {
+    active.ended.cancelled().await;
 }

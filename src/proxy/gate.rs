@@ -1,0 +1,75 @@
+//! The accept side of a listener: accepts until shutdown, and closes the
+//! listening socket while an outage refuses connections (so clients see
+//! "connection refused"), reopening it when the outage ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::fault::FaultSwitch;
+use crate::record::fields;
+
+pub struct Gate {
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
+    switch: Arc<FaultSwitch>,
+    changes: watch::Receiver<u64>,
+    name: String,
+}
+
+impl Gate {
+    pub fn new(listener: TcpListener, switch: Arc<FaultSwitch>, name: &str) -> Self {
+        let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let changes = switch.subscribe();
+        Gate { listener: Some(listener), addr, switch, changes, name: name.to_string() }
+    }
+
+    /// The next connection, or `None` once `shutdown` is cancelled.
+    pub async fn accept(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
+        loop {
+            self.follow_outage(shutdown).await;
+            if shutdown.is_cancelled() {
+                return None;
+            }
+            let Some(listener) = &self.listener else {
+                tokio::select! {
+                    _ = self.changes.changed() => continue,
+                    () = shutdown.cancelled() => return None,
+                }
+            };
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => return Some(pair),
+                    Err(e) => super::accept_failed(&self.name, &e).await,
+                },
+                _ = self.changes.changed() => {}
+                () = shutdown.cancelled() => return None,
+            }
+        }
+    }
+
+    async fn follow_outage(&mut self, shutdown: &CancellationToken) {
+        let refuse = self.switch.load().refuses_connections();
+        if refuse && self.listener.is_some() {
+            self.listener = None;
+            info!({ fields::TARGET } = %self.name, addr = %self.addr, { fields::ORIGIN } = fields::ORIGIN_INJECTED, "listener closed by an outage");
+        }
+        while !refuse && self.listener.is_none() && !shutdown.is_cancelled() {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    self.listener = Some(l);
+                    info!({ fields::TARGET } = %self.name, addr = %self.addr, "listener reopened");
+                }
+                Err(e) => {
+                    warn!({ fields::TARGET } = %self.name, addr = %self.addr, error = %e, "cannot reopen the listener yet");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}

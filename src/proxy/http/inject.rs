@@ -1,0 +1,247 @@
+//! Carrying out the decided faults for one HTTP request, in stage order,
+//! around the forward to the upstream.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, RETRY_AFTER};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::debug;
+
+use super::body::FaultyBody;
+use super::{plain_response, Forwarder, ProxyBody};
+use crate::fault::{
+    decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Stage,
+};
+use crate::proxy::reset::ResetHandle;
+use crate::record::fields;
+
+/// Why a request got no response: hyper closes the connection on `Err`.
+#[derive(Debug, thiserror::Error)]
+pub enum Injected {
+    #[error("connection reset by fault {0}")]
+    Reset(String),
+    #[error("connection closed by fault {0}")]
+    Closed(String),
+}
+
+/// Applies a target's faults to its requests, then forwards what is left.
+#[derive(Clone)]
+pub struct Injector {
+    switch: Arc<FaultSwitch>,
+    forwarder: Forwarder,
+}
+
+impl Injector {
+    pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
+        Injector { switch, forwarder }
+    }
+
+    pub fn name(&self) -> &str {
+        self.forwarder.name()
+    }
+
+    pub fn switch(&self) -> &Arc<FaultSwitch> {
+        &self.switch
+    }
+
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        conn: &ResetHandle,
+    ) -> Result<Response<ProxyBody>, Injected> {
+        let plan = self.switch.load();
+        if plan.faults.is_empty() {
+            drop(plan);
+            return Ok(self.forwarder.forward(req, peer).await);
+        }
+        let plan = arc_swap::Guard::into_inner(plan);
+        let picks = {
+            let facts = RequestFacts {
+                method: req.method(),
+                path: req.uri().path(),
+                query: req.uri().query(),
+                headers: req.headers(),
+                client: peer.ip(),
+            };
+            decide_http(&facts, &plan.faults, self.switch.next_request_seed(), Instant::now())
+        };
+        let mut response_delay = Duration::ZERO;
+        let mut response_delay_fault = None;
+        let mut bandwidth: Option<u64> = None;
+        let mut truncate: Option<u64> = None;
+        let mut permit: Option<OwnedSemaphorePermit> = None;
+        for pick in picks {
+            let active = &plan.faults[pick.index];
+            let Kind::Http(kind) = &active.fault.kind else { continue };
+            // Rate limits and pools count only the requests they hold back.
+            let counted_later = matches!(pick.stage, Stage::RateLimit | Stage::Pool);
+            if !counted_later && !active.admit() {
+                continue;
+            }
+            match (pick.stage, kind) {
+                (Stage::Outage, HttpKind::Outage { mode }) => {
+                    self.applied(active, &format!("{mode:?}").to_lowercase());
+                    return match mode {
+                        OutageMode::Refuse | OutageMode::Reset => self.reset(active, conn),
+                        OutageMode::Status(status) => Ok(self.down(*status)),
+                        OutageMode::Hang => self.hang(active).await,
+                    };
+                }
+                (Stage::RateLimit, HttpKind::RateLimit { .. }) => {
+                    if let Err(wait) = active.take_token(Instant::now()) {
+                        if active.admit() {
+                            let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
+                            self.applied(active, &format!("429, retry after {retry_after}s"));
+                            return Ok(too_many_requests(retry_after));
+                        }
+                    }
+                }
+                (Stage::Error, HttpKind::Error { status, headers, body }) => {
+                    self.applied(active, &format!("status {}", status.as_u16()));
+                    let mut resp = Response::new(full(body.clone()));
+                    *resp.status_mut() = *status;
+                    for (name, value) in headers {
+                        resp.headers_mut().append(name, value.clone());
+                    }
+                    return Ok(resp);
+                }
+                (Stage::Reset, _) => {
+                    self.applied(active, "reset");
+                    return self.reset(active, conn);
+                }
+                (Stage::Hang, _) => {
+                    self.applied(active, "hang");
+                    return self.hang(active).await;
+                }
+                (Stage::RequestDelay, _) => {
+                    self.applied(active, &format!("delay {:?} before request", pick.delay));
+                    sleep_unless_ended(pick.delay, active).await;
+                }
+                (Stage::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
+                    match self.pool_slot(active, *when_full).await {
+                        Ok(slot) => permit = slot,
+                        Err(outcome) => return outcome,
+                    }
+                }
+                (Stage::ResponseDelay, _) => {
+                    response_delay += pick.delay;
+                    response_delay_fault = Some(active);
+                }
+                (Stage::Bandwidth, HttpKind::Bandwidth { bytes_per_second }) => {
+                    self.applied(active, &format!("{bytes_per_second} B/s"));
+                    bandwidth = Some(bandwidth.map_or(*bytes_per_second, |b| b.min(*bytes_per_second)));
+                }
+                (Stage::Truncate, HttpKind::Truncate { after_bytes }) => {
+                    self.applied(active, &format!("cut after {after_bytes} bytes"));
+                    truncate = Some(truncate.map_or(*after_bytes, |t| t.min(*after_bytes)));
+                }
+                _ => {}
+            }
+        }
+        let resp = self.forwarder.forward(req, peer).await;
+        if let Some(active) = response_delay_fault {
+            self.applied(active, &format!("delay {response_delay:?} before response"));
+            sleep_unless_ended(response_delay, active).await;
+        }
+        if bandwidth.is_none() && truncate.is_none() && permit.is_none() {
+            return Ok(resp);
+        }
+        Ok(resp.map(|body| FaultyBody::new(body, bandwidth, truncate, permit).boxed()))
+    }
+
+    /// Waits for a pool slot as the fault says. `Ok(None)` means the fault
+    /// ended while waiting and the request goes on without a slot.
+    async fn pool_slot(
+        &self,
+        active: &ActiveFault,
+        when_full: HttpWhenFull,
+    ) -> Result<Option<OwnedSemaphorePermit>, Result<Response<ProxyBody>, Injected>> {
+        let Some(pool) = active.pool.clone() else { return Ok(None) };
+        if let Ok(slot) = pool.clone().try_acquire_owned() {
+            return Ok(Some(slot));
+        }
+        if !active.admit() {
+            // Past its `first` limit the fault holds nobody back.
+            return Ok(None);
+        }
+        match when_full {
+            HttpWhenFull::Fail => {
+                self.applied(active, "pool full: 503");
+                Err(Ok(self.pool_full(StatusCode::SERVICE_UNAVAILABLE)))
+            }
+            HttpWhenFull::Hang => {
+                self.applied(active, "pool full: hang");
+                Err(self.hang(active).await)
+            }
+            HttpWhenFull::Queue { timeout, status } => {
+                let queued = Instant::now();
+                tokio::select! {
+                    slot = pool.acquire_owned() => {
+                        self.applied(active, &format!("queued {:?}", queued.elapsed()));
+                        Ok(slot.ok())
+                    }
+                    () = tokio::time::sleep(timeout) => {
+                        self.applied(active, &format!("queued {timeout:?}, then {}", status.as_u16()));
+                        Err(Ok(self.pool_full(status)))
+                    }
+                    () = active.ended.cancelled() => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn applied(&self, active: &ActiveFault, what: &str) {
+        debug!(
+            { fields::TARGET } = %self.name(),
+            { fields::FAULT_NAME } = %active.fault.name,
+            { fields::FAULT_KIND } = active.fault.kind.name(),
+            { fields::FAULT_APPLIED } = what,
+            { fields::ORIGIN } = fields::ORIGIN_INJECTED,
+            "fault applied"
+        );
+    }
+
+    fn reset(&self, active: &ActiveFault, conn: &ResetHandle) -> Result<Response<ProxyBody>, Injected> {
+        conn.arm();
+        Err(Injected::Reset(active.fault.name.clone()))
+    }
+
+    /// No answer until the fault ends; then the connection is closed.
+    async fn hang(&self, active: &ActiveFault) -> Result<Response<ProxyBody>, Injected> {
+        active.ended.cancelled().await;
+        Err(Injected::Closed(active.fault.name.clone()))
+    }
+
+    fn down(&self, status: StatusCode) -> Response<ProxyBody> {
+        plain_response(status, format!("upstream {} is unavailable\n", self.name()))
+    }
+
+    fn pool_full(&self, status: StatusCode) -> Response<ProxyBody> {
+        plain_response(status, format!("upstream {} has no free connection\n", self.name()))
+    }
+}
+
+fn full(body: Bytes) -> ProxyBody {
+    Full::new(body).map_err(|never| match never {}).boxed()
+}
+
+fn too_many_requests(retry_after: u64) -> Response<ProxyBody> {
+    let mut resp = plain_response(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded\n".into());
+    resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
+}
+
+/// A delay that ends early when its fault is removed.
+async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        () = active.ended.cancelled() => {}
+    }
+}

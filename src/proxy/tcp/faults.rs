@@ -1,0 +1,79 @@
+//! The faults that apply to one TCP connection: decided once per fault
+//! (match, probability, `first`) and kept for the connection's life, while
+//! faults added later are picked up at the next chunk.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use tracing::debug;
+
+use crate::fault::{tcp_applies, ActiveFault, FaultSwitch};
+use crate::record::fields;
+
+pub struct ConnFaults {
+    switch: Arc<FaultSwitch>,
+    client: IpAddr,
+    seed: u64,
+    state: Mutex<State>,
+}
+
+struct State {
+    generation: u64,
+    applicable: Arc<[Arc<ActiveFault>]>,
+    /// Decisions so far, by fault id: a fault keeps its verdict for the
+    /// connection's life.
+    decided: Vec<(u64, bool)>,
+}
+
+impl ConnFaults {
+    pub fn new(switch: Arc<FaultSwitch>, client: IpAddr) -> Self {
+        let seed = switch.next_request_seed();
+        let state = State { generation: u64::MAX, applicable: Arc::from(Vec::new()), decided: Vec::new() };
+        ConnFaults { switch, client, seed, state: Mutex::new(state) }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn switch(&self) -> &FaultSwitch {
+        &self.switch
+    }
+
+    /// The faults applying to this connection now.
+    pub fn snapshot(&self) -> Arc<[Arc<ActiveFault>]> {
+        let plan = self.switch.load();
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.generation != plan.generation {
+            let mut applicable = Vec::new();
+            for active in &plan.faults {
+                let id = active.fault.id;
+                let applies = match state.decided.iter().find(|(i, _)| *i == id) {
+                    Some((_, applies)) => *applies,
+                    None => {
+                        let applies = tcp_applies(active, self.client, self.seed) && active.admit();
+                        state.decided.push((id, applies));
+                        applies
+                    }
+                };
+                if applies {
+                    applicable.push(active.clone());
+                }
+            }
+            state.applicable = Arc::from(applicable);
+            state.generation = plan.generation;
+        }
+        state.applicable.clone()
+    }
+
+    pub fn applied(&self, active: &ActiveFault, what: &str) {
+        debug!(
+            { fields::TARGET } = %self.switch.target(),
+            { fields::FAULT_NAME } = %active.fault.name,
+            { fields::FAULT_KIND } = active.fault.kind.name(),
+            { fields::FAULT_APPLIED } = what,
+            { fields::ORIGIN } = fields::ORIGIN_INJECTED,
+            "fault applied"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! Moving bytes between the two sockets of a TCP connection, per direction,
+//! with the byte-level faults applied per chunk.
+//!
+//! Each direction is a reader and a writer joined by a short queue: the
+//! reader stamps every chunk with the time it arrived, so a latency fault
+//! delays each chunk by its delay minus the time it already waited, and
+//! throughput is kept. Buffers are allocated only when data is readable,
+//! so an idle connection holds none.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::ConnFaults;
+use crate::fault::rng::{mix, Rng};
+use crate::fault::{ActiveFault, Direction, Kind, OutageMode, TcpKind};
+
+/// The most read from a socket at once.
+const CHUNK: usize = 16 * 1024;
+/// Chunks queued per direction between reader and writer.
+const QUEUE: usize = 4;
+
+enum Msg {
+    Data(Bytes, Instant),
+    Eof,
+    Failed,
+}
+
+/// How the connection ends.
+#[derive(Default)]
+struct Ending {
+    reset_client: AtomicBool,
+}
+
+/// Pumps both directions until both have ended or a fault ends the
+/// connection; returns the bytes sent upstream and downstream.
+pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) -> (u64, u64) {
+    let kill = CancellationToken::new();
+    let ending = Ending::default();
+    let pumps = async {
+        tokio::join!(
+            direction(client, server, Direction::Upstream, faults, &kill),
+            direction(server, client, Direction::Downstream, faults, &kill),
+        )
+    };
+    tokio::pin!(pumps);
+    let sent = tokio::select! {
+        sent = &mut pumps => sent,
+        () = supervise(faults, &kill, &ending) => pumps.await,
+    };
+    if ending.reset_client.load(Ordering::Relaxed) {
+        let _ = client.set_zero_linger();
+    }
+    sent
+}
+
+async fn direction(
+    from: &TcpStream,
+    to: &TcpStream,
+    flow: Direction,
+    faults: &ConnFaults,
+    kill: &CancellationToken,
+) -> u64 {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let ((), sent) = tokio::join!(reader(from, tx, kill), writer(to, rx, flow, faults, kill));
+    sent
+}
+
+async fn reader(from: &TcpStream, tx: mpsc::Sender<Msg>, kill: &CancellationToken) {
+    loop {
+        let ready = tokio::select! {
+            ready = from.readable() => ready,
+            () = kill.cancelled() => return,
+        };
+        if ready.is_err() {
+            let _ = tx.send(Msg::Failed).await;
+            return;
+        }
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        match from.try_read_buf(&mut buf) {
+            Ok(0) => {
+                let _ = tx.send(Msg::Eof).await;
+                return;
+            }
+            Ok(_) => {
+                if tx.send(Msg::Data(buf.freeze(), Instant::now())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                let _ = tx.send(Msg::Failed).await;
+                return;
+            }
+        }
+    }
+}
+
+/// What the faults of one direction do to one chunk.
+#[derive(Default)]
+struct ChunkPlan {
+    drop: bool,
+    due: Option<Instant>,
+    rate: Option<u64>,
+    slicer: Option<(usize, usize, Duration)>,
+    limit: Option<u64>,
+}
+
+async fn writer(
+    to: &TcpStream,
+    mut rx: mpsc::Receiver<Msg>,
+    flow: Direction,
+    faults: &ConnFaults,
+    kill: &CancellationToken,
+) -> u64 {
+    let mut sent = 0u64;
+    let mut chunks = 0u64;
+    let mut next_free: Option<Instant> = None;
+    let mut announced: Vec<u64> = Vec::new();
+    let flow_seed = mix(faults.seed(), flow as u64);
+    loop {
+        let msg = tokio::select! {
+            msg = rx.recv() => msg,
+            () = kill.cancelled() => break,
+        };
+        let (mut data, arrived) = match msg {
+            Some(Msg::Data(data, arrived)) => (data, arrived),
+            Some(Msg::Eof) => {
+                if let Some(delay) = slow_close(faults, flow) {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = kill.cancelled() => break,
+                    }
+                }
+                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+                break;
+            }
+            None | Some(Msg::Failed) => {
+                kill.cancel();
+                break;
+            }
+        };
+        chunks += 1;
+        let mut rng = Rng::new(mix(flow_seed, chunks));
+        let plan = plan_chunk(faults, flow, arrived, sent, &mut rng, &mut announced);
+        if plan.drop {
+            continue;
+        }
+        let mut limit_hit = false;
+        if let Some(left) = plan.limit {
+            if data.len() as u64 >= left {
+                data.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+                limit_hit = true;
+            }
+        }
+        if let Some(due) = plan.due {
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => {}
+                () = kill.cancelled() => break,
+            }
+        }
+        let len = data.len() as u64;
+        if write_paced(to, data, &plan, &mut next_free, &mut rng, kill).await.is_err() {
+            kill.cancel();
+            break;
+        }
+        sent += len;
+        if limit_hit {
+            kill.cancel();
+            break;
+        }
+    }
+    sent
+}
+
+fn covering(active: &ActiveFault, flow: Direction, now: Instant) -> Option<&TcpKind> {
+    let Kind::Tcp(kind, dir) = &active.fault.kind else { return None };
+    let since = now.into_std().saturating_duration_since(active.activated);
+    (dir.covers(flow) && active.fault.scope.in_window(since)).then_some(kind)
+}
+
+fn plan_chunk(
+    faults: &ConnFaults,
+    flow: Direction,
+    arrived: Instant,
+    sent: u64,
+    rng: &mut Rng,
+    announced: &mut Vec<u64>,
+) -> ChunkPlan {
+    let mut plan = ChunkPlan::default();
+    let now = Instant::now();
+    for active in faults.snapshot().iter() {
+        let Some(kind) = covering(active, flow, now) else { continue };
+        let what = match *kind {
+            TcpKind::Timeout { .. } | TcpKind::Outage { mode: OutageMode::Hang } => {
+                plan.drop = true;
+                "data dropped".to_string()
+            }
+            TcpKind::LimitData { bytes } => {
+                let left = bytes.saturating_sub(sent);
+                plan.limit = Some(plan.limit.map_or(left, |l| l.min(left)));
+                format!("close after {bytes} bytes")
+            }
+            TcpKind::Latency { delay, jitter } => {
+                let jitter = jitter.as_secs_f64() * (2.0 * rng.f64() - 1.0);
+                let d = Duration::try_from_secs_f64((delay.as_secs_f64() + jitter).max(0.0)).unwrap_or(delay);
+                let due = arrived + d;
+                plan.due = Some(plan.due.map_or(due, |p| p.max(due)));
+                format!("delay {delay:?} per chunk")
+            }
+            TcpKind::Bandwidth { bytes_per_second } => {
+                plan.rate = Some(plan.rate.map_or(bytes_per_second, |r| r.min(bytes_per_second)));
+                format!("{bytes_per_second} B/s")
+            }
+            TcpKind::Slicer { average, variation, delay } => {
+                plan.slicer = Some((average, variation, delay));
+                format!("slices of {average} B")
+            }
+            _ => continue,
+        };
+        if !announced.contains(&active.fault.id) {
+            announced.push(active.fault.id);
+            faults.applied(active, &what);
+        }
+    }
+    plan
+}
+
+fn slow_close(faults: &ConnFaults, flow: Direction) -> Option<Duration> {
+    let now = Instant::now();
+    faults
+        .snapshot()
+        .iter()
+        .filter_map(|a| match covering(a, flow, now) {
+            Some(TcpKind::SlowClose { delay }) => {
+                faults.applied(a, &format!("close delayed {delay:?}"));
+                Some(*delay)
+            }
+            _ => None,
+        })
+        .max()
+}
+
+/// Writes `data` in pieces: slices for a slicer, about 20 ms of data for a
+/// bandwidth cap, else whole.
+async fn write_paced(
+    to: &TcpStream,
+    mut data: Bytes,
+    plan: &ChunkPlan,
+    next_free: &mut Option<Instant>,
+    rng: &mut Rng,
+    kill: &CancellationToken,
+) -> io::Result<()> {
+    if plan.rate.is_none() && plan.slicer.is_none() {
+        return write_all(to, &data, kill).await;
+    }
+    let mut first = true;
+    while !data.is_empty() {
+        let mut size = data.len();
+        if let Some((average, variation, delay)) = plan.slicer {
+            if !first && !delay.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = kill.cancelled() => return Err(io::ErrorKind::ConnectionAborted.into()),
+                }
+            }
+            let spread = variation.min(average.saturating_sub(1));
+            let offset = (rng.f64() * (2 * spread + 1) as f64) as usize;
+            size = size.min((average - spread + offset).max(1));
+        }
+        if let Some(rate) = plan.rate {
+            size = size.min(usize::try_from(rate / 50).unwrap_or(usize::MAX).clamp(1, CHUNK));
+            let now = Instant::now();
+            let free = next_free.map_or(now, |f| f.max(now));
+            if free > now {
+                tokio::select! {
+                    () = tokio::time::sleep_until(free) => {}
+                    () = kill.cancelled() => return Err(io::ErrorKind::ConnectionAborted.into()),
+                }
+            }
+            *next_free = Some(free + Duration::from_secs_f64(size as f64 / rate as f64));
+        }
+        let piece = data.split_to(size);
+        write_all(to, &piece, kill).await?;
+        first = false;
+    }
+    Ok(())
+}
+
+async fn write_all(to: &TcpStream, mut data: &[u8], kill: &CancellationToken) -> io::Result<()> {
+    while !data.is_empty() {
+        tokio::select! {
+            ready = to.writable() => ready?,
+            () = kill.cancelled() => return Err(io::ErrorKind::ConnectionAborted.into()),
+        }
+        match to.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Watches the connection-wide faults with deadlines (`timeout` closing,
+/// `reset_peer`, an outage starting while the connection is open) and ends
+/// the connection when one falls due. Returns only after ending it.
+async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Ending) {
+    let mut changes = faults.switch().subscribe();
+    let opened = std::time::Instant::now();
+    loop {
+        let mut due: Option<(std::time::Instant, bool, std::sync::Arc<ActiveFault>)> = None;
+        for active in faults.snapshot().iter() {
+            let Kind::Tcp(kind, _) = &active.fault.kind else { continue };
+            let (wait, reset) = match kind {
+                TcpKind::Timeout { close_after: Some(after) } => (*after, false),
+                TcpKind::ResetPeer { after } => (*after, true),
+                TcpKind::Outage { mode: OutageMode::Reset | OutageMode::Refuse } => (Duration::ZERO, true),
+                _ => continue,
+            };
+            let start = (active.activated + active.fault.scope.after).max(opened);
+            let at = start + wait;
+            if due.as_ref().is_none_or(|(d, _, _)| at < *d) {
+                due = Some((at, reset, active.clone()));
+            }
+        }
+        let sleep = async {
+            match &due {
+                Some((at, _, _)) => tokio::time::sleep_until((*at).into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {
+                let (_, reset, active) = due.expect("a deadline was set");
+                faults.applied(&active, if reset { "connection reset" } else { "connection closed" });
+                ending.reset_client.store(reset, Ordering::Relaxed);
+                kill.cancel();
+                return;
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    kill.cancelled().await;
+                    return;
+                }
+            }
+            () = kill.cancelled() => return,
+        }
+    }
+}
