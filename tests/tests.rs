@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod config_files;
+mod http_faults;
 mod http_proxy;
 mod https_upstream;
 mod tcp_proxy;

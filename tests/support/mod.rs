@@ -21,6 +21,7 @@ pub const LIMIT: Duration = Duration::from_secs(30);
 /// A proxy running in this process until dropped or stopped.
 pub struct Running {
     addrs: Vec<(String, SocketAddr)>,
+    switches: Vec<(String, std::sync::Arc<brownout::fault::FaultSwitch>)>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<usize>>,
 }
@@ -32,6 +33,11 @@ impl Running {
             .find(|(n, _)| n == name)
             .map(|(_, a)| *a)
             .unwrap_or_else(|| panic!("no listener named {name}"))
+    }
+
+    /// The fault switch of a target, to change its faults live.
+    pub fn switch(&self, name: &str) -> std::sync::Arc<brownout::fault::FaultSwitch> {
+        self.switches.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone()).expect("a target of that name")
     }
 
     /// Signals shutdown and waits for the drain; returns connections cut.
@@ -66,24 +72,25 @@ pub async fn start(toml: &str) -> Running {
             (n, a)
         })
         .collect();
+    let switches = config.targets.iter().map(|t| (t.name.clone(), proxy.switch(&t.name).expect("switch"))).collect();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(proxy.run(async move {
         let _ = rx.await;
     }));
-    Running { addrs, stop: Some(tx), task: Some(task) }
+    Running { addrs, switches, stop: Some(tx), task: Some(task) }
 }
 
 /// The config of one HTTP target named `name` in front of `upstream`.
 pub fn http_target(name: &str, upstream: SocketAddr, extra: &str) -> String {
     format!(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{extra}\n"
+        "seed = 7\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{extra}\n"
     )
 }
 
 /// The config of one TCP target named `name` in front of `upstream`.
 pub fn tcp_target(name: &str, upstream: SocketAddr, extra: &str) -> String {
     format!(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n{extra}\n"
+        "seed = 7\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[target]]\nname = \"{name}\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n{extra}\n"
     )
 }
 
@@ -99,4 +106,32 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
 pub fn closed_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
+}
+
+/// Parses faults written as `[[target.fault]]` TOML for a target of the given
+/// protocol, to set them live through a switch.
+pub fn faults(protocol: &str, toml: &str) -> Vec<brownout::fault::Fault> {
+    let upstream = if protocol == "http" { "http://127.0.0.1:9" } else { "127.0.0.1:9" };
+    let text = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"{protocol}\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n{toml}"
+    );
+    let config = config::parse("faults.toml", &text, None).unwrap_or_else(|e| panic!("test faults invalid:\n{e}"));
+    config.targets.into_iter().next().expect("one target").faults
+}
+
+/// Reads from a raw socket until EOF, an error, or `limit`; returns what was
+/// read and how it ended.
+pub async fn read_until_end(s: &mut tokio::net::TcpStream, limit: Duration) -> (Vec<u8>, Result<(), std::io::ErrorKind>) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return (got, Err(std::io::ErrorKind::TimedOut)),
+            Ok(Ok(0)) => return (got, Ok(())),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return (got, Err(e.kind())),
+        }
+    }
 }

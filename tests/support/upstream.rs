@@ -125,3 +125,46 @@ pub async fn blackhole() -> (SocketAddr, Vec<TcpStream>) {
     std::mem::forget(listener);
     (addr, held)
 }
+
+/// Counts requests and the most that were in flight at once; each request
+/// is held for `hold` before a small answer.
+#[derive(Default)]
+pub struct Counter {
+    pub total: std::sync::atomic::AtomicUsize,
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
+}
+
+impl Counter {
+    pub fn total(&self) -> usize {
+        self.total.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn enter(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.total.fetch_add(1, SeqCst);
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+    }
+    pub fn leave(&self) {
+        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+pub async fn counting(hold: std::time::Duration) -> (SocketAddr, Arc<Counter>) {
+    let counter = Arc::new(Counter::default());
+    let c = counter.clone();
+    let addr = http(move |_req: Request<Incoming>| {
+        let c = c.clone();
+        async move {
+            c.enter();
+            tokio::time::sleep(hold).await;
+            c.leave();
+            Response::new(full("counted"))
+        }
+    })
+    .await;
+    (addr, counter)
+}

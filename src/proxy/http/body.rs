@@ -28,6 +28,8 @@ pub struct FaultyBody {
     sent: u64,
     pending: Bytes,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether the server has had a chance to flush what went out before the cut.
+    flushed: bool,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -46,6 +48,7 @@ impl FaultyBody {
             sent: 0,
             pending: Bytes::new(),
             sleep: None,
+            flushed: false,
             _permit: permit,
         }
     }
@@ -83,6 +86,13 @@ impl Body for FaultyBody {
         let this = self.get_mut();
         loop {
             if this.left == Some(0) {
+                if !this.flushed {
+                    // A pending body makes the server flush what it holds,
+                    // so the bytes before the cut reach the client.
+                    this.flushed = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 return Poll::Ready(Some(Err(Box::new(Truncated(this.cut_after)))));
             }
             if let Some(sleep) = &mut this.sleep {
