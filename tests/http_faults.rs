@@ -72,7 +72,8 @@ async fn an_opt_in_header_limits_a_fault_to_test_traffic() {
     let fault = "[[target.fault]]\nkind = \"error\"\nstatus = 418\nopt_in = \"x-brownout: on\"\n";
     let proxy = support::start(&http_target("t", up, fault)).await;
     let addr = proxy.addr("t");
-    let plain = send_http1(addr, Request::get(format!("http://{addr}/")).body(full("")).expect("req")).await.expect("r");
+    let plain =
+        send_http1(addr, Request::get(format!("http://{addr}/")).body(full("")).expect("req")).await.expect("r");
     assert_eq!(plain.status(), 200);
     let marked = Request::get(format!("http://{addr}/")).header("x-brownout", "on").body(full("")).expect("req");
     assert_eq!(send_http1(addr, marked).await.expect("r").status(), 418);
@@ -106,7 +107,8 @@ async fn a_hang_fault_holds_the_request_until_the_fault_is_removed() {
 #[tokio::test]
 async fn a_fixed_latency_delays_each_request_by_about_its_value() {
     let up = upstream::mirror().await;
-    let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"latency\"\ndelay = \"200ms\"\n")).await;
+    let proxy =
+        support::start(&http_target("t", up, "[[target.fault]]\nkind = \"latency\"\ndelay = \"200ms\"\n")).await;
     for _ in 0..3 {
         let started = Instant::now();
         let (status, _) = get(proxy.addr("t"), "/").await;
@@ -140,7 +142,8 @@ async fn a_bandwidth_fault_holds_throughput_within_ten_percent() {
     })
     .await;
     let rate = 1 << 20; // 1 MiB/s
-    let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"bandwidth\"\nrate = \"1MiB/s\"\n")).await;
+    let proxy =
+        support::start(&http_target("t", up, "[[target.fault]]\nkind = \"bandwidth\"\nrate = \"1MiB/s\"\n")).await;
     let started = Instant::now();
     let resp = send_http1(proxy.addr("t"), Request::get("/").header("host", "x").body(full("")).expect("req"))
         .await
@@ -154,8 +157,9 @@ async fn a_bandwidth_fault_holds_throughput_within_ten_percent() {
 
 #[tokio::test]
 async fn a_truncate_fault_cuts_the_body_and_closes_the_connection() {
-    let up = upstream::http(|_req: Request<hyper::body::Incoming>| async { http::Response::new(full(vec![b'x'; 10_000])) })
-        .await;
+    let up =
+        upstream::http(|_req: Request<hyper::body::Incoming>| async { http::Response::new(full(vec![b'x'; 10_000])) })
+            .await;
     let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"truncate\"\nbytes = 1000\n")).await;
     let (got, end) = raw_get(proxy.addr("t"), "/", LIMIT).await;
     let text = String::from_utf8_lossy(&got);
@@ -263,7 +267,8 @@ async fn an_outage_can_answer_503_or_reset() {
 #[tokio::test]
 async fn a_first_n_fault_stops_after_n_requests() {
     let up = upstream::mirror().await;
-    let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"error\"\nstatus = 500\nfirst = 2\n")).await;
+    let proxy =
+        support::start(&http_target("t", up, "[[target.fault]]\nkind = \"error\"\nstatus = 500\nfirst = 2\n")).await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
         statuses.push(get(proxy.addr("t"), "/").await.0);
@@ -276,8 +281,9 @@ async fn a_keep_alive_connection_sees_a_new_fault_on_its_next_request_and_surviv
     let up = upstream::mirror().await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let stream = TcpStream::connect(proxy.addr("t")).await.expect("connect");
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
     let mut send = async || {
         let req = Request::get("/").header("host", "x").body(full("")).expect("req");

@@ -7,4 +7,5 @@ mod config_files;
 mod http_faults;
 mod http_proxy;
 mod https_upstream;
+mod tcp_faults;
 mod tcp_proxy;

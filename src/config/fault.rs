@@ -584,7 +584,7 @@ fn distribution(raw: &RawFault) -> Res<Distribution> {
         _ => {
             let scale = need(&raw.scale, "scale", "\"100ms\"")?;
             let shape = raw.shape.as_ref().ok_or_else(|| problem(at, "shape", "is required by a pareto latency"))?;
-            if !(shape.get_ref().0 > 0.0) {
+            if shape.get_ref().0.is_nan() || shape.get_ref().0 <= 0.0 {
                 return Err(problem(
                     shape.span().start,
                     "shape",

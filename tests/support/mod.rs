@@ -121,7 +121,10 @@ pub fn faults(protocol: &str, toml: &str) -> Vec<brownout::fault::Fault> {
 
 /// Reads from a raw socket until EOF, an error, or `limit`; returns what was
 /// read and how it ended.
-pub async fn read_until_end(s: &mut tokio::net::TcpStream, limit: Duration) -> (Vec<u8>, Result<(), std::io::ErrorKind>) {
+pub async fn read_until_end(
+    s: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (Vec<u8>, Result<(), std::io::ErrorKind>) {
     use tokio::io::AsyncReadExt;
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];

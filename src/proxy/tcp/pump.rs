@@ -23,8 +23,19 @@ use crate::fault::{ActiveFault, Direction, Kind, OutageMode, TcpKind};
 
 /// The most read from a socket at once.
 const CHUNK: usize = 16 * 1024;
-/// Chunks queued per direction between reader and writer.
-const QUEUE: usize = 4;
+/// Bytes a direction may hold between reading and writing. A slow writer
+/// stops the reader at this, so memory stays bounded.
+const BUDGET: usize = 64 * 1024;
+/// The same while a latency fault delays the direction: enough to keep
+/// several MiB/s flowing under a delay of a second.
+const BUDGET_DELAYED: usize = 8 * 1024 * 1024;
+
+/// The bytes a direction holds between its reader and writer.
+#[derive(Default)]
+struct Queued {
+    bytes: std::sync::atomic::AtomicUsize,
+    drained: tokio::sync::Notify,
+}
 
 enum Msg {
     Data(Bytes, Instant),
@@ -67,35 +78,62 @@ async fn direction(
     faults: &ConnFaults,
     kill: &CancellationToken,
 ) -> u64 {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let ((), sent) = tokio::join!(reader(from, tx, kill), writer(to, rx, flow, faults, kill));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Queued::default();
+    let ((), sent) =
+        tokio::join!(reader(from, tx, flow, faults, &queued, kill), writer(to, rx, flow, faults, &queued, kill));
     sent
 }
 
-async fn reader(from: &TcpStream, tx: mpsc::Sender<Msg>, kill: &CancellationToken) {
+/// How many bytes the direction may queue now.
+fn budget(faults: &ConnFaults, flow: Direction) -> usize {
+    let now = Instant::now();
+    let delayed = faults.snapshot().iter().any(|a| matches!(covering(a, flow, now), Some(TcpKind::Latency { .. })));
+    if delayed {
+        BUDGET_DELAYED
+    } else {
+        BUDGET
+    }
+}
+
+async fn reader(
+    from: &TcpStream,
+    tx: mpsc::UnboundedSender<Msg>,
+    flow: Direction,
+    faults: &ConnFaults,
+    queued: &Queued,
+    kill: &CancellationToken,
+) {
     loop {
+        while queued.bytes.load(Ordering::Acquire) >= budget(faults, flow) {
+            tokio::select! {
+                () = queued.drained.notified() => {}
+                () = kill.cancelled() => return,
+            }
+        }
         let ready = tokio::select! {
             ready = from.readable() => ready,
             () = kill.cancelled() => return,
         };
         if ready.is_err() {
-            let _ = tx.send(Msg::Failed).await;
+            let _ = tx.send(Msg::Failed);
             return;
         }
         let mut buf = BytesMut::with_capacity(CHUNK);
         match from.try_read_buf(&mut buf) {
             Ok(0) => {
-                let _ = tx.send(Msg::Eof).await;
+                let _ = tx.send(Msg::Eof);
                 return;
             }
-            Ok(_) => {
-                if tx.send(Msg::Data(buf.freeze(), Instant::now())).await.is_err() {
+            Ok(n) => {
+                queued.bytes.fetch_add(n, Ordering::AcqRel);
+                if tx.send(Msg::Data(buf.freeze(), Instant::now())).is_err() {
                     return;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => {
-                let _ = tx.send(Msg::Failed).await;
+                let _ = tx.send(Msg::Failed);
                 return;
             }
         }
@@ -114,9 +152,10 @@ struct ChunkPlan {
 
 async fn writer(
     to: &TcpStream,
-    mut rx: mpsc::Receiver<Msg>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     flow: Direction,
     faults: &ConnFaults,
+    queued: &Queued,
     kill: &CancellationToken,
 ) -> u64 {
     let mut sent = 0u64;
@@ -147,6 +186,7 @@ async fn writer(
             }
         };
         chunks += 1;
+        let _release = Release(queued, data.len());
         let mut rng = Rng::new(mix(flow_seed, chunks));
         let plan = plan_chunk(faults, flow, arrived, sent, &mut rng, &mut announced);
         if plan.drop {
@@ -177,6 +217,17 @@ async fn writer(
         }
     }
     sent
+}
+
+/// Gives a chunk's bytes back to the direction's budget once it is written
+/// (or dropped), waking the reader if it waits.
+struct Release<'a>(&'a Queued, usize);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.bytes.fetch_sub(self.1, Ordering::AcqRel);
+        self.0.drained.notify_one();
+    }
 }
 
 fn covering(active: &ActiveFault, flow: Direction, now: Instant) -> Option<&TcpKind> {
