@@ -118,7 +118,13 @@ fn describe(config: &Config) -> Vec<String> {
             Protocol::Tcp(up) => up.address.clone(),
         };
         lines.push(format!("target    {} {} -> {} ({})", t.name, t.listen, upstream, t.protocol_name()));
+        for f in &t.faults {
+            lines.push(format!("  fault   {}", f.describe()));
+        }
     }
     lines.push(format!("shutdown grace {:?}", config.shutdown_grace));
+    if let Some(seed) = config.seed {
+        lines.push(format!("seed {seed}"));
+    }
     lines
 }

@@ -220,7 +220,11 @@ pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> Res<
         let allowed = COMMON.contains(&key) || specific.contains(&key) || (!http && key == "direction");
         if !allowed {
             let takes: Vec<&str> = specific.to_vec();
-            let mut p = problem(offset, key, format!("does not apply to a {protocol} {kind_name} fault"));
+            let mut p = problem(
+                offset,
+                key,
+                format!("does not apply to {} {protocol} {kind_name} fault", if http { "an" } else { "a" }),
+            );
             p.hint = Some(if takes.is_empty() {
                 format!("a {kind_name} fault takes only the common keys")
             } else {
@@ -240,8 +244,10 @@ pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> Res<
             | Kind::Tcp(TcpKind::Outage { mode: OutageMode::Refuse }, _)
     ) && scope != Scope::default()
     {
-        let offset = raw.present().iter().find(|(k, _)| COMMON[2..].contains(k)).map_or(0, |(_, o)| *o);
-        let mut p = problem(offset, "mode", "\"refuse\" closes the whole listener, so it cannot be narrowed");
+        let (key, offset) =
+            raw.present().into_iter().find(|(k, _)| COMMON[2..].contains(k)).unwrap_or(("mode", raw.kind.span().start));
+        let mut p =
+            problem(offset, key, "cannot narrow an outage with mode = \"refuse\", which closes the whole listener");
         p.hint = Some("remove match, opt_in, probability, first, after and lasting, or use mode = \"reset\"".into());
         return Err(p);
     }

@@ -18,6 +18,9 @@ pub struct Dur(pub Duration);
 /// because its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err("is negative".into());
+    }
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| "has no unit".to_string())?;
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
@@ -141,6 +144,7 @@ mod tests {
     #[test]
     fn durations_without_a_unit_or_number_are_refused() {
         assert_eq!(parse_duration("30"), Err("has no unit".into()));
+        assert_eq!(parse_duration("-5ms"), Err("is negative".into()));
         assert_eq!(parse_duration("ms"), Err("has no number".into()));
         assert_eq!(parse_duration("5 parsecs"), Err("has an unknown unit `parsecs`".into()));
         assert_eq!(parse_duration("1.2.3s"), Err("`1.2.3` is not a number".into()));

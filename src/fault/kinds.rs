@@ -53,6 +53,17 @@ pub enum OutageMode {
     Hang,
 }
 
+impl OutageMode {
+    pub fn describe(&self) -> String {
+        match self {
+            OutageMode::Refuse => "refuse".into(),
+            OutageMode::Reset => "reset".into(),
+            OutageMode::Status(s) => format!("status {}", s.as_u16()),
+            OutageMode::Hang => "hang".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpKind {
     Latency { delay: Distribution, at: LatencyPoint },
@@ -164,7 +175,9 @@ impl Kind {
     pub fn describe(&self) -> String {
         match self {
             Kind::Http(k) => match k {
-                HttpKind::Latency { delay, at } => format!("{} before {at:?}", delay.describe()).to_lowercase(),
+                HttpKind::Latency { delay, at } => {
+                    format!("{} before {}", delay.describe(), format!("{at:?}").to_lowercase())
+                }
                 HttpKind::Error { status, .. } => format!("status {}", status.as_u16()),
                 HttpKind::RateLimit { per_second, burst } => {
                     format!("{per_second}/s, burst {burst}")
@@ -172,8 +185,14 @@ impl Kind {
                 HttpKind::Reset | HttpKind::Hang => String::new(),
                 HttpKind::Bandwidth { bytes_per_second } => format!("{bytes_per_second} B/s"),
                 HttpKind::Truncate { after_bytes } => format!("after {after_bytes} bytes"),
-                HttpKind::PoolExhaustion { max, when_full } => format!("max {max}, {when_full:?}").to_lowercase(),
-                HttpKind::Outage { mode } => format!("{mode:?}").to_lowercase(),
+                HttpKind::PoolExhaustion { max, when_full } => match when_full {
+                    HttpWhenFull::Queue { timeout, status } => {
+                        format!("limit {max}, queue up to {timeout:?} then {}", status.as_u16())
+                    }
+                    HttpWhenFull::Fail => format!("limit {max}, then 503"),
+                    HttpWhenFull::Hang => format!("limit {max}, then hang"),
+                },
+                HttpKind::Outage { mode } => mode.describe(),
             },
             Kind::Tcp(k, dir) => {
                 let what = match k {
@@ -185,10 +204,14 @@ impl Kind {
                     TcpKind::ResetPeer { after } => format!("after {after:?}"),
                     TcpKind::Slicer { average, variation, delay } => format!("{average}±{variation} B every {delay:?}"),
                     TcpKind::LimitData { bytes } => format!("{bytes} bytes"),
-                    TcpKind::PoolExhaustion { max, when_full } => format!("max {max}, {when_full:?}").to_lowercase(),
-                    TcpKind::Outage { mode } => format!("{mode:?}").to_lowercase(),
+                    TcpKind::PoolExhaustion { max, when_full } => match when_full {
+                        TcpWhenFull::Queue { timeout } => format!("limit {max}, queue up to {timeout:?}"),
+                        TcpWhenFull::Refuse => format!("limit {max}, then reset"),
+                        TcpWhenFull::Hang => format!("limit {max}, then hold"),
+                    },
+                    TcpKind::Outage { mode } => mode.describe(),
                 };
-                format!("{what} {dir:?}").to_lowercase()
+                format!("{what} {}", format!("{dir:?}").to_lowercase())
             }
         }
     }

@@ -102,6 +102,33 @@ impl Match {
         self.clients.is_empty() || self.clients.iter().any(|c| c.contains(ip))
     }
 
+    /// A few words: `POST /v1/charges*, header x-tenant, opt-in x-brownout`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let methods: Vec<&str> = self.methods.iter().map(Method::as_str).collect();
+        let path = self.path.as_ref().map(|g| g.0.as_str());
+        match (methods.is_empty(), path) {
+            (false, Some(p)) => parts.push(format!("{} {p}", methods.join("|"))),
+            (false, None) => parts.push(methods.join("|")),
+            (true, Some(p)) => parts.push(p.to_string()),
+            (true, None) => {}
+        }
+        for (name, _) in &self.headers {
+            parts.push(format!("header {name}"));
+        }
+        for (key, glob) in &self.query {
+            parts.push(format!("query {key}={}", glob.0));
+        }
+        if !self.clients.is_empty() {
+            let c: Vec<String> = self.clients.iter().map(|c| format!("{}/{}", c.addr, c.prefix)).collect();
+            parts.push(format!("clients {}", c.join(" ")));
+        }
+        if let Some(o) = &self.opt_in {
+            parts.push(format!("opt-in {}", o.name));
+        }
+        parts.join(", ")
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Match::default()
     }

@@ -59,6 +59,32 @@ impl Scope {
 }
 
 impl Fault {
+    /// One line: `error-503: error status 503 on POST /v1/charges*, 50%, first 10`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}: {}", self.name, self.kind.name());
+        let configured = self.kind.describe();
+        if !configured.is_empty() {
+            text.push(' ');
+            text.push_str(&configured);
+        }
+        let m = self.scope.matcher.describe();
+        if !m.is_empty() {
+            text.push_str(" on ");
+            text.push_str(&m);
+        }
+        text.push_str(&format!(", {}%", self.scope.probability * 100.0));
+        if let Some(n) = self.scope.first {
+            text.push_str(&format!(", first {n}"));
+        }
+        if !self.scope.after.is_zero() {
+            text.push_str(&format!(", from {:?}", self.scope.after));
+        }
+        if let Some(l) = self.scope.lasting {
+            text.push_str(&format!(", for {l:?}"));
+        }
+        text
+    }
+
     pub fn new(id: u64, name: impl Into<String>, kind: Kind) -> Fault {
         Fault { id, name: name.into(), kind, scope: Scope::default() }
     }
