@@ -6,13 +6,19 @@
 //!
 //! Data flows one way: a config file is parsed and validated into a model;
 //! the proxy binds a listener per target (plus the observer and the admin
-//! API) and forwards traffic to each upstream; the data path emits tracing
-//! events with the stable field names of [`record::fields`].
+//! API); each target reads its active faults from a [`fault::FaultSwitch`]
+//! per request or connection, a pure seeded decision picks the faults that
+//! apply, the protocol layer carries them out and forwards the rest to the
+//! upstream; the data path emits tracing events with the stable field names
+//! of [`record::fields`].
 //!
 //! - [`config`]: config files: raw serde mirror, validation with positions, the model.
+//! - [`fault`]: fault kinds as data, matchers, distributions, the seeded decision, the switch.
 //! - [`proxy`]: binding every listener, serving, draining on shutdown.
-//! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener and the pooled forwarder.
-//! - [`proxy::tcp`]: the TCP listener: dial per connection, copy both ways.
+//! - `proxy::gate`: accepting, and closing the listener while an outage refuses.
+//! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener: injector, pooled forwarder, faulty bodies.
+//! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
+//! - [`proxy::reset`]: a stream that can close with RST.
 //! - [`admin`]: the admin listener.
 //! - [`record`]: the tracing field names the data path emits.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
@@ -22,6 +28,12 @@
 //!
 //! - The proxy never reads files: everything it needs is in the validated
 //!   [`config::Config`] it is given.
+//! - `fault` does no I/O and reads no clock: decisions take the time and a
+//!   seed as arguments, so the same seed and traffic give the same decisions.
+//! - The data path never locks to read faults: a plan swap is one atomic
+//!   store, and a plan with no faults costs one load per request.
+//! - An inactive fault has no effect at all, and removing a fault releases
+//!   whatever it held (hung requests, queued requests, dropped data).
 //! - The accept loops never dial an upstream: dialing happens in the
 //!   connection's own task, so one blackholed upstream stalls nothing else.
 //! - No body is buffered whole: request and response bodies stream through,

@@ -143,6 +143,11 @@ impl FaultSwitch {
         &self.target
     }
 
+    /// The plan in force now, as an owned handle (for holding across awaits).
+    pub fn load_full(&self) -> Arc<TargetPlan> {
+        self.plan.load_full()
+    }
+
     /// The plan in force now.
     pub fn load(&self) -> arc_swap::Guard<Arc<TargetPlan>> {
         self.plan.load()
