@@ -45,4 +45,5 @@ pub mod config;
 pub mod fault;
 pub mod proxy;
 pub mod record;
+pub mod report;
 pub mod tls;

@@ -8,5 +8,6 @@ mod fault_events;
 mod http_faults;
 mod http_proxy;
 mod https_upstream;
+mod recording;
 mod tcp_faults;
 mod tcp_proxy;

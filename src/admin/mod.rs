@@ -1,4 +1,4 @@
-//! The admin listener: for now a health endpoint that says the process is up.
+//! The admin listener: health, and the Prometheus `/metrics`.
 
 use std::convert::Infallible;
 
@@ -14,10 +14,21 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use std::sync::Arc;
+
 use crate::proxy::http::ProxyBody;
+use crate::proxy::ConnGauge;
+use crate::record::Live;
+
+/// What the admin API reads.
+#[derive(Clone, Default)]
+pub struct AdminState {
+    pub live: Option<Arc<Live>>,
+    pub gauges: Vec<(String, ConnGauge)>,
+}
 
 /// Serves the admin API on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, shutdown: CancellationToken, tracker: TaskTracker) {
+pub async fn serve(listener: TcpListener, state: AdminState, shutdown: CancellationToken, tracker: TaskTracker) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
@@ -31,9 +42,12 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken, tracker: 
             },
             () = shutdown.cancelled() => break,
         };
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service_fn(|req| async { Ok::<_, Infallible>(route(req)) }))
-            .into_owned();
+        let state = state.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(route(req, &state)) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
         tracker.spawn(async move {
             let _ = conn.await;
@@ -43,14 +57,28 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken, tracker: 
     graceful.shutdown().await;
 }
 
-fn route(req: Request<Incoming>) -> Response<ProxyBody> {
+fn route(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+        (&Method::GET, "/metrics") => metrics(state),
         (_, path) => json(
             StatusCode::NOT_FOUND,
             format!(r#"{{"error":"no admin endpoint {} {}","status":404}}"#, req.method(), escape(path)),
         ),
     }
+}
+
+fn metrics(state: &AdminState) -> Response<ProxyBody> {
+    let open: Vec<(String, i64)> =
+        state.gauges.iter().map(|(name, g)| (name.clone(), g.load(std::sync::atomic::Ordering::Relaxed))).collect();
+    let text = match &state.live {
+        Some(live) => live.prometheus(&open),
+        None => Live::default().prometheus(&open),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed());
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp
 }
 
 fn json(status: StatusCode, body: String) -> Response<ProxyBody> {

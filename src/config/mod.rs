@@ -116,6 +116,7 @@ impl Validator<'_> {
                 .map_or_else(|| DEFAULT_ADMIN.parse().expect("the default admin address is valid"), |l| l.get_ref().0),
         };
         let observer = raw.observer.and_then(|o| self.observer(o));
+        let graceful = raw.graceful.map_or_else(Default::default, |g| self.graceful(g));
         let mut targets = Vec::with_capacity(raw.target.len());
         for (i, t) in raw.target.into_iter().enumerate() {
             if let Some(t) = self.target(i, t, &mut targets) {
@@ -133,6 +134,7 @@ impl Validator<'_> {
             targets,
             shutdown_grace: raw.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0),
             seed: raw.seed,
+            graceful,
         })
     }
 
@@ -212,6 +214,60 @@ impl Validator<'_> {
         };
         let faults = self.faults(&key, &raw.fault, matches!(protocol, Protocol::Http(_)));
         name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, faults })
+    }
+
+    fn graceful(&mut self, raw: raw::RawGraceful) -> crate::record::classify::GracefulRules {
+        let mut rules = crate::record::classify::GracefulRules::default();
+        if let Some(s) = &raw.status {
+            rules.statuses.clear();
+            for code in s.get_ref() {
+                match u16::try_from(*code).ok().filter(|c| (400..=599).contains(c)) {
+                    Some(c) => rules.statuses.push(c),
+                    None => {
+                        self.problem(
+                            s.span().start,
+                            "graceful.status".into(),
+                            format!("must list failure statuses from 400 to 599, got {code}"),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(b) = raw.body_contains {
+            rules.body_contains = b;
+        }
+        if let Some(h) = &raw.headers {
+            for name in h.get_ref() {
+                match http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
+                    Ok(n) => rules.headers.push(n),
+                    Err(_) => {
+                        self.problem(
+                            h.span().start,
+                            "graceful.headers".into(),
+                            format!("must list header names, got {name:?}"),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(w) = raw.within {
+            rules.within = w.0;
+        }
+        if let Some(l) = &raw.leaks {
+            for pattern in l.get_ref() {
+                match regex_lite::Regex::new(pattern) {
+                    Ok(re) => rules.leaks.push(re),
+                    Err(e) => {
+                        self.problem(
+                            l.span().start,
+                            "graceful.leaks".into(),
+                            format!("must list regular expressions; {pattern:?} is invalid: {e}"),
+                        );
+                    }
+                }
+            }
+        }
+        rules
     }
 
     /// Validates the `[[target.fault]]` entries of one target.

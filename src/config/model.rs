@@ -15,6 +15,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// How long in-flight work may go on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// What counts as a graceful failure at the observer.
+    pub graceful: crate::record::classify::GracefulRules,
     /// Seeds every fault decision: the same seed and traffic give the same
     /// decisions. Without one, the proxy picks one and logs it.
     pub seed: Option<u64>,

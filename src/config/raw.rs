@@ -16,6 +16,18 @@ pub struct RawConfig {
     pub target: Vec<RawTarget>,
     pub shutdown_grace: Option<Dur>,
     pub seed: Option<u64>,
+    pub graceful: Option<RawGraceful>,
+}
+
+/// `[graceful]`: the rules a failure at the observer must meet to be graceful.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGraceful {
+    pub status: Option<Spanned<Vec<i64>>>,
+    pub body_contains: Option<Vec<String>>,
+    pub headers: Option<Spanned<Vec<String>>>,
+    pub within: Option<Dur>,
+    pub leaks: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -177,10 +177,12 @@ impl FaultSwitch {
                 Some(kept) => next.push(kept.clone()),
                 None => {
                     info!(
+                        target: fields::RECORD,
+                        record = fields::TYPE_FAULT_ON,
                         { fields::TARGET } = %self.target,
                         { fields::FAULT_NAME } = %fault.name,
                         { fields::FAULT_KIND } = fault.kind.name(),
-                        { fields::FAULT_CONFIGURED } = %fault.kind.describe(),
+                        { fields::FAULT_CONFIGURED } = %fault.describe(),
                         "fault on"
                     );
                     next.push(Arc::new(ActiveFault::new(fault, now)));
@@ -191,10 +193,12 @@ impl FaultSwitch {
         self.plan.store(Arc::new(TargetPlan { generation, faults: next.clone() }));
         for gone in old.faults.iter().filter(|a| !next.iter().any(|n| Arc::ptr_eq(n, a))) {
             info!(
+                target: fields::RECORD,
+                record = fields::TYPE_FAULT_OFF,
                 { fields::TARGET } = %self.target,
                 { fields::FAULT_NAME } = %gone.fault.name,
                 { fields::FAULT_KIND } = gone.fault.kind.name(),
-                applied = gone.applied(),
+                { fields::FAULT_COUNT } = gone.applied(),
                 "fault off"
             );
             gone.ended.cancel();

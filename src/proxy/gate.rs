@@ -14,7 +14,20 @@ use tracing::{info, warn};
 use crate::fault::FaultSwitch;
 use crate::record::fields;
 
+/// Open client connections of a listener, for `/metrics`.
+pub type ConnGauge = Arc<std::sync::atomic::AtomicI64>;
+
+/// Counts one open connection until dropped.
+pub struct Open(ConnGauge);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub struct Gate {
+    gauge: ConnGauge,
     listener: Option<TcpListener>,
     addr: SocketAddr,
     switch: Arc<FaultSwitch>,
@@ -23,14 +36,21 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn new(listener: TcpListener, switch: Arc<FaultSwitch>, name: &str) -> Self {
+    pub fn new(listener: TcpListener, switch: Arc<FaultSwitch>, name: &str, gauge: ConnGauge) -> Self {
         let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let changes = switch.subscribe();
-        Gate { listener: Some(listener), addr, switch, changes, name: name.to_string() }
+        Gate { gauge, listener: Some(listener), addr, switch, changes, name: name.to_string() }
     }
 
-    /// The next connection, or `None` once `shutdown` is cancelled.
-    pub async fn accept(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
+    /// The next connection, counted open until the returned [`Open`] is
+    /// dropped, or `None` once `shutdown` is cancelled.
+    pub async fn accept(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr, Open)> {
+        let (stream, peer) = self.next(shutdown).await?;
+        self.gauge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some((stream, peer, Open(self.gauge.clone())))
+    }
+
+    async fn next(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
         loop {
             self.follow_outage(shutdown).await;
             if shutdown.is_cancelled() {

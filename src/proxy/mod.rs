@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use crate::config::{Config, Protocol};
 use crate::fault::FaultSwitch;
 
+pub use gate::ConnGauge;
 pub(crate) use gate::Gate;
 
 /// A listener could not be set up.
@@ -45,12 +46,14 @@ struct Bound {
     name: String,
     listener: TcpListener,
     serve: Serve,
+    gauge: ConnGauge,
 }
 
 /// Every listener of a config, bound and ready to serve.
 pub struct Proxy {
     bound: Vec<Bound>,
     grace: Duration,
+    live: Option<Arc<crate::record::Live>>,
 }
 
 impl Proxy {
@@ -62,6 +65,7 @@ impl Proxy {
             name: "admin".into(),
             listener: listen("admin", config.admin.listen).await?,
             serve: Serve::Admin,
+            gauge: ConnGauge::default(),
         });
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
@@ -69,7 +73,8 @@ impl Proxy {
             bound.push(Bound {
                 name: o.name.clone(),
                 listener: listen("observer", o.listen).await?,
-                serve: Serve::Http(http::pass_through(forwarder)),
+                serve: Serve::Http(http::observer(forwarder, config.graceful.clone())),
+                gauge: ConnGauge::default(),
             });
         }
         let seed = config.seed.unwrap_or_else(random_seed);
@@ -85,9 +90,16 @@ impl Proxy {
                 }
                 Protocol::Tcp(up) => Serve::Tcp(switch, Arc::new(up.clone())),
             };
-            bound.push(Bound { name: t.name.clone(), listener: listen(&who, t.listen).await?, serve });
+            let listener = listen(&who, t.listen).await?;
+            bound.push(Bound { name: t.name.clone(), listener, serve, gauge: ConnGauge::default() });
         }
-        Ok(Proxy { bound, grace: config.shutdown_grace })
+        Ok(Proxy { bound, grace: config.shutdown_grace, live: None })
+    }
+
+    /// Serves the recorder's live aggregates at the admin API's `/metrics`.
+    pub fn with_live(mut self, live: Arc<crate::record::Live>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// The address a listener is bound to (`admin`, `observer` or a target's name).
@@ -111,14 +123,17 @@ impl Proxy {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
         let switches: Vec<Arc<FaultSwitch>> = self.bound.iter().filter_map(|b| self.switch(&b.name)).collect();
+        let gauges: Vec<(String, ConnGauge)> =
+            self.bound.iter().filter(|b| b.name != "admin").map(|b| (b.name.clone(), b.gauge.clone())).collect();
+        let admin = crate::admin::AdminState { live: self.live.clone(), gauges };
         for b in self.bound {
             let addr = b.listener.local_addr().ok();
             info!(listener = %b.name, addr = ?addr, "listening");
             let (token, t) = (token.clone(), tracker.clone());
             match b.serve {
-                Serve::Http(f) => tracker.spawn(http::serve(b.listener, f, token, t)),
-                Serve::Tcp(switch, up) => tracker.spawn(tcp::serve(b.listener, switch, up, token, t)),
-                Serve::Admin => tracker.spawn(crate::admin::serve(b.listener, token, t)),
+                Serve::Http(f) => tracker.spawn(http::serve(b.listener, f, b.gauge, token, t)),
+                Serve::Tcp(switch, up) => tracker.spawn(tcp::serve(b.listener, switch, up, b.gauge, token, t)),
+                Serve::Admin => tracker.spawn(crate::admin::serve(b.listener, admin.clone(), token, t)),
             };
         }
         shutdown.await;

@@ -1,3 +1,263 @@
-//! Recording: the tracing field names that the data path emits.
+//! Recording: the data path emits tracing events with the stable field
+//! names of [`fields`]; [`RecordLayer`] hands them to a writer thread that
+//! appends them to the journal (JSON lines, flushed at least twice a
+//! second) and keeps the [`Live`] aggregates.
+//!
+//! The data path never waits on the recorder: the layer only copies the
+//! fields and tries to queue them; when the queue is full the line is
+//! counted as dropped and the report says so.
 
+pub mod classify;
 pub mod fields;
+pub mod journal;
+mod layer;
+pub mod live;
+pub mod redact;
+pub mod route;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use layer::{Entry, RecordLayer};
+pub use live::Live;
+
+use classify::is_failure;
+use journal::{Connection, FaultOff, FaultOn, Line, Request, SampleLine, Start, Stop, JOURNAL_SCHEMA};
+
+/// Entries that may wait for the writer; past this, they are dropped.
+const QUEUE: usize = 64 * 1024;
+/// The longest a written line waits in memory before it reaches the file.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// Responses kept as evidence per listener, route and class.
+const SAMPLES_PER_CLASS: u8 = 3;
+
+/// What the journal's first line says about the run.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub title: String,
+    pub seed: Option<u64>,
+    pub listeners: Vec<String>,
+}
+
+/// A running recorder: the layer to install, the live aggregates, and the
+/// writer thread behind them.
+pub struct Recorder {
+    layer: RecordLayer,
+    tx: mpsc::SyncSender<Entry>,
+    live: Arc<Live>,
+    journal: PathBuf,
+    writer: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Recorder {
+    /// Creates `dir` and starts writing `dir/journal.jsonl`.
+    pub fn start(dir: &Path, run: RunInfo) -> io::Result<Recorder> {
+        std::fs::create_dir_all(dir)?;
+        let journal = dir.join("journal.jsonl");
+        let file = File::create(&journal)?;
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let live = Arc::new(Live::default());
+        let layer = RecordLayer::new(tx.clone(), live.dropped.clone());
+        let started = SystemTime::now();
+        let start = Start {
+            ts: millis(started),
+            schema: JOURNAL_SCHEMA,
+            title: run.title,
+            seed: run.seed,
+            listeners: run.listeners,
+        };
+        let writer_live = live.clone();
+        let writer = std::thread::Builder::new()
+            .name("brownout-journal".into())
+            .spawn(move || Writer::new(file, started, writer_live).run(rx, start))?;
+        Ok(Recorder { layer, tx, live, journal, writer: Some(writer) })
+    }
+
+    pub fn layer(&self) -> RecordLayer {
+        self.layer.clone()
+    }
+
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
+    }
+
+    pub fn journal(&self) -> &Path {
+        &self.journal
+    }
+
+    /// Writes the stop line with `outcome`, flushes, and waits for the writer.
+    pub fn finish(mut self, outcome: &str) -> io::Result<PathBuf> {
+        let stop = Entry { kind: STOP.into(), target: outcome.into(), at: Some(SystemTime::now()), ..Entry::default() };
+        // Blocking here is fine: the run is over and the data path is quiet.
+        let _ = self.tx.send(stop);
+        if let Some(writer) = self.writer.take() {
+            writer.join().map_err(|_| io::Error::other("the journal writer panicked"))??;
+        }
+        Ok(self.journal.clone())
+    }
+}
+
+const STOP: &str = "__stop";
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+struct Writer {
+    out: BufWriter<File>,
+    started: SystemTime,
+    live: Arc<Live>,
+    samples: HashMap<(String, String, String), u8>,
+}
+
+impl Writer {
+    fn new(file: File, started: SystemTime, live: Arc<Live>) -> Self {
+        Writer { out: BufWriter::with_capacity(256 * 1024, file), started, live, samples: HashMap::new() }
+    }
+
+    fn run(mut self, rx: Receiver<Entry>, start: Start) -> io::Result<()> {
+        self.write(&Line::Start(start))?;
+        self.out.flush()?;
+        let mut flushed = Instant::now();
+        loop {
+            match rx.recv_timeout(FLUSH_EVERY.saturating_sub(flushed.elapsed())) {
+                Ok(entry) if entry.kind == STOP => {
+                    let t = self.seconds(entry.at);
+                    let dropped = self.live.dropped.load(Ordering::Relaxed);
+                    self.write(&Line::Stop(Stop { t, outcome: entry.target, dropped }))?;
+                    return self.out.flush();
+                }
+                Ok(entry) => self.entry(entry)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return self.out.flush(),
+            }
+            if flushed.elapsed() >= FLUSH_EVERY {
+                self.out.flush()?;
+                flushed = Instant::now();
+            }
+        }
+    }
+
+    fn seconds(&self, at: Option<SystemTime>) -> f64 {
+        at.and_then(|a| a.duration_since(self.started).ok()).map_or(0.0, |d| d.as_secs_f64())
+    }
+
+    fn write(&mut self, line: &Line) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, line).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn entry(&mut self, e: Entry) -> io::Result<()> {
+        let end = self.seconds(e.at);
+        let latency_ms = e.latency_us.unwrap_or(0) as f64 / 1000.0;
+        let t = (end - latency_ms / 1000.0).max(0.0);
+        let line = match e.kind.as_str() {
+            fields::TYPE_REQUEST => {
+                let method = e.method.clone().unwrap_or_default();
+                let path = e.path.clone().unwrap_or_default();
+                let route = format!("{method} {}", route::template(&path));
+                let failed = e.error.is_some() || e.status.is_none_or(is_failure);
+                let origin = failed.then(|| e.origin.clone().unwrap_or_else(|| fields::ORIGIN_UPSTREAM.into()));
+                self.live.add(
+                    &e.target,
+                    &route,
+                    t as u64,
+                    origin.as_deref(),
+                    e.class.as_deref(),
+                    e.latency_us.unwrap_or(0),
+                );
+                if let Some(f) = &e.fault {
+                    self.live.fault_applied(&e.target, f);
+                }
+                if e.body.is_some() || e.headers.is_some() {
+                    self.sample(&e, &route, t, latency_ms)?;
+                }
+                Line::Request(Request {
+                    t,
+                    listener: e.target,
+                    method,
+                    path,
+                    route,
+                    status: e.status,
+                    latency_ms,
+                    ttfb_ms: e.ttfb_us.map(|u| u as f64 / 1000.0),
+                    bytes_in: e.bytes_in,
+                    bytes_out: e.bytes_out,
+                    origin,
+                    error: e.error,
+                    fault: e.fault,
+                    class: e.class,
+                })
+            }
+            fields::TYPE_CONNECTION => {
+                let origin =
+                    e.error.is_some().then(|| e.origin.clone().unwrap_or_else(|| fields::ORIGIN_UPSTREAM.into()));
+                self.live.add(&e.target, "tcp", t as u64, origin.as_deref(), None, e.latency_us.unwrap_or(0));
+                if let Some(f) = &e.fault {
+                    self.live.fault_applied(&e.target, f);
+                }
+                Line::Connection(Connection {
+                    t,
+                    listener: e.target,
+                    duration_ms: latency_ms,
+                    bytes_in: e.bytes_in,
+                    bytes_out: e.bytes_out,
+                    origin,
+                    error: e.error,
+                    fault: e.fault,
+                })
+            }
+            fields::TYPE_FAULT_ON => Line::FaultOn(FaultOn {
+                t: end,
+                target: e.target,
+                fault: e.fault.unwrap_or_default(),
+                kind: e.fault_kind.unwrap_or_default(),
+                configured: e.configured.unwrap_or_default(),
+            }),
+            fields::TYPE_FAULT_OFF => Line::FaultOff(FaultOff {
+                t: end,
+                target: e.target,
+                fault: e.fault.unwrap_or_default(),
+                applied: e.count,
+            }),
+            _ => return Ok(()),
+        };
+        self.write(&line)
+    }
+
+    fn sample(&mut self, e: &Entry, route: &str, t: f64, latency_ms: f64) -> io::Result<()> {
+        let class = e.class.clone().unwrap_or_else(|| "failed".into());
+        let kept = self.samples.entry((e.target.clone(), route.to_string(), class.clone())).or_default();
+        if *kept >= SAMPLES_PER_CLASS {
+            return Ok(());
+        }
+        *kept += 1;
+        let headers = e
+            .headers
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let line = Line::Sample(SampleLine {
+            t,
+            listener: e.target.clone(),
+            route: route.to_string(),
+            class,
+            status: e.status,
+            error: e.error.clone(),
+            latency_ms,
+            headers,
+            body: e.body.clone().unwrap_or_default(),
+        });
+        self.write(&line)
+    }
+}

@@ -166,7 +166,17 @@ impl Forwarder {
             { fields::HTTP_STATUS } = status.as_u16(),
             "upstream failed: {why}"
         );
-        plain_response(status, text)
+        let mut resp = plain_response(status, text);
+        resp.extensions_mut().insert(super::Outcome {
+            faults: None,
+            origin: Some(fields::ORIGIN_UPSTREAM),
+            error: Some(match failure {
+                Failure::Unreachable => "unreachable",
+                Failure::TimedOut => "timeout",
+                Failure::Broken => "broken",
+            }),
+        });
+        resp
     }
 }
 

@@ -14,11 +14,13 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
 use super::body::FaultyBody;
+use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::fault::{
     decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Stage,
 };
 use crate::proxy::reset::ResetHandle;
+use crate::record::classify::GracefulRules;
 use crate::record::fields;
 
 /// Why a request got no response: hyper closes the connection on `Err`.
@@ -30,16 +32,42 @@ pub enum Injected {
     Closed(String),
 }
 
+impl Injected {
+    /// The name of the fault that ended the request.
+    pub fn fault(&self) -> &str {
+        match self {
+            Injected::Reset(f) | Injected::Closed(f) => f,
+        }
+    }
+}
+
 /// Applies a target's faults to its requests, then forwards what is left.
 #[derive(Clone)]
 pub struct Injector {
     switch: Arc<FaultSwitch>,
     forwarder: Forwarder,
+    listener: Arc<str>,
+    rules: Option<Arc<GracefulRules>>,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
-        Injector { switch, forwarder }
+        let listener = Arc::from(forwarder.name());
+        Injector { switch, forwarder, listener, rules: None }
+    }
+
+    /// Classifies every response by these rules (the observer does).
+    pub fn with_rules(mut self, rules: GracefulRules) -> Self {
+        self.rules = Some(Arc::new(rules));
+        self
+    }
+
+    pub fn listener(&self) -> &Arc<str> {
+        &self.listener
+    }
+
+    pub fn rules(&self) -> &Option<Arc<GracefulRules>> {
+        &self.rules
     }
 
     pub fn name(&self) -> &str {
@@ -77,6 +105,7 @@ impl Injector {
         let mut bandwidth: Option<u64> = None;
         let mut truncate: Option<u64> = None;
         let mut permit: Option<OwnedSemaphorePermit> = None;
+        let mut names: Vec<&str> = Vec::new();
         for pick in picks {
             let active = &plan.faults[pick.index];
             let Kind::Http(kind) = &active.fault.kind else { continue };
@@ -85,12 +114,15 @@ impl Injector {
             if !counted_later && !active.admit() {
                 continue;
             }
+            if !counted_later {
+                names.push(&active.fault.name);
+            }
             match (pick.stage, kind) {
                 (Stage::Outage, HttpKind::Outage { mode }) => {
                     self.applied(active, &format!("{mode:?}").to_lowercase());
                     return match mode {
                         OutageMode::Refuse | OutageMode::Reset => self.reset(active, conn),
-                        OutageMode::Status(status) => Ok(self.down(*status)),
+                        OutageMode::Status(status) => Ok(injected(self.down(*status), &names)),
                         OutageMode::Hang => self.hang(active).await,
                     };
                 }
@@ -99,7 +131,8 @@ impl Injector {
                         if active.admit() {
                             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
                             self.applied(active, &format!("429, retry after {retry_after}s"));
-                            return Ok(too_many_requests(retry_after));
+                            names.push(&active.fault.name);
+                            return Ok(injected(too_many_requests(retry_after), &names));
                         }
                     }
                 }
@@ -110,7 +143,7 @@ impl Injector {
                     for (name, value) in headers {
                         resp.headers_mut().append(name, value.clone());
                     }
-                    return Ok(resp);
+                    return Ok(injected(resp, &names));
                 }
                 (Stage::Reset, _) => {
                     self.applied(active, "reset");
@@ -127,7 +160,11 @@ impl Injector {
                 (Stage::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
                     match self.pool_slot(active, *when_full).await {
                         Ok(slot) => permit = slot,
-                        Err(outcome) => return outcome,
+                        Err(Ok(resp)) => {
+                            names.push(&active.fault.name);
+                            return Ok(injected(resp, &names));
+                        }
+                        Err(Err(e)) => return Err(e),
                     }
                 }
                 (Stage::ResponseDelay, _) => {
@@ -145,7 +182,11 @@ impl Injector {
                 _ => {}
             }
         }
-        let resp = self.forwarder.forward(req, peer).await;
+        let mut resp = self.forwarder.forward(req, peer).await;
+        if !names.is_empty() {
+            let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
+            outcome.faults = Some(names.join(","));
+        }
         if let Some(active) = response_delay_fault {
             self.applied(active, &format!("delay {response_delay:?} before response"));
             sleep_unless_ended(response_delay, active).await;
@@ -226,6 +267,16 @@ impl Injector {
     fn pool_full(&self, status: StatusCode) -> Response<ProxyBody> {
         plain_response(status, format!("upstream {} has no free connection\n", self.name()))
     }
+}
+
+/// Marks a response brownout synthesized for a fault.
+fn injected(mut resp: Response<ProxyBody>, names: &[&str]) -> Response<ProxyBody> {
+    resp.extensions_mut().insert(Outcome {
+        faults: Some(names.join(",")),
+        origin: Some(fields::ORIGIN_INJECTED),
+        error: None,
+    });
+    resp
 }
 
 fn full(body: Bytes) -> ProxyBody {

@@ -11,6 +11,8 @@ use crate::fault::{tcp_applies, ActiveFault, FaultSwitch};
 use crate::record::fields;
 
 pub struct ConnFaults {
+    /// The names of the faults applied so far, for the connection's record.
+    applied: Mutex<Vec<String>>,
     switch: Arc<FaultSwitch>,
     client: IpAddr,
     seed: u64,
@@ -29,7 +31,7 @@ impl ConnFaults {
     pub fn new(switch: Arc<FaultSwitch>, client: IpAddr) -> Self {
         let seed = switch.next_request_seed();
         let state = State { generation: u64::MAX, applicable: Arc::from(Vec::new()), decided: Vec::new() };
-        ConnFaults { switch, client, seed, state: Mutex::new(state) }
+        ConnFaults { applied: Mutex::new(Vec::new()), switch, client, seed, state: Mutex::new(state) }
     }
 
     pub fn seed(&self) -> u64 {
@@ -66,7 +68,19 @@ impl ConnFaults {
         state.applicable.clone()
     }
 
+    /// The applied faults' names, comma-separated.
+    pub fn applied_names(&self) -> Option<String> {
+        let names = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        (!names.is_empty()).then(|| names.join(","))
+    }
+
     pub fn applied(&self, active: &ActiveFault, what: &str) {
+        {
+            let mut names = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.iter().any(|n| *n == active.fault.name) {
+                names.push(active.fault.name.clone());
+            }
+        }
         debug!(
             { fields::TARGET } = %self.switch.target(),
             { fields::FAULT_NAME } = %active.fault.name,

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::Gate;
+use super::{ConnGauge, Gate};
 use crate::config::TcpUpstream;
 use crate::fault::{ActiveFault, FaultSwitch, Kind, OutageMode, TcpKind, TcpWhenFull};
 use crate::record::fields;
@@ -28,36 +28,73 @@ pub async fn serve(
     listener: TcpListener,
     switch: Arc<FaultSwitch>,
     upstream: Arc<TcpUpstream>,
+    gauge: ConnGauge,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let name = switch.target().to_string();
-    let mut gate = Gate::new(listener, switch.clone(), &name);
-    while let Some((stream, peer)) = gate.accept(&shutdown).await {
-        tracker.spawn(connection(stream, peer, switch.clone(), upstream.clone()));
+    let mut gate = Gate::new(listener, switch.clone(), &name, gauge);
+    while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
+        let conn = connection(stream, peer, switch.clone(), upstream.clone());
+        tracker.spawn(async move {
+            let _open = open;
+            conn.await;
+        });
     }
 }
 
 #[tracing::instrument(name = "tcp", skip_all, fields(target = %switch.target(), peer = %peer))]
 async fn connection(client: TcpStream, peer: SocketAddr, switch: Arc<FaultSwitch>, upstream: Arc<TcpUpstream>) {
+    let started = Instant::now();
     let _ = client.set_nodelay(true);
     let faults = ConnFaults::new(switch.clone(), peer.ip());
-    let Some(_slot) = admit(&client, &faults).await else { return };
+    let Some(_slot) = admit(&client, &faults).await else {
+        let reset = client.linger().ok().flatten().is_some_and(|d| d.is_zero());
+        let error = if reset { "reset" } else { "closed" };
+        record(&switch, started, 0, 0, Some((error, fields::ORIGIN_INJECTED)), faults.applied_names());
+        return;
+    };
     let dial = tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(upstream.address.as_str()));
     let server = match dial.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "unreachable", upstream = %upstream.address, "upstream failed: {e}");
+            record(&switch, started, 0, 0, Some(("unreachable", fields::ORIGIN_UPSTREAM)), None);
             return;
         }
         Err(_) => {
-            warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "connect_timeout", upstream = %upstream.address, "upstream failed: no connection within {:?}", upstream.connect_timeout);
+            warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "timeout", upstream = %upstream.address, "upstream failed: no connection within {:?}", upstream.connect_timeout);
+            record(&switch, started, 0, 0, Some(("timeout", fields::ORIGIN_UPSTREAM)), None);
             return;
         }
     };
     let _ = server.set_nodelay(true);
-    let (to_server, to_client) = pump::run(&client, &server, &faults).await;
-    debug!({ fields::BYTES_IN } = to_server, { fields::BYTES_OUT } = to_client, "connection closed");
+    let pumped = pump::run(&client, &server, &faults).await;
+    debug!({ fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, "connection closed");
+    let failure = pumped.ended_by.map(|e| (e, fields::ORIGIN_INJECTED));
+    record(&switch, started, pumped.to_server, pumped.to_client, failure, faults.applied_names());
+}
+
+/// Emits the connection's record.
+fn record(
+    switch: &FaultSwitch,
+    started: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+    failure: Option<(&str, &str)>,
+    faults: Option<String>,
+) {
+    tracing::trace!(
+        target: fields::RECORD,
+        record = fields::TYPE_CONNECTION,
+        { fields::TARGET } = switch.target(),
+        { fields::LATENCY_US } = started.elapsed().as_micros() as u64,
+        { fields::BYTES_IN } = bytes_in,
+        { fields::BYTES_OUT } = bytes_out,
+        { fields::ERROR_KIND } = failure.map(|f| f.0),
+        { fields::ORIGIN } = failure.map(|f| f.1),
+        { fields::FAULT_NAME } = faults.as_deref(),
+    );
 }
 
 /// Applies the connection-level faults: an outage refuses, resets or holds

@@ -47,17 +47,27 @@ enum Msg {
 #[derive(Default)]
 struct Ending {
     reset_client: AtomicBool,
+    /// A fault ended the connection (reset, close after a time or a limit).
+    by_fault: AtomicBool,
+}
+
+/// What a pumped connection did.
+pub struct Pumped {
+    pub to_server: u64,
+    pub to_client: u64,
+    /// Set when a fault ended the connection: `reset` or `closed`.
+    pub ended_by: Option<&'static str>,
 }
 
 /// Pumps both directions until both have ended or a fault ends the
-/// connection; returns the bytes sent upstream and downstream.
-pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) -> (u64, u64) {
+/// connection.
+pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) -> Pumped {
     let kill = CancellationToken::new();
     let ending = Ending::default();
     let pumps = async {
         tokio::join!(
-            direction(client, server, Direction::Upstream, faults, &kill),
-            direction(server, client, Direction::Downstream, faults, &kill),
+            direction(client, server, Direction::Upstream, faults, &kill, &ending),
+            direction(server, client, Direction::Downstream, faults, &kill, &ending),
         )
     };
     tokio::pin!(pumps);
@@ -65,10 +75,16 @@ pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) ->
         sent = &mut pumps => sent,
         () = supervise(faults, &kill, &ending) => pumps.await,
     };
-    if ending.reset_client.load(Ordering::Relaxed) {
+    let reset = ending.reset_client.load(Ordering::Relaxed);
+    if reset {
         let _ = client.set_zero_linger();
     }
-    sent
+    let ended_by = match (reset, ending.by_fault.load(Ordering::Relaxed)) {
+        (true, _) => Some("reset"),
+        (false, true) => Some("closed"),
+        _ => None,
+    };
+    Pumped { to_server: sent.0, to_client: sent.1, ended_by }
 }
 
 async fn direction(
@@ -77,11 +93,14 @@ async fn direction(
     flow: Direction,
     faults: &ConnFaults,
     kill: &CancellationToken,
+    ending: &Ending,
 ) -> u64 {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Queued::default();
-    let ((), sent) =
-        tokio::join!(reader(from, tx, flow, faults, &queued, kill), writer(to, rx, flow, faults, &queued, kill));
+    let ((), sent) = tokio::join!(
+        reader(from, tx, flow, faults, &queued, kill),
+        writer(to, rx, flow, faults, &queued, kill, ending)
+    );
     sent
 }
 
@@ -157,6 +176,7 @@ async fn writer(
     faults: &ConnFaults,
     queued: &Queued,
     kill: &CancellationToken,
+    ending: &Ending,
 ) -> u64 {
     let mut sent = 0u64;
     let mut chunks = 0u64;
@@ -212,6 +232,7 @@ async fn writer(
         }
         sent += len;
         if limit_hit {
+            ending.by_fault.store(true, Ordering::Relaxed);
             kill.cancel();
             break;
         }
@@ -392,6 +413,7 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
                 let (_, reset, active) = due.expect("a deadline was set");
                 faults.applied(&active, if reset { "connection reset" } else { "connection closed" });
                 ending.reset_client.store(reset, Ordering::Relaxed);
+                ending.by_fault.store(true, Ordering::Relaxed);
                 kill.cancel();
                 return;
             }

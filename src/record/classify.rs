@@ -1,0 +1,182 @@
+//! Graceful classification of what a user got: `ok`, `graceful` or
+//! `ungraceful`, from the status, the time, the headers and the body.
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+/// The graceful-degradation rules a failure must meet to count as graceful.
+#[derive(Debug, Clone)]
+pub struct GracefulRules {
+    /// Failure statuses a degraded application may answer with.
+    pub statuses: Vec<u16>,
+    /// The body must contain one of these (case-insensitive), if any are given.
+    pub body_contains: Vec<String>,
+    /// One of these headers must be present (a fallback marker,
+    /// `Retry-After`), if any are given.
+    pub headers: Vec<HeaderName>,
+    /// A failure slower than this is ungraceful.
+    pub within: Duration,
+    /// Extra patterns of leaked internals, beside the built-in ones.
+    pub leaks: Vec<regex_lite::Regex>,
+}
+
+impl Default for GracefulRules {
+    fn default() -> Self {
+        GracefulRules {
+            statuses: vec![429, 503],
+            body_contains: Vec::new(),
+            headers: Vec::new(),
+            within: Duration::from_secs(2),
+            leaks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Ok,
+    Graceful,
+    Ungraceful,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::Graceful => "graceful",
+            Class::Ungraceful => "ungraceful",
+        }
+    }
+}
+
+/// Text that gives away internals: stack traces, exception names, SQL errors.
+const LEAKS: [&str; 22] = [
+    "traceback (most recent call last)",
+    "stack trace",
+    "stacktrace",
+    "panicked at",
+    "goroutine ",
+    "at java.",
+    "at org.",
+    "at com.",
+    "nullpointerexception",
+    "exception in thread",
+    "system.nullreferenceexception",
+    "unhandled exception",
+    "fatal error:",
+    "undefined method",
+    "sqlstate",
+    "syntax error at or near",
+    "ora-0",
+    "pg::",
+    "psycopg2",
+    "activerecord::",
+    "you have an error in your sql syntax",
+    "internal server error: ",
+];
+
+/// True when `body` shows internals a user should never see.
+pub fn leaks_internals(body: &str, extra: &[regex_lite::Regex]) -> bool {
+    let lower = body.to_ascii_lowercase();
+    LEAKS.iter().any(|p| lower.contains(p)) || extra.iter().any(|re| re.is_match(body)) || exception_name(body)
+}
+
+/// `SomethingError:` or `SomethingException` as a word, as frameworks print them.
+fn exception_name(body: &str) -> bool {
+    body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).any(|word| {
+        let last = word.rsplit('.').next().unwrap_or(word);
+        last.len() > 9
+            && last.starts_with(|c: char| c.is_ascii_uppercase())
+            && (last.ends_with("Exception") || (last.ends_with("Error") && last.contains(char::is_lowercase)))
+            && last != "InternalServerError"
+    })
+}
+
+/// True for statuses a user experiences as a failure.
+pub fn is_failure(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+/// Classifies one response (`status` is `None` when there was none: a
+/// reset, a timeout).
+pub fn classify(
+    rules: &GracefulRules,
+    status: Option<u16>,
+    latency: Duration,
+    has_header: impl Fn(&HeaderName) -> bool,
+    body: &str,
+) -> Class {
+    let Some(status) = status else { return Class::Ungraceful };
+    if status >= 400 && leaks_internals(body, &rules.leaks) {
+        return Class::Ungraceful;
+    }
+    if !is_failure(status) {
+        return Class::Ok;
+    }
+    let status_ok = rules.statuses.contains(&status);
+    let body_ok = rules.body_contains.is_empty() || {
+        let lower = body.to_lowercase();
+        rules.body_contains.iter().any(|m| lower.contains(&m.to_lowercase()))
+    };
+    let header_ok = rules.headers.is_empty() || rules.headers.iter().any(&has_header);
+    if status_ok && body_ok && header_ok && latency <= rules.within {
+        Class::Graceful
+    } else {
+        Class::Ungraceful
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> GracefulRules {
+        GracefulRules {
+            statuses: vec![503],
+            body_contains: vec!["try again".into()],
+            headers: vec![HeaderName::from_static("retry-after")],
+            within: Duration::from_secs(1),
+            leaks: vec![],
+        }
+    }
+
+    fn class(status: Option<u16>, ms: u64, retry_after: bool, body: &str) -> Class {
+        let has = move |h: &HeaderName| retry_after && h == "retry-after";
+        classify(&rules(), status, Duration::from_millis(ms), has, body)
+    }
+
+    #[test]
+    fn successes_are_ok_and_matching_failures_graceful() {
+        assert_eq!(class(Some(200), 5, false, ""), Class::Ok);
+        assert_eq!(class(Some(404), 5, false, "not found"), Class::Ok);
+        assert_eq!(class(Some(503), 50, true, "Payments are busy, please try again"), Class::Graceful);
+    }
+
+    #[test]
+    fn failures_missing_a_rule_are_ungraceful() {
+        assert_eq!(class(Some(503), 50, false, "please try again"), Class::Ungraceful, "no retry-after");
+        assert_eq!(class(Some(503), 50, true, "error"), Class::Ungraceful, "no human message");
+        assert_eq!(class(Some(500), 50, true, "please try again"), Class::Ungraceful, "status not allowed");
+        assert_eq!(class(Some(503), 1500, true, "please try again"), Class::Ungraceful, "too slow");
+        assert_eq!(class(None, 10, false, ""), Class::Ungraceful, "a reset");
+    }
+
+    #[test]
+    fn leaked_internals_are_ungraceful_whatever_the_status() {
+        let traces = [
+            "Traceback (most recent call last):\n  File \"app.py\"",
+            "java.lang.NullPointerException\n\tat com.shop.Checkout.pay(Checkout.java:42)",
+            "ERROR: syntax error at or near \"FROM\"",
+            "psycopg2.OperationalError: could not connect",
+            "thread 'main' panicked at src/main.rs:3:5",
+            "ConnectionRefusedError: [Errno 111]",
+        ];
+        for body in traces {
+            assert!(leaks_internals(body, &[]), "{body}");
+            assert_eq!(class(Some(503), 5, true, &format!("try again {body}")), Class::Ungraceful, "{body}");
+        }
+        assert!(!leaks_internals("Something went wrong. Please try again in a minute.", &[]));
+        assert!(!leaks_internals("{\"error\": \"payments unavailable\"}", &[]));
+    }
+}

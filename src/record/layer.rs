@@ -1,0 +1,113 @@
+//! The tracing layer that turns recorded events into journal entries. It
+//! copies the fields and hands them to the writer thread without waiting:
+//! when the queue is full, the entry is counted as dropped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::Layer;
+
+use super::fields;
+
+/// The fields of one recorded event.
+#[derive(Debug, Default, Clone)]
+pub struct Entry {
+    /// When the event was emitted, since the Unix epoch.
+    pub at: Option<SystemTime>,
+    pub kind: String,
+    pub target: String,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub latency_us: Option<u64>,
+    pub ttfb_us: Option<u64>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub origin: Option<String>,
+    pub error: Option<String>,
+    pub fault: Option<String>,
+    pub fault_kind: Option<String>,
+    pub configured: Option<String>,
+    pub count: u64,
+    pub class: Option<String>,
+    pub body: Option<String>,
+    pub headers: Option<String>,
+}
+
+impl Visit for Entry {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let v = Some(value.to_string());
+        match field.name() {
+            fields::RECORD_TYPE => self.kind = value.to_string(),
+            fields::TARGET => self.target = value.to_string(),
+            fields::HTTP_METHOD => self.method = v,
+            fields::HTTP_PATH => self.path = v,
+            fields::ORIGIN => self.origin = v,
+            fields::ERROR_KIND => self.error = v,
+            fields::FAULT_NAME => self.fault = v,
+            fields::FAULT_KIND => self.fault_kind = v,
+            fields::FAULT_CONFIGURED => self.configured = v,
+            fields::GRACEFUL => self.class = v,
+            fields::BODY => self.body = v,
+            fields::HEADERS => self.headers = v,
+            _ => {}
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match field.name() {
+            fields::HTTP_STATUS => self.status = u16::try_from(value).ok(),
+            fields::LATENCY_US => self.latency_us = Some(value),
+            fields::TTFB_US => self.ttfb_us = Some(value),
+            fields::BYTES_IN => self.bytes_in = value,
+            fields::BYTES_OUT => self.bytes_out = value,
+            fields::FAULT_COUNT => self.count = value,
+            _ => {}
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if let Ok(v) = u64::try_from(value) {
+            self.record_u64(field, v);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // Values recorded with `%` arrive here as Display wrapped in Debug.
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+/// The layer; cheap to clone.
+#[derive(Clone)]
+pub struct RecordLayer {
+    tx: SyncSender<Entry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl RecordLayer {
+    pub(super) fn new(tx: SyncSender<Entry>, dropped: Arc<AtomicU64>) -> Self {
+        RecordLayer { tx, dropped }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for RecordLayer {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != fields::RECORD {
+            return;
+        }
+        let mut entry = Entry { at: Some(SystemTime::now()), ..Entry::default() };
+        event.record(&mut entry);
+        match self.tx.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

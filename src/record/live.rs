@@ -1,0 +1,213 @@
+//! Live aggregates of what was recorded: counts by outcome and origin and
+//! latency histograms per listener and route, and per listener by second
+//! for the last minute; rendered as Prometheus text for `/metrics`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hdrhistogram::Histogram;
+
+/// Latencies are kept in microseconds, 1 µs to 10 minutes, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
+}
+
+/// Counts of one group of requests or connections.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub requests: u64,
+    pub failed: u64,
+    pub by_origin: BTreeMap<String, u64>,
+    pub by_class: BTreeMap<String, u64>,
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { requests: 0, failed: 0, by_origin: BTreeMap::new(), by_class: BTreeMap::new(), latency: histogram() }
+    }
+}
+
+impl Tally {
+    pub fn add(&mut self, failed_origin: Option<&str>, class: Option<&str>, latency_us: u64) {
+        self.requests += 1;
+        if let Some(origin) = failed_origin {
+            self.failed += 1;
+            *self.by_origin.entry(origin.to_string()).or_default() += 1;
+        }
+        if let Some(class) = class {
+            *self.by_class.entry(class.to_string()).or_default() += 1;
+        }
+        let _ = self.latency.record(latency_us.max(1));
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failed as f64 / self.requests as f64
+        }
+    }
+}
+
+/// One second of one listener.
+#[derive(Debug, Clone, Default)]
+pub struct Second {
+    pub second: u64,
+    pub tally: Tally,
+}
+
+#[derive(Default)]
+pub struct LiveState {
+    /// By (listener, route).
+    pub routes: BTreeMap<(String, String), Tally>,
+    /// By listener: the last 60 seconds, oldest first.
+    pub recent: BTreeMap<String, VecDeque<Second>>,
+    /// Faults applied, by (target, fault).
+    pub faults: BTreeMap<(String, String), u64>,
+}
+
+/// Shared between the writer thread, which adds, and readers (`/metrics`,
+/// progress, guardrails).
+#[derive(Default)]
+pub struct Live {
+    pub state: Mutex<LiveState>,
+    pub dropped: Arc<AtomicU64>,
+}
+
+const RECENT_SECONDS: u64 = 60;
+
+impl Live {
+    pub fn add(
+        &self,
+        listener: &str,
+        route: &str,
+        second: u64,
+        failed_origin: Option<&str>,
+        class: Option<&str>,
+        latency_us: u64,
+    ) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.routes.entry((listener.to_string(), route.to_string())).or_default().add(failed_origin, class, latency_us);
+        let recent = s.recent.entry(listener.to_string()).or_default();
+        if recent.back().is_none_or(|b| b.second < second) {
+            recent.push_back(Second { second, tally: Tally::default() });
+        }
+        if let Some(slot) = recent.iter_mut().rev().find(|b| b.second == second) {
+            slot.tally.add(failed_origin, class, latency_us);
+        }
+        while recent.front().is_some_and(|f| f.second + RECENT_SECONDS <= second) {
+            recent.pop_front();
+        }
+    }
+
+    pub fn fault_applied(&self, target: &str, faults: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for f in faults.split(',').filter(|f| !f.is_empty()) {
+            *s.faults.entry((target.to_string(), f.to_string())).or_default() += 1;
+        }
+    }
+
+    /// A listener's tally over the seconds `from..=to` (run seconds).
+    pub fn window(&self, listener: &str, from: u64, to: u64) -> Tally {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut total = Tally::default();
+        for b in s.recent.get(listener).into_iter().flatten().filter(|b| b.second >= from && b.second <= to) {
+            total.requests += b.tally.requests;
+            total.failed += b.tally.failed;
+            for (k, v) in &b.tally.by_origin {
+                *total.by_origin.entry(k.clone()).or_default() += v;
+            }
+            for (k, v) in &b.tally.by_class {
+                *total.by_class.entry(k.clone()).or_default() += v;
+            }
+            let _ = total.latency.add(&b.tally.latency);
+        }
+        total
+    }
+
+    /// Prometheus text exposition of everything recorded so far.
+    /// `connections` gives the open connections per listener.
+    pub fn prometheus(&self, connections: &[(String, i64)]) -> String {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        out.push_str("# HELP brownout_requests_total Requests (TCP: connections) by listener, route and result; failures by origin.\n");
+        out.push_str("# TYPE brownout_requests_total counter\n");
+        for ((listener, route), t) in &s.routes {
+            let (l, r) = (escape(listener), escape(route));
+            let _ = writeln!(
+                out,
+                "brownout_requests_total{{listener=\"{l}\",route=\"{r}\",result=\"succeeded\"}} {}",
+                t.requests - t.failed
+            );
+            for (origin, n) in &t.by_origin {
+                let _ = writeln!(
+                    out,
+                    "brownout_requests_total{{listener=\"{l}\",route=\"{r}\",result=\"failed\",origin=\"{}\"}} {n}",
+                    escape(origin)
+                );
+            }
+        }
+        out.push_str("# HELP brownout_graceful_total Observer responses by graceful class.\n");
+        out.push_str("# TYPE brownout_graceful_total counter\n");
+        for ((listener, route), t) in &s.routes {
+            for (class, n) in &t.by_class {
+                let _ = writeln!(
+                    out,
+                    "brownout_graceful_total{{listener=\"{}\",route=\"{}\",class=\"{}\"}} {n}",
+                    escape(listener),
+                    escape(route),
+                    escape(class)
+                );
+            }
+        }
+        out.push_str("# HELP brownout_request_duration_seconds Request (TCP: connection) durations by listener.\n");
+        out.push_str("# TYPE brownout_request_duration_seconds histogram\n");
+        let mut by_listener: BTreeMap<&str, Histogram<u64>> = BTreeMap::new();
+        for ((listener, _), t) in &s.routes {
+            let h = by_listener.entry(listener.as_str()).or_insert_with(histogram);
+            let _ = h.add(&t.latency);
+        }
+        const BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+        for (listener, h) in &by_listener {
+            let l = escape(listener);
+            for le in BUCKETS {
+                let below = h.count_between(0, (le * 1e6) as u64);
+                let _ =
+                    writeln!(out, "brownout_request_duration_seconds_bucket{{listener=\"{l}\",le=\"{le}\"}} {below}");
+            }
+            let _ =
+                writeln!(out, "brownout_request_duration_seconds_bucket{{listener=\"{l}\",le=\"+Inf\"}} {}", h.len());
+            let sum: f64 =
+                h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e6;
+            let _ = writeln!(out, "brownout_request_duration_seconds_sum{{listener=\"{l}\"}} {sum}");
+            let _ = writeln!(out, "brownout_request_duration_seconds_count{{listener=\"{l}\"}} {}", h.len());
+        }
+        out.push_str("# HELP brownout_faults_applied_total Requests or connections a fault was applied to.\n");
+        out.push_str("# TYPE brownout_faults_applied_total counter\n");
+        for ((target, fault), n) in &s.faults {
+            let _ = writeln!(
+                out,
+                "brownout_faults_applied_total{{target=\"{}\",fault=\"{}\"}} {n}",
+                escape(target),
+                escape(fault)
+            );
+        }
+        out.push_str("# HELP brownout_active_connections Client connections open now.\n");
+        out.push_str("# TYPE brownout_active_connections gauge\n");
+        for (listener, n) in connections {
+            let _ = writeln!(out, "brownout_active_connections{{listener=\"{}\"}} {n}", escape(listener));
+        }
+        out.push_str("# HELP brownout_journal_dropped_total Journal lines dropped because the recorder fell behind.\n");
+        out.push_str("# TYPE brownout_journal_dropped_total counter\n");
+        let _ = writeln!(out, "brownout_journal_dropped_total {}", self.dropped.load(Ordering::Relaxed));
+        out
+    }
+}
+
+/// Escapes a Prometheus label value.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

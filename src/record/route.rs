@@ -1,0 +1,55 @@
+//! Route templates: `GET /users/42/orders` becomes `GET /users/{id}/orders`,
+//! so that reports group requests the way people think of them.
+
+/// The template of a path: segments that look like identifiers (numbers,
+/// UUIDs, long hex or mixed letter-digit tokens) become `{id}`.
+pub fn template(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if looks_like_id(segment) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(segment);
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+fn looks_like_id(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    if digits == s.len() {
+        return true;
+    }
+    let hexish = s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if hexish && s.len() >= 16 && digits > 0 {
+        return true;
+    }
+    // Tokens such as `ch_3MtwBwLkdIwHu7ix28a3tqPa` or `a1b2c3d4e5`: long, and
+    // mixing digits into letters.
+    s.len() >= 10 && digits >= 2 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template;
+
+    #[test]
+    fn identifiers_become_placeholders_and_words_stay() {
+        assert_eq!(template("/users/42/orders"), "/users/{id}/orders");
+        assert_eq!(template("/v1/charges/ch_3MtwBwLkdIwHu7ix28a3tqPa"), "/v1/charges/{id}");
+        assert_eq!(template("/items/550e8400-e29b-41d4-a716-446655440000"), "/items/{id}");
+        assert_eq!(template("/checkout"), "/checkout");
+        assert_eq!(template("/api/v2/search"), "/api/v2/search");
+        assert_eq!(template("/"), "/");
+        assert_eq!(template(""), "/");
+    }
+}
