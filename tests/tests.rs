@@ -9,5 +9,6 @@ mod http_faults;
 mod http_proxy;
 mod https_upstream;
 mod recording;
+mod report_html;
 mod tcp_faults;
 mod tcp_proxy;

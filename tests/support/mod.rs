@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod sample_report;
 pub mod upstream;
 
 use std::net::SocketAddr;

@@ -77,7 +77,7 @@ impl ConnFaults {
     pub fn applied(&self, active: &ActiveFault, what: &str) {
         {
             let mut names = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-            if !names.iter().any(|n| *n == active.fault.name) {
+            if !names.contains(&active.fault.name) {
                 names.push(active.fault.name.clone());
             }
         }
