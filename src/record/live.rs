@@ -61,8 +61,8 @@ pub struct Second {
 
 #[derive(Default)]
 pub struct LiveState {
-    /// By (listener, route).
-    pub routes: BTreeMap<(String, String), Tally>,
+    /// By listener, then route.
+    pub routes: BTreeMap<String, BTreeMap<String, Tally>>,
     /// By listener: the last 60 seconds, oldest first.
     pub recent: BTreeMap<String, VecDeque<Second>>,
     /// Faults applied, by (target, fault).
@@ -90,8 +90,19 @@ impl Live {
         latency_us: u64,
     ) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.routes.entry((listener.to_string(), route.to_string())).or_default().add(failed_origin, class, latency_us);
-        let recent = s.recent.entry(listener.to_string()).or_default();
+        // Look up by reference first: keys are allocated once per route.
+        if !s.routes.contains_key(listener) {
+            s.routes.insert(listener.to_string(), BTreeMap::new());
+        }
+        let routes = s.routes.get_mut(listener).expect("inserted above");
+        if !routes.contains_key(route) {
+            routes.insert(route.to_string(), Tally::default());
+        }
+        routes.get_mut(route).expect("inserted above").add(failed_origin, class, latency_us);
+        if !s.recent.contains_key(listener) {
+            s.recent.insert(listener.to_string(), VecDeque::new());
+        }
+        let recent = s.recent.get_mut(listener).expect("inserted above");
         if recent.back().is_none_or(|b| b.second < second) {
             recent.push_back(Second { second, tally: Tally::default() });
         }
@@ -135,7 +146,7 @@ impl Live {
         let mut out = String::new();
         out.push_str("# HELP brownout_requests_total Requests (TCP: connections) by listener, route and result; failures by origin.\n");
         out.push_str("# TYPE brownout_requests_total counter\n");
-        for ((listener, route), t) in &s.routes {
+        for (listener, route, t) in s.routes.iter().flat_map(|(l, m)| m.iter().map(move |(r, t)| (l, r, t))) {
             let (l, r) = (escape(listener), escape(route));
             let _ = writeln!(
                 out,
@@ -152,7 +163,7 @@ impl Live {
         }
         out.push_str("# HELP brownout_graceful_total Observer responses by graceful class.\n");
         out.push_str("# TYPE brownout_graceful_total counter\n");
-        for ((listener, route), t) in &s.routes {
+        for (listener, route, t) in s.routes.iter().flat_map(|(l, m)| m.iter().map(move |(r, t)| (l, r, t))) {
             for (class, n) in &t.by_class {
                 let _ = writeln!(
                     out,
@@ -166,9 +177,11 @@ impl Live {
         out.push_str("# HELP brownout_request_duration_seconds Request (TCP: connection) durations by listener.\n");
         out.push_str("# TYPE brownout_request_duration_seconds histogram\n");
         let mut by_listener: BTreeMap<&str, Histogram<u64>> = BTreeMap::new();
-        for ((listener, _), t) in &s.routes {
+        for (listener, routes) in &s.routes {
             let h = by_listener.entry(listener.as_str()).or_insert_with(histogram);
-            let _ = h.add(&t.latency);
+            for t in routes.values() {
+                let _ = h.add(&t.latency);
+            }
         }
         const BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
         for (listener, h) in &by_listener {
