@@ -9,8 +9,10 @@
 //! API); each target reads its active faults from a [`fault::FaultSwitch`]
 //! per request or connection, a pure seeded decision picks the faults that
 //! apply, the protocol layer carries them out and forwards the rest to the
-//! upstream; the data path emits tracing events with the stable field names
-//! of [`record::fields`].
+//! upstream. The data path emits tracing events with the stable field names
+//! of [`record::fields`]; the recorder's layer turns them into a journal
+//! (JSON lines) and live aggregates, and [`report`] computes every report
+//! from the journal alone.
 //!
 //! - [`config`]: config files: raw serde mirror, validation with positions, the model.
 //! - [`fault`]: fault kinds as data, matchers, distributions, the seeded decision, the switch.
@@ -19,8 +21,10 @@
 //! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener: injector, pooled forwarder, faulty bodies.
 //! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
-//! - [`admin`]: the admin listener.
-//! - [`record`]: the tracing field names the data path emits.
+//! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
+//! - [`admin`]: the admin listener: health and Prometheus `/metrics`.
+//! - [`record`]: field names, the recording layer, the journal writer, live aggregates, graceful classification.
+//! - [`report`]: journal -> report model (pure), rendered as JSON, Markdown and HTML.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
 //! - `main.rs`: the command line only.
 //!
@@ -34,6 +38,9 @@
 //!   store, and a plan with no faults costs one load per request.
 //! - An inactive fault has no effect at all, and removing a fault releases
 //!   whatever it held (hung requests, queued requests, dropped data).
+//! - The data path never waits on the recorder: the layer copies fields into
+//!   a bounded queue and counts what does not fit; the writer thread polls it.
+//! - Reports read nothing but the journal.
 //! - The accept loops never dial an upstream: dialing happens in the
 //!   connection's own task, so one blackholed upstream stalls nothing else.
 //! - No body is buffered whole: request and response bodies stream through,

@@ -61,7 +61,7 @@ fn a_port_in_use_is_refused_with_the_target_and_address() {
             "[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"payments\"\nprotocol = \"http\"\nlisten = \"{addr}\"\nupstream = \"http://127.0.0.1:9\"\n"
         ),
     );
-    let out = Command::new(BIN).args(["proxy", "--config"]).arg(&config).output().expect("run");
+    let out = Command::new(BIN).args(["proxy", "--no-record", "--config"]).arg(&config).output().expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -106,8 +106,16 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
             "shutdown_grace = \"5s\"\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n[[target]]\nname = \"slow\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"http://{upstream_addr}\"\n"
         ),
     );
-    let mut child =
-        Command::new(BIN).args(["proxy", "--config"]).arg(&config).stderr(Stdio::piped()).spawn().expect("spawn");
+    let run_dir = config.parent().expect("dir").join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let mut child = Command::new(BIN)
+        .args(["proxy", "--config"])
+        .arg(&config)
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     wait_for_port(listen);
     let client = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", listen)).expect("connect");
@@ -140,6 +148,13 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
     assert!(status.success(), "exit {status:?}\n{stderr}");
     assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow!"), "in-flight request was cut: {answer:?}");
     assert!(stderr.contains("drained"), "{stderr}");
+    // The run's journal and reports are written, and their paths printed.
+    for name in ["journal.jsonl", "report.json", "report.md", "report.html"] {
+        assert!(run_dir.join(name).is_file(), "{name} missing after the shutdown\n{stderr}");
+    }
+    assert!(stderr.contains(&format!("report    {}", run_dir.join("report.html").display())), "{stderr}");
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).expect("journal");
+    assert!(journal.contains("\"outcome\":\"stopped\"") && journal.contains("\"status\":200"), "{journal}");
     // After the drain nothing listens any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", listen)).is_err());
 }

@@ -300,3 +300,55 @@ fn a_killed_proxy_keeps_every_request_answered_a_second_before_and_reports_rebui
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).expect("json")).expect("parse");
     assert_eq!(report.outcome, "unfinished");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_faults_and_open_connections() {
+    let dir = temp_dir("metrics");
+    let recorder =
+        Recorder::start(&dir, RunInfo { title: "m".into(), seed: Some(3), listeners: vec!["t".into()] }).expect("rec");
+    let subscriber = tracing_subscriber::registry().with(recorder.layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let up = upstream::mirror().await;
+    let fault = "[[target.fault]]\nname = \"teapot\"\nkind = \"error\"\nstatus = 503\nmatch = { path = \"/fail\" }\n";
+    let config = brownout::config::parse("m.toml", &support::http_target("t", up, fault), None).expect("config");
+    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind").with_live(recorder.live());
+    let (admin, target) = (proxy.local_addr("admin").expect("admin"), proxy.local_addr("t").expect("t"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(proxy.run(async move {
+        let _ = stopped.await;
+    }));
+    for _ in 0..7 {
+        assert_eq!(crate::support::client::get(target, "/ok").await.0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(crate::support::client::get(target, "/fail").await.0, 503);
+    }
+    // One connection held open shows in the gauge.
+    let held = tokio::net::TcpStream::connect(target).await.expect("connect");
+    let want = [
+        "brownout_requests_total{listener=\"t\",route=\"GET /ok\",result=\"succeeded\"} 7",
+        "brownout_requests_total{listener=\"t\",route=\"GET /fail\",result=\"failed\",origin=\"injected\"} 3",
+        "brownout_faults_applied_total{target=\"t\",fault=\"teapot\"} 3",
+        "brownout_active_connections{listener=\"t\"} 1",
+        "brownout_request_duration_seconds_count{listener=\"t\"} 10",
+        "brownout_journal_dropped_total 0",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let (status, text) = crate::support::client::get(admin, "/metrics").await;
+        assert_eq!(status, 200);
+        if want.iter().all(|w| text.contains(w)) || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for w in want {
+        assert!(text.contains(w), "missing {w} in:\n{text}");
+    }
+    assert!(text.contains("# TYPE brownout_request_duration_seconds histogram"));
+    drop(held);
+    let _ = stop.send(());
+    running.await.expect("proxy");
+    drop(_guard);
+    recorder.finish("stopped").expect("finish");
+}
