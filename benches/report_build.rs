@@ -25,6 +25,7 @@ fn main() {
         title: "bench".into(),
         seed: Some(1),
         listeners: vec!["observer".into(), "payments".into()],
+        experiment: None,
     }));
     let duration = 600.0;
     write(&Line::FaultOn(FaultOn {

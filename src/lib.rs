@@ -49,8 +49,11 @@
 
 pub mod admin;
 pub mod config;
+pub mod experiment;
 pub mod fault;
+pub mod load;
 pub mod proxy;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod tls;

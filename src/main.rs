@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use brownout::config::{self, Config, Protocol};
+use brownout::experiment;
 use brownout::record::{RecordLayer, Recorder, RunInfo};
 
 #[derive(Parser)]
@@ -40,6 +41,38 @@ enum Command {
         #[arg(long)]
         no_record: bool,
     },
+    /// Run an experiment: phases, faults, load, guardrails, then the verdict.
+    Run {
+        /// The experiment file (see experiments/).
+        file: PathBuf,
+        /// Where the journal and reports go [default: runs/<UTC time>].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// No live progress display.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Drive an experiment's [load] for a while with no faults.
+    Load {
+        /// The experiment file with a [load] section.
+        file: PathBuf,
+        /// How long to drive it.
+        #[arg(long, default_value = "30s", value_parser = parse_duration_arg)]
+        duration: std::time::Duration,
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
+    /// Run the experiments of a directory on their [schedule]s, one at a time.
+    Schedule {
+        /// A directory of experiment files.
+        dir: PathBuf,
+        /// List the next run of each scheduled experiment and exit.
+        #[arg(long)]
+        list: bool,
+        /// Where each run's directory goes.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+    },
     /// Rebuild report.json, report.md and report.html from a journal.
     Report {
         /// A journal.jsonl written by a run.
@@ -68,6 +101,9 @@ fn main() -> ExitCode {
             init_tracing(cli.log_format, None);
             report(&journal, out)
         }
+        Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None),
+        Command::Load { file, duration, run_dir } => run_file(cli.log_format, &file, run_dir, false, Some(duration)),
+        Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
     };
     match result {
         Ok(code) => code,
@@ -103,7 +139,12 @@ fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: 
         let dir = run_dir.unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
         let mut listeners: Vec<String> = config.observer.iter().map(|o| o.name.clone()).collect();
         listeners.extend(config.targets.iter().map(|t| t.name.clone()));
-        let info = RunInfo { title: format!("brownout proxy {}", path.display()), seed: config.seed, listeners };
+        let info = RunInfo {
+            title: format!("brownout proxy {}", path.display()),
+            seed: config.seed,
+            listeners,
+            experiment: None,
+        };
         let recorder =
             Recorder::start(&dir, info).with_context(|| format!("cannot write a journal in {}", dir.display()))?;
         Some(recorder)
@@ -172,6 +213,22 @@ fn utc_stamp() -> String {
 fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if experiment::looks_like_experiment(&text) {
+            match experiment::load(path) {
+                Ok(exp) => {
+                    println!("{}: ok", path.display());
+                    for line in describe_experiment(&exp) {
+                        println!("  {line}");
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{e}");
+                }
+            }
+            continue;
+        }
         match config::load(path) {
             Ok(config) => {
                 println!("{}: ok", path.display());
@@ -190,6 +247,181 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What brownout understood of an experiment, timeline first.
+fn describe_experiment(exp: &experiment::Experiment) -> Vec<String> {
+    let mut lines = vec![format!("title     {}", exp.title), format!("seed      {}", exp.seed)];
+    let timeline = experiment::Timeline::new(exp);
+    lines.extend(timeline.describe(exp));
+    for slo in &exp.hypothesis.slos {
+        let phase = slo.phase.as_deref().unwrap_or("every phase");
+        let mut parts = Vec::new();
+        if let Some(a) = slo.availability {
+            parts.push(format!("availability >= {}%", a * 100.0));
+        }
+        if let Some(e) = slo.error_rate {
+            parts.push(format!("error rate <= {}%", e * 100.0));
+        }
+        for (n, v) in [("p50", slo.p50_ms), ("p95", slo.p95_ms), ("p99", slo.p99_ms)] {
+            if let Some(v) = v {
+                parts.push(format!("{n} <= {v}ms"));
+            }
+        }
+        lines.push(format!("slo       {} in {phase}: {}", slo.route, parts.join(", ")));
+    }
+    for g in &exp.hypothesis.graceful {
+        lines.push(format!("graceful  {}: at least {}% of failures graceful", g.route, g.at_least * 100.0));
+    }
+    for g in &exp.guardrails {
+        lines.push(format!("guardrail abort if {}", g.describe()));
+    }
+    if let Some(load) = &exp.load {
+        lines.push(format!(
+            "load      {} req/s{} to {}, {} request kinds, at most {} in flight",
+            load.rate,
+            load.ramp_to.map_or(String::new(), |r| format!(" ramped to {r}")),
+            load.target,
+            load.requests.len(),
+            load.concurrency
+        ));
+    }
+    if let Some(s) = &exp.schedule {
+        lines.push(format!("schedule  {} ({})", s.cron, s.timezone));
+    }
+    lines.push(format!("stops after at most {:?}", exp.max_duration));
+    lines.extend(describe(&exp.config));
+    lines
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    config::parse_duration(s).map_err(|why| format!("{s:?} {why}; write it like 30s or 2m"))
+}
+
+/// Runs an experiment file (or only its load, for `duration`), printing the
+/// verdict; the exit status is the verdict's.
+fn run_file(
+    format: LogFormat,
+    path: &std::path::Path,
+    run_dir: Option<PathBuf>,
+    quiet: bool,
+    load_only: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    let mut exp = experiment::load(path)?;
+    if let Some(duration) = load_only {
+        anyhow::ensure!(exp.load.is_some(), "{}: has no [load] section to drive", path.display());
+        exp.phases = vec![experiment::Phase { name: "load".into(), duration, faults: Vec::new() }];
+        exp.max_duration = duration + std::time::Duration::from_secs(60);
+        exp.guardrails.clear();
+    }
+    let dir = run_dir.unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
+    let recorder = Recorder::start(&dir, brownout::run::run_info(&exp))
+        .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
+    init_tracing(format, Some(recorder.layer()));
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let finished = runtime.block_on(async {
+        let interrupt = tokio_util::sync::CancellationToken::new();
+        let on_signal = interrupt.clone();
+        tokio::spawn(async move {
+            brownout::proxy::shutdown_signal().await;
+            on_signal.cancel();
+        });
+        eprintln!("running   {} ({})", exp.title, exp.file);
+        brownout::run::run(&exp, recorder, interrupt, !quiet).await
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    print_verdict(&finished);
+    Ok(ExitCode::from(finished.exit_code()))
+}
+
+fn print_verdict(finished: &brownout::run::Finished) {
+    let report = &finished.report;
+    eprintln!("{}", brownout::report::markdown::headline(report));
+    for p in &report.phases {
+        let s = &p.stats;
+        eprintln!(
+            "  {:<24} {:>6} requests  {:>7} available  p99 {:>9}  {} ungraceful",
+            p.name,
+            s.requests,
+            s.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            s.p99_ms.map_or("-".into(), |v| format!("{v:.1} ms")),
+            s.ungraceful
+        );
+    }
+    if let Some(v) = &report.verdict {
+        if let Some(a) = &v.abort {
+            eprintln!("aborted at {:.1}s by guardrail {}: {}", a.at_s, a.guardrail, a.value);
+        }
+        for c in v.checks.iter().filter(|c| !c.passed) {
+            eprintln!("failed    {} in {}: expected {}, got {}", c.check, c.phase, c.expected, c.actual);
+        }
+        eprintln!(
+            "verdict   {} ({} checks, {} failed)",
+            v.status,
+            v.checks.len(),
+            v.checks.iter().filter(|c| !c.passed).count()
+        );
+    }
+    eprintln!("report    {}", finished.written.html.display());
+    eprintln!("          {}", finished.written.markdown.display());
+    eprintln!("          {}", finished.written.json.display());
+}
+
+/// Runs due experiments one at a time, for ever; `--list` prints the next
+/// run of each and returns.
+fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use brownout::run::schedule::{Cron, Zone};
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let exp = experiment::load(&path)?;
+        if let Some(s) = &exp.schedule {
+            let cron = Cron::parse(&s.cron).map_err(anyhow::Error::msg)?;
+            let zone = Zone::parse(&s.timezone).map_err(anyhow::Error::msg)?;
+            entries.push((path, cron, zone));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    anyhow::ensure!(!entries.is_empty(), "{}: no experiment has a [schedule]", dir.display());
+    let now = std::time::SystemTime::now();
+    if list {
+        for (path, cron, zone) in &entries {
+            let next = cron.next_after(now, zone).map_or("never".into(), |t| {
+                jiff::Timestamp::try_from(t).map_or("?".into(), |t| t.to_zoned(zone.0.clone()).to_string())
+            });
+            println!("{}  next {next}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_tracing(format, None);
+    loop {
+        let now = std::time::SystemTime::now();
+        let Some((when, path)) =
+            entries.iter().filter_map(|(p, c, z)| c.next_after(now, z).map(|t| (t, p.clone()))).min_by_key(|(t, _)| *t)
+        else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        tracing::info!(experiment = %path.display(), "next run at {:?}", jiff::Timestamp::try_from(when).ok());
+        std::thread::sleep(when.duration_since(std::time::SystemTime::now()).unwrap_or_default());
+        // Each run is a child process: one at a time, and a failing run never stops the schedule.
+        let dir = runs.join(utc_stamp());
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .arg("run")
+            .arg(&path)
+            .arg("--run-dir")
+            .arg(&dir)
+            .arg("--quiet")
+            .status();
+        match status {
+            Ok(s) => {
+                tracing::info!(experiment = %path.display(), status = ?s.code(), dir = %dir.display(), "run finished")
+            }
+            Err(e) => tracing::warn!(experiment = %path.display(), error = %e, "run could not start"),
+        }
+    }
 }
 
 /// One line per listener: what brownout understood of a config.

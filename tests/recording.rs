@@ -62,7 +62,12 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
     let dir = temp_dir("mix");
     let recorder = Recorder::start(
         &dir,
-        RunInfo { title: "mix".into(), seed: Some(7), listeners: vec!["observer".into(), "payments".into()] },
+        RunInfo {
+            title: "mix".into(),
+            seed: Some(7),
+            listeners: vec!["observer".into(), "payments".into()],
+            experiment: None,
+        },
     )
     .expect("recorder");
     let subscriber = tracing_subscriber::registry().with(recorder.layer());
@@ -168,8 +173,11 @@ fn exact_quantile(sorted: &[f64], q: f64) -> f64 {
 #[tokio::test]
 async fn report_percentiles_agree_with_the_journal_within_histogram_precision() {
     let dir = temp_dir("percentiles");
-    let recorder =
-        Recorder::start(&dir, RunInfo { title: "p".into(), seed: Some(1), listeners: vec!["t".into()] }).expect("rec");
+    let recorder = Recorder::start(
+        &dir,
+        RunInfo { title: "p".into(), seed: Some(1), listeners: vec!["t".into()], experiment: None },
+    )
+    .expect("rec");
     let subscriber = tracing_subscriber::registry().with(recorder.layer());
     let _guard = tracing::subscriber::set_default(subscriber);
     let up = upstream::mirror().await;
@@ -304,8 +312,11 @@ fn a_killed_proxy_keeps_every_request_answered_a_second_before_and_reports_rebui
 #[tokio::test]
 async fn metrics_count_requests_faults_and_open_connections() {
     let dir = temp_dir("metrics");
-    let recorder =
-        Recorder::start(&dir, RunInfo { title: "m".into(), seed: Some(3), listeners: vec!["t".into()] }).expect("rec");
+    let recorder = Recorder::start(
+        &dir,
+        RunInfo { title: "m".into(), seed: Some(3), listeners: vec!["t".into()], experiment: None },
+    )
+    .expect("rec");
     let subscriber = tracing_subscriber::registry().with(recorder.layer());
     let _guard = tracing::subscriber::set_default(subscriber);
     let up = upstream::mirror().await;

@@ -171,6 +171,9 @@ fn empty_report() -> Report {
         impact: Vec::new(),
         samples: Vec::new(),
         dropped: 0,
+        phases: Vec::new(),
+        verdict: None,
+        steady_state: None,
     }
 }
 

@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod config_files;
+mod experiments;
 mod fault_events;
 mod http_faults;
 mod http_proxy;

@@ -126,6 +126,17 @@ pub struct RawFault {
     pub average_size: Option<Spanned<u64>>,
     pub size_variation: Option<Spanned<u64>>,
     pub timeout: Option<Spanned<Dur>>,
+    /// Experiments only: step a parameter through a phase.
+    pub ramp: Option<Spanned<RawRamp>>,
+}
+
+/// `ramp = { probability = [0.1, 1.0], delay = ["50ms", "2s"], steps = 10 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRamp {
+    pub probability: Option<[Number; 2]>,
+    pub delay: Option<[Dur; 2]>,
+    pub steps: Option<u32>,
 }
 
 /// The position of a problem and what to say.
@@ -162,12 +173,12 @@ impl RawFault {
             at => "at", status => "status", headers => "headers", body => "body", rate => "rate",
             burst => "burst", bytes => "bytes", when_full => "when_full", queue_timeout => "queue_timeout",
             timeout_status => "timeout_status", mode => "mode", average_size => "average_size",
-            size_variation => "size_variation", timeout => "timeout",
+            size_variation => "size_variation", timeout => "timeout", ramp => "ramp",
         )
     }
 }
 
-const COMMON: [&str; 8] = ["name", "target", "probability", "first", "after", "lasting", "match", "opt_in"];
+const COMMON: [&str; 9] = ["name", "target", "probability", "first", "after", "lasting", "match", "opt_in", "ramp"];
 
 fn http_keys(kind: &str) -> &'static [&'static str] {
     match kind {

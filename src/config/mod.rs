@@ -7,7 +7,7 @@
 mod error;
 pub mod fault;
 mod model;
-mod raw;
+pub(crate) mod raw;
 mod values;
 
 use std::collections::HashMap;
@@ -22,7 +22,8 @@ pub use error::{did_you_mean, FileError, Locator, Problem};
 pub use model::*;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr};
 
-use raw::{RawConfig, RawHttp, RawProtocol, RawTarget};
+pub(crate) use raw::RawConfig;
+use raw::{RawHttp, RawProtocol, RawTarget};
 
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:8474";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,7 +42,12 @@ pub fn load(path: &Path) -> Result<Config, FileError> {
 pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, FileError> {
     let loc = Locator { file, text };
     let raw: RawConfig = deserialize(&loc)?;
-    Validator { loc: &loc, base_dir, problems: Vec::new() }.config(raw)
+    validate(&loc, base_dir, raw)
+}
+
+/// Validates a raw config (also the inline part of an experiment file).
+pub(crate) fn validate(loc: &Locator<'_>, base_dir: Option<&Path>, raw: RawConfig) -> Result<Config, FileError> {
+    Validator { loc, base_dir, problems: Vec::new() }.config(raw)
 }
 
 /// Deserializes strictly, turning serde's first complaint into a [`Problem`]

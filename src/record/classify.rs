@@ -10,8 +10,10 @@ use http::HeaderName;
 pub struct GracefulRules {
     /// Failure statuses a degraded application may answer with.
     pub statuses: Vec<u16>,
-    /// The body must contain one of these (case-insensitive), if any are given.
+    /// The body must contain one of these (case-insensitive) or match one of
+    /// `body_matches`, if any of either are given.
     pub body_contains: Vec<String>,
+    pub body_matches: Vec<regex_lite::Regex>,
     /// One of these headers must be present (a fallback marker,
     /// `Retry-After`), if any are given.
     pub headers: Vec<HeaderName>,
@@ -19,6 +21,27 @@ pub struct GracefulRules {
     pub within: Duration,
     /// Extra patterns of leaked internals, beside the built-in ones.
     pub leaks: Vec<regex_lite::Regex>,
+    /// Rules of their own for routes (`POST /checkout`, globs), first match wins.
+    pub by_route: Vec<(String, std::sync::Arc<GracefulRules>)>,
+}
+
+impl GracefulRules {
+    /// The rules for a request: the first route rule that matches its method
+    /// and path (raw or templated), else these.
+    pub fn for_route<'a>(&'a self, method: &str, path: &str) -> &'a GracefulRules {
+        if self.by_route.is_empty() {
+            return self;
+        }
+        let raw = format!("{method} {path}");
+        let templated = format!("{method} {}", super::route::template(path));
+        self.by_route
+            .iter()
+            .find(|(pattern, _)| {
+                crate::report::verdict::route_matches(pattern, &raw)
+                    || crate::report::verdict::route_matches(pattern, &templated)
+            })
+            .map_or(self, |(_, rules)| rules)
+    }
 }
 
 impl Default for GracefulRules {
@@ -29,6 +52,8 @@ impl Default for GracefulRules {
             headers: Vec::new(),
             within: Duration::from_secs(2),
             leaks: Vec::new(),
+            body_matches: Vec::new(),
+            by_route: Vec::new(),
         }
     }
 }
@@ -115,9 +140,10 @@ pub fn classify(
         return Class::Ok;
     }
     let status_ok = rules.statuses.contains(&status);
-    let body_ok = rules.body_contains.is_empty() || {
+    let body_ok = (rules.body_contains.is_empty() && rules.body_matches.is_empty()) || {
         let lower = body.to_lowercase();
         rules.body_contains.iter().any(|m| lower.contains(&m.to_lowercase()))
+            || rules.body_matches.iter().any(|re| re.is_match(body))
     };
     let header_ok = rules.headers.is_empty() || rules.headers.iter().any(&has_header);
     if status_ok && body_ok && header_ok && latency <= rules.within {
@@ -138,6 +164,8 @@ mod tests {
             headers: vec![HeaderName::from_static("retry-after")],
             within: Duration::from_secs(1),
             leaks: vec![],
+            body_matches: vec![],
+            by_route: vec![],
         }
     }
 

@@ -11,6 +11,15 @@ pub const TYPE_REQUEST: &str = "request";
 pub const TYPE_CONNECTION: &str = "connection";
 pub const TYPE_FAULT_ON: &str = "fault_on";
 pub const TYPE_FAULT_OFF: &str = "fault_off";
+pub const TYPE_PHASE: &str = "phase";
+pub const TYPE_ABORT: &str = "abort";
+
+/// A phase's name and how many faults it has, on `phase` events.
+pub const PHASE_NAME: &str = "phase.name";
+pub const PHASE_FAULTS: &str = "phase.faults";
+/// The guardrail that tripped and the value it saw, on `abort` events.
+pub const GUARDRAIL: &str = "guardrail";
+pub const GUARDRAIL_VALUE: &str = "guardrail.value";
 
 /// The listener: a target's name, or `observer`.
 pub const TARGET: &str = "target";

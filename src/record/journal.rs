@@ -15,7 +15,33 @@ pub enum Line {
     FaultOn(FaultOn),
     FaultOff(FaultOff),
     Sample(SampleLine),
+    Phase(PhaseLine),
+    Abort(AbortLine),
     Stop(Stop),
+}
+
+/// A phase of an experiment began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseLine {
+    pub t: f64,
+    pub name: String,
+    /// How many faults the phase has (0 for a baseline or recovery).
+    pub faults: u64,
+}
+
+/// A guardrail tripped and the run was aborted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbortLine {
+    pub t: f64,
+    pub guardrail: String,
+    pub value: String,
+}
+
+/// What the journal needs to know of an experiment to judge it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentInfo {
+    pub hypothesis: crate::report::verdict::Hypothesis,
+    pub guardrails: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +53,8 @@ pub struct Start {
     pub seed: Option<u64>,
     /// Every listener: `observer` and the targets.
     pub listeners: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub experiment: Option<ExperimentInfo>,
 }
 
 /// One HTTP exchange as the client experienced it.

@@ -37,6 +37,9 @@ pub struct Entry {
     pub class: Option<String>,
     pub body: Option<String>,
     pub headers: Option<String>,
+    pub phase: Option<String>,
+    pub guardrail: Option<String>,
+    pub value: Option<String>,
 }
 
 impl Visit for Entry {
@@ -55,6 +58,9 @@ impl Visit for Entry {
             fields::GRACEFUL => self.class = v,
             fields::BODY => self.body = v,
             fields::HEADERS => self.headers = v,
+            fields::PHASE_NAME => self.phase = v,
+            fields::GUARDRAIL => self.guardrail = v,
+            fields::GUARDRAIL_VALUE => self.value = v,
             _ => {}
         }
     }
@@ -66,7 +72,7 @@ impl Visit for Entry {
             fields::TTFB_US => self.ttfb_us = Some(value),
             fields::BYTES_IN => self.bytes_in = value,
             fields::BYTES_OUT => self.bytes_out = value,
-            fields::FAULT_COUNT => self.count = value,
+            fields::FAULT_COUNT | fields::PHASE_FAULTS => self.count = value,
             _ => {}
         }
     }

@@ -14,6 +14,12 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
 }
 
+/// The same at 2 significant digits: a tenth of the memory, for the
+/// per-second tallies behind progress and guardrails.
+fn coarse_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 2).expect("constant bounds are valid")
+}
+
 /// Counts of one group of requests or connections.
 #[derive(Debug, Clone)]
 pub struct Tally {
@@ -52,19 +58,26 @@ impl Tally {
     }
 }
 
-/// One second of one listener.
-#[derive(Debug, Clone, Default)]
+/// One second of one listener (or route).
+#[derive(Debug, Clone)]
 pub struct Second {
     pub second: u64,
     pub tally: Tally,
+}
+
+impl Second {
+    fn new(second: u64) -> Self {
+        Second { second, tally: Tally { latency: coarse_histogram(), ..Tally::default() } }
+    }
 }
 
 #[derive(Default)]
 pub struct LiveState {
     /// By listener, then route.
     pub routes: BTreeMap<String, BTreeMap<String, Tally>>,
-    /// By listener: the last 60 seconds, oldest first.
-    pub recent: BTreeMap<String, VecDeque<Second>>,
+    /// By listener, then route (`*` for all of the listener's): the last 60
+    /// seconds, oldest first.
+    pub recent: BTreeMap<String, BTreeMap<String, VecDeque<Second>>>,
     /// Faults applied, by (target, fault).
     pub faults: BTreeMap<(String, String), u64>,
 }
@@ -100,17 +113,23 @@ impl Live {
         }
         routes.get_mut(route).expect("inserted above").add(failed_origin, class, latency_us);
         if !s.recent.contains_key(listener) {
-            s.recent.insert(listener.to_string(), VecDeque::new());
+            s.recent.insert(listener.to_string(), BTreeMap::new());
         }
-        let recent = s.recent.get_mut(listener).expect("inserted above");
-        if recent.back().is_none_or(|b| b.second < second) {
-            recent.push_back(Second { second, tally: Tally::default() });
-        }
-        if let Some(slot) = recent.iter_mut().rev().find(|b| b.second == second) {
-            slot.tally.add(failed_origin, class, latency_us);
-        }
-        while recent.front().is_some_and(|f| f.second + RECENT_SECONDS <= second) {
-            recent.pop_front();
+        let by_route = s.recent.get_mut(listener).expect("inserted above");
+        for key in ["*", route] {
+            if !by_route.contains_key(key) {
+                by_route.insert(key.to_string(), VecDeque::new());
+            }
+            let recent = by_route.get_mut(key).expect("inserted above");
+            if recent.back().is_none_or(|b| b.second < second) {
+                recent.push_back(Second::new(second));
+            }
+            if let Some(slot) = recent.iter_mut().rev().find(|b| b.second == second) {
+                slot.tally.add(failed_origin, class, latency_us);
+            }
+            while recent.front().is_some_and(|f| f.second + RECENT_SECONDS <= second) {
+                recent.pop_front();
+            }
         }
     }
 
@@ -121,11 +140,25 @@ impl Live {
         }
     }
 
-    /// A listener's tally over the seconds `from..=to` (run seconds).
-    pub fn window(&self, listener: &str, from: u64, to: u64) -> Tally {
+    /// The tally of a listener's routes matching `route` (`*` for all) over
+    /// the run seconds `from..=to`.
+    pub fn window(&self, listener: &str, route: &str, from: u64, to: u64) -> Tally {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut total = Tally::default();
-        for b in s.recent.get(listener).into_iter().flatten().filter(|b| b.second >= from && b.second <= to) {
+        let mut total = Tally { latency: coarse_histogram(), ..Tally::default() };
+        let Some(by_route) = s.recent.get(listener) else { return total };
+        let seconds =
+            by_route
+                .iter()
+                .filter(|(r, _)| {
+                    if route == "*" {
+                        *r == "*"
+                    } else {
+                        *r != "*" && crate::report::verdict::route_matches(route, r)
+                    }
+                })
+                .flat_map(|(_, deque)| deque.iter())
+                .filter(|b| b.second >= from && b.second <= to);
+        for b in seconds {
             total.requests += b.tally.requests;
             total.failed += b.tally.failed;
             for (k, v) in &b.tally.by_origin {

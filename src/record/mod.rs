@@ -29,7 +29,9 @@ pub use layer::{Entry, RecordLayer};
 pub use live::Live;
 
 use classify::is_failure;
-use journal::{Connection, FaultOff, FaultOn, Line, Request, SampleLine, Start, Stop, JOURNAL_SCHEMA};
+use journal::{
+    AbortLine, Connection, FaultOff, FaultOn, Line, PhaseLine, Request, SampleLine, Start, Stop, JOURNAL_SCHEMA,
+};
 
 /// Entries that may wait for the writer; past this, they are dropped.
 const QUEUE: usize = 64 * 1024;
@@ -46,6 +48,7 @@ pub struct RunInfo {
     pub title: String,
     pub seed: Option<u64>,
     pub listeners: Vec<String>,
+    pub experiment: Option<journal::ExperimentInfo>,
 }
 
 /// A running recorder: the layer to install, the live aggregates, and the
@@ -74,6 +77,7 @@ impl Recorder {
             title: run.title,
             seed: run.seed,
             listeners: run.listeners,
+            experiment: run.experiment,
         };
         let writer_live = live.clone();
         let writer = std::thread::Builder::new()
@@ -234,6 +238,12 @@ impl Writer {
                 target: e.target,
                 fault: e.fault.unwrap_or_default(),
                 applied: e.count,
+            }),
+            fields::TYPE_PHASE => Line::Phase(PhaseLine { t: end, name: e.phase.unwrap_or_default(), faults: e.count }),
+            fields::TYPE_ABORT => Line::Abort(AbortLine {
+                t: end,
+                guardrail: e.guardrail.unwrap_or_default(),
+                value: e.value.unwrap_or_default(),
             }),
             _ => return Ok(()),
         };

@@ -6,7 +6,10 @@ use std::io::BufRead;
 
 use hdrhistogram::Histogram;
 
-use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats, SCHEMA};
+use super::model::{
+    FaultStats, Impact, Origins, PhaseStats, Report, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA,
+};
+use super::verdict::{check_graceful, check_slo, route_matches, AbortInfo, Verdict};
 use crate::record::classify::is_failure;
 use crate::record::journal::Line;
 use crate::record::live::histogram;
@@ -164,12 +167,24 @@ pub fn compute(lines: &[Line]) -> Report {
     let mut faults: Vec<FaultStats> = Vec::new();
     let mut applied_by_records: HashMap<(String, String), u64> = HashMap::new();
     let mut samples = Vec::new();
+    let mut experiment = None;
+    let mut phase_lines: Vec<(String, f64, u64)> = Vec::new();
+    let mut abort: Option<AbortInfo> = None;
     for line in lines {
         match line {
             Line::Start(s) => {
                 title = s.title.clone();
                 started_ms = s.ts;
                 seed = s.seed;
+                experiment = s.experiment.clone();
+            }
+            Line::Phase(p) => {
+                end_t = end_t.max(p.t);
+                phase_lines.push((p.name.clone(), p.t, p.faults));
+            }
+            Line::Abort(a) => {
+                end_t = end_t.max(a.t);
+                abort = Some(AbortInfo { guardrail: a.guardrail.clone(), at_s: a.t, value: a.value.clone() });
             }
             Line::Request(r) => {
                 let failed =
@@ -278,6 +293,64 @@ pub fn compute(lines: &[Line]) -> Report {
         })
         .collect();
     let impact = impact(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
+    // The user-facing listener: the observer, else the load driver, else all.
+    let user = observer.or_else(|| name_ids.get("load").copied());
+    let in_user = |o: &Obs| user.is_none_or(|u| u == o.listener);
+    let spans: Vec<(String, f64, f64, u64)> = phase_lines
+        .iter()
+        .enumerate()
+        .map(|(i, (name, start, faults))| {
+            let end = phase_lines.get(i + 1).map_or(end_t, |next| next.1);
+            (name.clone(), *start, end, *faults)
+        })
+        .collect();
+    let stats_where = |from: f64, to: f64, pattern: &str| -> Stats {
+        let mut acc = Acc::default();
+        for o in obs.iter().filter(|o| in_user(o) && o.t >= from && o.t < to && route_matches(pattern, &names[o.route]))
+        {
+            acc.add(o);
+        }
+        acc.finish()
+    };
+    let phases: Vec<PhaseStats> = spans
+        .iter()
+        .map(|(name, start, end, faults)| PhaseStats {
+            name: name.clone(),
+            start_s: *start,
+            end_s: *end,
+            faults: *faults,
+            stats: stats_where(*start, *end, "*"),
+        })
+        .collect();
+    let quiet: Vec<&PhaseStats> = phases.iter().filter(|p| p.faults == 0).collect();
+    let steady_state = match (quiet.first(), quiet.last()) {
+        (Some(a), Some(b)) if a.name != b.name => Some(SteadyState {
+            before_phase: a.name.clone(),
+            after_phase: b.name.clone(),
+            before: a.stats.clone(),
+            after: b.stats.clone(),
+        }),
+        _ => None,
+    };
+    let verdict = experiment.map(|exp| {
+        let mut checks = Vec::new();
+        for slo in &exp.hypothesis.slos {
+            for (name, start, end, _) in spans.iter().filter(|s| slo.phase.as_ref().is_none_or(|p| *p == s.0)) {
+                checks.extend(check_slo(slo, name, &stats_where(*start, *end, &slo.route)));
+            }
+        }
+        for rule in &exp.hypothesis.graceful {
+            for (name, start, end, _) in spans.iter().filter(|s| rule.phase.as_ref().is_none_or(|p| *p == s.0)) {
+                checks.push(check_graceful(rule, name, &stats_where(*start, *end, &rule.route)));
+            }
+        }
+        let status = match outcome.as_str() {
+            "aborted" | "interrupted" | "unfinished" => outcome.clone(),
+            _ if checks.iter().all(|c| c.passed) => "held".into(),
+            _ => "deviated".into(),
+        };
+        Verdict { status, checks, abort: abort.clone() }
+    });
     Report {
         schema: SCHEMA,
         title,
@@ -293,6 +366,9 @@ pub fn compute(lines: &[Line]) -> Report {
         impact,
         samples,
         dropped,
+        phases,
+        verdict,
+        steady_state,
     }
 }
 

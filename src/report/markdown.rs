@@ -63,6 +63,63 @@ pub fn render(r: &Report) -> String {
     if r.dropped > 0 {
         let _ = writeln!(md, "**Warning:** the recorder dropped {} journal lines; counts are incomplete.\n", r.dropped);
     }
+    if let Some(v) = &r.verdict {
+        let failed = v.checks.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(md, "## Verdict: {}\n\n{} checks, {failed} failed.\n", v.status, v.checks.len());
+        if let Some(a) = &v.abort {
+            let _ = writeln!(md, "Aborted at {:.1} s by guardrail `{}`: {}.\n", a.at_s, a.guardrail, a.value);
+        }
+        if !v.checks.is_empty() {
+            md.push_str("| check | phase | expected | measured | result |\n| --- | --- | --- | --- | --- |\n");
+            for c in &v.checks {
+                let result = if c.passed { "passed" } else { "**failed**" };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {result} |",
+                    cell(&c.check),
+                    cell(&c.phase),
+                    cell(&c.expected),
+                    cell(&c.actual)
+                );
+            }
+            md.push('\n');
+        }
+    }
+    if !r.phases.is_empty() {
+        md.push_str(
+            "## Phases\n\n| phase | from | to | faults | requests | availability | p99 | graceful | ungraceful |\n",
+        );
+        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for p in &r.phases {
+            let s = &p.stats;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&p.name),
+                secs(p.start_s),
+                secs(p.end_s),
+                p.faults,
+                s.requests,
+                pct(s.availability),
+                ms(s.p99_ms),
+                s.graceful,
+                s.ungraceful
+            );
+        }
+        if let Some(s) = &r.steady_state {
+            let _ = writeln!(
+                md,
+                "\nSteady state: {} before ({} available, p99 {}) against {} after ({} available, p99 {}).",
+                s.before_phase,
+                pct(s.before.availability),
+                ms(s.before.p99_ms),
+                s.after_phase,
+                pct(s.after.availability),
+                ms(s.after.p99_ms)
+            );
+        }
+        md.push('\n');
+    }
 
     md.push_str("## Routes\n\n");
     md.push_str(

@@ -33,6 +33,34 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// Journal lines the recorder could not keep up with.
     pub dropped: u64,
+    /// The phases of an experiment, with the user-facing outcomes in each.
+    #[serde(default)]
+    pub phases: Vec<PhaseStats>,
+    /// An experiment's verdict: its checks per phase, and why it stopped.
+    #[serde(default)]
+    pub verdict: Option<super::verdict::Verdict>,
+    /// The user-facing outcomes in the first phase without faults against the last.
+    #[serde(default)]
+    pub steady_state: Option<SteadyState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStats {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// How many faults the phase had.
+    pub faults: u64,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SteadyState {
+    pub before_phase: String,
+    pub after_phase: String,
+    pub before: Stats,
+    pub after: Stats,
 }
 
 /// Outcomes of a set of requests (or TCP connections).

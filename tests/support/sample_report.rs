@@ -459,6 +459,9 @@ pub fn sample_report() -> Report {
         impact,
         samples: samples(),
         dropped: 12,
+        phases: Vec::new(),
+        verdict: None,
+        steady_state: None,
     }
 }
 

@@ -79,7 +79,12 @@ impl Started {
         let observe_failure = self.rules.is_some() && (status >= 400);
         let (has_rule_header, headers) = match (&self.rules, observe_failure) {
             (Some(rules), true) => (
-                rules.headers.iter().map(|h| resp.headers().contains_key(h)).collect(),
+                rules
+                    .for_route(self.method.as_str(), &self.path)
+                    .headers
+                    .iter()
+                    .map(|h| resp.headers().contains_key(h))
+                    .collect(),
                 Some(header_lines(resp.headers())),
             ),
             _ => (Vec::new(), None),
@@ -180,6 +185,7 @@ impl Drop for Recorded {
         let origin = origin.or_else(|| is_failure(self.status).then_some(fields::ORIGIN_UPSTREAM));
         let body = self.capture.take().map(|b| redact::body(&String::from_utf8_lossy(&b)));
         let class = started.rules.as_ref().map(|rules| {
+            let rules = rules.for_route(started.method.as_str(), &started.path);
             let status = if error.is_some() && self.error.is_some() { None } else { Some(self.status) };
             let has = |h: &http::HeaderName| {
                 rules.headers.iter().position(|r| r == h).is_some_and(|i| self.has_rule_header.get(i) == Some(&true))

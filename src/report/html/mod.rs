@@ -1,6 +1,8 @@
 //! Renders a run's [`Report`] as one self-contained HTML page: inline CSS and inline SVG charts, no script and
 //! nothing fetched, so the file can be archived, mailed or opened offline exactly as written.
 
+mod verdict;
+
 use std::collections::BTreeMap;
 
 use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats};
@@ -32,6 +34,7 @@ pub fn render(report: &Report) -> String {
     out.push_str("<body>\n<main>\n");
     header(&mut out, report);
     cards(&mut out, &report.headline, report.duration_s);
+    verdict::section(&mut out, report);
 
     let listener = main_listener(&report.windows);
     let windows: Vec<&WindowStats> = match &listener {
@@ -1161,6 +1164,11 @@ table.data tbody tr:hover { background: #fafbfc; }
 table.data .num { text-align: right; white-space: nowrap; }
 table.data .zero { color: #c0c6ce; }
 table.data .bad { color: var(--bad); font-weight: 600; }
+table.data .ok { color: #1f7a4d; font-weight: 600; }
+.verdict { padding: 10px 14px; border-radius: 8px; border: 1px solid; }
+.verdict-ok { background: #e7f5ee; border-color: #a8d9bf; color: #17603c; }
+.verdict-bad { background: #fbe5e5; border-color: #f1b9b9; color: #a12626; }
+.verdict-warn { background: #fdf3dc; border-color: #f0d28a; color: #8a5a00; }
 table.data .warn { color: var(--warn); font-weight: 600; }
 table.data .good { color: var(--good); }
 table.data td.arrow, table.data th.arrow { color: var(--faint); padding: 7px 0; text-align: center; width: 1em; }
@@ -1215,6 +1223,9 @@ mod tests {
             impact: Vec::new(),
             samples: Vec::new(),
             dropped: 0,
+            phases: Vec::new(),
+            verdict: None,
+            steady_state: None,
         }
     }
 
