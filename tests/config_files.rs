@@ -58,3 +58,51 @@ fn defaults_fill_what_a_file_leaves_out() {
     assert_eq!(up.connect_timeout, brownout::config::DEFAULT_CONNECT_TIMEOUT);
     assert_eq!(up.request_timeout, brownout::config::DEFAULT_REQUEST_TIMEOUT);
 }
+
+#[test]
+fn every_shipped_experiment_is_valid() {
+    let files = toml_files("experiments");
+    assert!(files.len() >= 6, "experiments/ holds {} files", files.len());
+    for f in files {
+        if let Err(e) = brownout::experiment::load(&f) {
+            panic!("{} is invalid:\n{e}", f.display());
+        }
+    }
+}
+
+#[test]
+fn every_invalid_experiment_fixture_fails_with_its_expected_message() {
+    let files = toml_files("tests/fixtures/experiments/invalid");
+    assert!(files.len() >= 10, "expected the invalid fixtures, found {}", files.len());
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read fixture");
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", f.display());
+        let err = match brownout::experiment::load(&f) {
+            Ok(_) => panic!("{} was accepted", f.display()),
+            Err(e) => e.to_string(),
+        };
+        for want in expected {
+            assert!(err.contains(want), "{}:\n  expected to contain: {want}\n  got: {err}", f.display());
+        }
+    }
+}
+
+#[test]
+fn check_accepts_every_experiment_and_prints_its_timeline() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brownout"))
+        .arg("check")
+        .args(toml_files("experiments"))
+        .args(toml_files("config"))
+        .current_dir(dir)
+        .output()
+        .expect("run brownout check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("00:00-00:30 baseline: no faults"), "{stdout}");
+    assert!(
+        stdout.contains("00:30-01:30 payments down: payments: error-1: error status 503 on POST /v1/charges*, 100%"),
+        "{stdout}"
+    );
+}

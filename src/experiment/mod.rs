@@ -467,11 +467,11 @@ impl Validator<'_> {
                 p95_ms: ms(&slo.p95),
                 p99_ms: ms(&slo.p99),
             };
-            if out.availability.is_none()
-                && out.error_rate.is_none()
-                && out.p50_ms.is_none()
-                && out.p95_ms.is_none()
-                && out.p99_ms.is_none()
+            if slo.availability.is_none()
+                && slo.error_rate.is_none()
+                && slo.p50.is_none()
+                && slo.p95.is_none()
+                && slo.p99.is_none()
             {
                 self.problem(s.span().start, key, "sets no objective".into()).hint =
                     Some("add availability, error_rate, p50, p95 or p99".into());
