@@ -24,7 +24,10 @@
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
 //! - [`admin`]: the admin listener: health and Prometheus `/metrics`.
 //! - [`record`]: field names, the recording layer, the journal writer, live aggregates, graceful classification.
-//! - [`report`]: journal -> report model (pure), rendered as JSON, Markdown and HTML.
+//! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown and HTML.
+//! - [`experiment`]: experiment files: parsing, validation, the timeline (pure, time is an argument).
+//! - [`run`]: the run controller: phases, guardrails, fail-open guard, progress, schedules.
+//! - [`load`]: the open-loop load driver.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
 //! - `main.rs`: the command line only.
 //!
@@ -41,6 +44,8 @@
 //! - The data path never waits on the recorder: the layer copies fields into
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.
+//! - One owner writes the faults during a run (the run controller); every
+//!   way a run ends clears them first.
 //! - The accept loops never dial an upstream: dialing happens in the
 //!   connection's own task, so one blackholed upstream stalls nothing else.
 //! - No body is buffered whole: request and response bodies stream through,

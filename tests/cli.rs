@@ -158,3 +158,20 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
     // After the drain nothing listens any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", listen)).is_err());
 }
+
+#[test]
+fn schedule_lists_the_next_run_of_each_scheduled_experiment() {
+    let out = Command::new(BIN)
+        .args(["schedule", "experiments", "--list"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run brownout");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout.lines().find(|l| l.contains("crm-down.toml")).expect("crm-down is scheduled");
+    // Tuesdays at 14:00 in Berlin.
+    assert!(
+        line.contains("T14:00:00+01:00[Europe/Berlin]") || line.contains("T14:00:00+02:00[Europe/Berlin]"),
+        "{line}"
+    );
+}

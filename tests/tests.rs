@@ -9,6 +9,7 @@ mod fault_events;
 mod http_faults;
 mod http_proxy;
 mod https_upstream;
+mod load_driver;
 mod recording;
 mod report_html;
 mod tcp_faults;

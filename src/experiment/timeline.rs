@@ -134,3 +134,100 @@ fn ramped(pf: &PhaseFault, progress: f64) -> Fault {
     }
     fault
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiment() -> Experiment {
+        let text = r#"
+title = "t"
+[[target]]
+name = "api"
+protocol = "http"
+listen = "127.0.0.1:0"
+upstream = "http://127.0.0.1:9"
+[[target]]
+name = "db"
+protocol = "tcp"
+listen = "127.0.0.1:0"
+upstream = "127.0.0.1:9"
+[[phase]]
+name = "baseline"
+duration = "30s"
+[[phase]]
+name = "ramp"
+duration = "40s"
+faults = [{ target = "api", kind = "error", status = 503, probability = 0.1, ramp = { probability = [0.1, 1.0], steps = 4 } },
+          { target = "db", kind = "latency", delay = "50ms", ramp = { delay = ["50ms", "2s"], steps = 4 } }]
+[[phase]]
+name = "recovery"
+duration = "10s"
+"#;
+        crate::experiment::parse("t.toml", text, None).expect("valid")
+    }
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn phases_follow_each_other_without_gaps() {
+        let exp = experiment();
+        let tl = Timeline::new(&exp);
+        assert_eq!(tl.total, secs(80.0));
+        assert_eq!(tl.phase_at(secs(0.0)), Some(0));
+        assert_eq!(tl.phase_at(secs(29.999)), Some(0));
+        assert_eq!(tl.phase_at(secs(30.0)), Some(1));
+        assert_eq!(tl.phase_at(secs(70.0)), Some(2));
+        assert_eq!(tl.phase_at(secs(80.0)), None);
+    }
+
+    #[test]
+    fn changes_fall_on_phase_starts_and_ramp_steps() {
+        let exp = experiment();
+        let tl = Timeline::new(&exp);
+        let want: Vec<Duration> = [0.0, 30.0, 40.0, 50.0, 60.0, 70.0].into_iter().map(secs).collect();
+        assert_eq!(tl.changes(&exp), want);
+    }
+
+    #[test]
+    fn ramps_step_from_their_first_to_their_last_value() {
+        let exp = experiment();
+        let tl = Timeline::new(&exp);
+        let at = |t: f64| {
+            let faults = tl.faults_at(&exp, secs(t));
+            let p = faults.iter().find(|(n, _)| n == "api").and_then(|(_, f)| f.first().map(|f| f.scope.probability));
+            let d = faults.iter().find(|(n, _)| n == "db").and_then(|(_, f)| match f.first().map(|f| &f.kind) {
+                Some(Kind::Tcp(TcpKind::Latency { delay, .. }, _)) => Some(*delay),
+                _ => None,
+            });
+            (p, d)
+        };
+        assert_eq!(at(10.0), (None, None), "the baseline has no faults");
+        let (p, d) = at(30.0);
+        assert!((p.unwrap() - 0.1).abs() < 1e-9 && d == Some(secs(0.05)));
+        let (p, _) = at(45.0);
+        assert!((p.unwrap() - 0.4).abs() < 1e-9, "{p:?}");
+        let (p, d) = at(69.9);
+        assert!((p.unwrap() - 1.0).abs() < 1e-9 && d == Some(secs(2.0)));
+        assert_eq!(at(75.0), (None, None), "recovery clears every fault");
+        // Every target is listed, so applying a step clears targets without faults.
+        assert_eq!(tl.faults_at(&exp, secs(75.0)).len(), 2);
+    }
+
+    #[test]
+    fn a_dry_run_reads_as_a_timeline() {
+        let exp = experiment();
+        let lines = Timeline::new(&exp).describe(&exp);
+        assert_eq!(lines[0], "00:00-00:30 baseline: no faults");
+        assert!(
+            lines[1].starts_with(
+                "00:30-01:10 ramp: api: error-1: error status 503, 10%, probability ramped 10% to 100% in 4 steps"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], "01:10-01:20 recovery: no faults");
+    }
+}
