@@ -54,6 +54,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod demo;
 pub mod experiment;
 pub mod fault;
 pub mod load;

@@ -41,6 +41,18 @@ enum Command {
         #[arg(long)]
         no_record: bool,
     },
+    /// A whole game day on a demo shop, in one process, with nothing to set up.
+    Demo {
+        /// About 12 seconds instead of about a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Open the HTML report in a browser afterwards.
+        #[arg(long)]
+        open: bool,
+        /// Where the journal and reports go [default: runs/<UTC time>-demo].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
     /// Run an experiment: phases, faults, load, guardrails, then the verdict.
     Run {
         /// The experiment file (see experiments/).
@@ -101,6 +113,7 @@ fn main() -> ExitCode {
             init_tracing(cli.log_format, None);
             report(&journal, out)
         }
+        Command::Demo { quick, open, run_dir } => demo(cli.log_format, quick, open, run_dir),
         Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None),
         Command::Load { file, duration, run_dir } => run_file(cli.log_format, &file, run_dir, false, Some(duration)),
         Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
@@ -121,7 +134,9 @@ fn init_tracing(format: LogFormat, recorder: Option<RecordLayer>) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Recorded events (faults on and off, phases) go to the journal; the
+    // log shows them only when asked for with RUST_LOG.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,brownout::record=warn"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = match format {
         LogFormat::Pretty => fmt.boxed(),
@@ -334,13 +349,96 @@ fn run_file(
     Ok(ExitCode::from(finished.exit_code()))
 }
 
+fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let prepared = runtime.block_on(brownout::demo::prepare(quick))?;
+    let dir = run_dir.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-demo", utc_stamp())));
+    let recorder = Recorder::start(&dir, brownout::run::run_info(&prepared.experiment))
+        .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
+    init_tracing(format, Some(recorder.layer()));
+    eprintln!("brownout demo: a shop, six dependencies, six incidents, all on 127.0.0.1");
+    for line in experiment::Timeline::new(&prepared.experiment).describe(&prepared.experiment) {
+        eprintln!("  {line}");
+    }
+    let finished = runtime.block_on(async {
+        let interrupt = tokio_util::sync::CancellationToken::new();
+        let on_signal = interrupt.clone();
+        tokio::spawn(async move {
+            brownout::proxy::shutdown_signal().await;
+            on_signal.cancel();
+        });
+        brownout::demo::run(&prepared, recorder, interrupt, true).await
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    print_routes(&finished.report);
+    print_verdict(&finished);
+    if open {
+        open_in_browser(&finished.written.html);
+    }
+    Ok(ExitCode::from(finished.exit_code()))
+}
+
+/// The observer's routes: what each user journey went through.
+fn print_routes(report: &brownout::report::Report) {
+    eprintln!(
+        "\n  {:<18} {:>8} {:>10} {:>10} {:>9} {:>11}",
+        "journey", "requests", "available", "p99", "graceful", "ungraceful"
+    );
+    for r in report.routes.iter().filter(|r| r.listener == "observer") {
+        let s = &r.stats;
+        eprintln!(
+            "  {:<18} {:>8} {:>10} {:>10} {:>9} {:>11}",
+            r.route,
+            s.requests,
+            s.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            s.p99_ms.map_or("-".into(), |v| format!("{v:.0} ms")),
+            s.graceful,
+            s.ungraceful
+        );
+    }
+    let mut worst: Vec<&brownout::report::model::Impact> =
+        report.impact.iter().filter(|i| i.availability_delta.is_some_and(|d| d < -0.01)).collect();
+    worst.truncate(5);
+    if !worst.is_empty() {
+        eprintln!("\n  which dependency failure hurt which journey most:");
+        for i in worst {
+            eprintln!(
+                "  {:<30} {:<18} {} -> {} available",
+                format!("{}/{}", i.target, i.fault),
+                i.route,
+                i.baseline.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+                i.during.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
+            );
+        }
+    }
+    eprintln!();
+}
+
+/// Opens a file with the desktop's opener, where there is one.
+fn open_in_browser(path: &std::path::Path) {
+    let openers: Vec<String> = std::env::var("BROWSER").into_iter().chain(["xdg-open".into(), "open".into()]).collect();
+    for opener in openers {
+        if std::process::Command::new(&opener)
+            .arg(path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+        {
+            eprintln!("opened    {} with {opener}", path.display());
+            return;
+        }
+    }
+    eprintln!("no browser found to open {}; open it by hand", path.display());
+}
+
 fn print_verdict(finished: &brownout::run::Finished) {
     let report = &finished.report;
     eprintln!("{}", brownout::report::markdown::headline(report));
     for p in &report.phases {
         let s = &p.stats;
         eprintln!(
-            "  {:<24} {:>6} requests  {:>7} available  p99 {:>9}  {} ungraceful",
+            "  {:<30} {:>6} requests  {:>7} available  p99 {:>9}  {} ungraceful",
             p.name,
             s.requests,
             s.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),

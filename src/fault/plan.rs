@@ -53,6 +53,14 @@ impl ActiveFault {
         ActiveFault { fault, activated: now, applied: AtomicU64::new(0), ended: CancellationToken::new(), bucket, pool }
     }
 
+    /// The same fault with new parameters (a ramp step): what the old one
+    /// holds stays held, since the fault has not been removed.
+    fn succeed(fault: Fault, now: Instant, old: &ActiveFault) -> Self {
+        let mut next = ActiveFault::new(fault, now);
+        next.ended = old.ended.clone();
+        next
+    }
+
     /// Counts one application; false once a `first = N` fault has been
     /// applied N times.
     pub fn admit(&self) -> bool {
@@ -176,6 +184,7 @@ impl FaultSwitch {
             match old.faults.iter().find(|a| a.fault == fault) {
                 Some(kept) => next.push(kept.clone()),
                 None => {
+                    let successor = old.faults.iter().find(|a| a.fault.id == fault.id);
                     info!(
                         target: fields::RECORD,
                         record = fields::TYPE_FAULT_ON,
@@ -185,7 +194,10 @@ impl FaultSwitch {
                         { fields::FAULT_CONFIGURED } = %fault.describe(),
                         "fault on"
                     );
-                    next.push(Arc::new(ActiveFault::new(fault, now)));
+                    next.push(Arc::new(match successor {
+                        Some(prior) => ActiveFault::succeed(fault, now, prior),
+                        None => ActiveFault::new(fault, now),
+                    }));
                 }
             }
         }
@@ -201,7 +213,10 @@ impl FaultSwitch {
                 { fields::FAULT_COUNT } = gone.applied(),
                 "fault off"
             );
-            gone.ended.cancel();
+            // A fault that continues under new parameters shares its token.
+            if !next.iter().any(|n| n.fault.id == gone.fault.id) {
+                gone.ended.cancel();
+            }
         }
         self.changed.send_replace(generation);
     }

@@ -40,7 +40,7 @@ impl Progress {
         };
         let left = total.saturating_sub(elapsed);
         let line = format!(
-            "{} {phase:<24} {} left | {rps:>6.0} req/s | errors {:>5.1}% | p99 {p99:>7.1} ms | graceful {share}",
+            "{} {phase:<28} {} left | {rps:>6.0} req/s | errors {:>5.1}% | p99 {p99:>7.1} ms | graceful {share}",
             clock(elapsed),
             clock(left),
             t.error_rate() * 100.0
