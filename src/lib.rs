@@ -28,6 +28,7 @@
 //! - [`experiment`]: experiment files: parsing, validation, the timeline (pure, time is an argument).
 //! - [`run`]: the run controller: phases, guardrails, fail-open guard, progress, schedules.
 //! - [`load`]: the open-loop load driver.
+//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
 //! - `main.rs`: the command line only.
 //!
