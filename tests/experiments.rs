@@ -201,3 +201,49 @@ fn a_panic_while_faults_are_on_leaves_no_fault_active() {
     assert!(switch.load().faults.is_empty(), "faults left active after a panic");
     assert!(held.ended.is_cancelled(), "what the fault held was released");
 }
+
+#[tokio::test]
+async fn an_admin_stop_ends_the_run_as_interrupted_with_faults_cleared() {
+    let admin_port = free_port();
+    let text = format!(
+        r#"
+title = "stopped from the admin API"
+[admin]
+listen = "127.0.0.1:{admin_port}"
+[[target]]
+name = "t"
+protocol = "http"
+listen = "127.0.0.1:0"
+upstream = "http://127.0.0.1:9"
+[[phase]]
+name = "long fault"
+duration = "60s"
+faults = [{{ target = "t", kind = "hang" }}]
+"#
+    );
+    let dir = temp_dir("admin-stop");
+    let exp = brownout::experiment::parse("stop.toml", &text, None).expect("valid");
+    let recorder = Recorder::start(&dir, brownout::run::run_info(&exp)).expect("recorder");
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.layer()));
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("addr");
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let req = Request::post(format!("http://{admin}/run/stop")).body(full("")).expect("req");
+        send_http1(admin, req).await.expect("stop").status().as_u16()
+    });
+    let started = std::time::Instant::now();
+    let finished = tokio::time::timeout(
+        Duration::from_secs(30),
+        brownout::run::run(&exp, recorder, CancellationToken::new(), false),
+    )
+    .await
+    .expect("stopped in time")
+    .expect("run");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(stopper.await.expect("stopper"), 202);
+    assert_eq!(finished.outcome, "interrupted");
+    assert_eq!(finished.exit_code(), 3);
+    let journal = std::fs::read_to_string(&finished.journal).expect("journal");
+    assert!(journal.contains("\"type\":\"fault_off\""), "the fault was cleared");
+    assert!(finished.written.html.is_file());
+}

@@ -339,7 +339,7 @@ async fn metrics_count_requests_faults_and_open_connections() {
     let want = [
         "brownout_requests_total{listener=\"t\",route=\"GET /ok\",result=\"succeeded\"} 7",
         "brownout_requests_total{listener=\"t\",route=\"GET /fail\",result=\"failed\",origin=\"injected\"} 3",
-        "brownout_faults_applied_total{target=\"t\",fault=\"teapot\"} 3",
+        "brownout_faults_applied_total{target=\"t\",fault=\"teapot\",kind=\"error\",origin=\"injected\"} 3",
         "brownout_active_connections{listener=\"t\"} 1",
         "brownout_request_duration_seconds_count{listener=\"t\"} 10",
         "brownout_journal_dropped_total 0",
@@ -357,6 +357,11 @@ async fn metrics_count_requests_faults_and_open_connections() {
         assert!(text.contains(w), "missing {w} in:\n{text}");
     }
     assert!(text.contains("# TYPE brownout_request_duration_seconds histogram"));
+    // Without a run, there is nothing for the admin API to stop.
+    let stop_req = Request::post(format!("http://{admin}/run/stop")).body(full("")).expect("req");
+    let resp = send_http1(admin, stop_req).await.expect("resp");
+    assert_eq!(resp.status(), 409);
+    assert_eq!(read_body(resp).await, br#"{"error":"no run in progress","status":409}"#);
     drop(held);
     let _ = stop.send(());
     running.await.expect("proxy");

@@ -25,6 +25,8 @@ use crate::record::Live;
 pub struct AdminState {
     pub live: Option<Arc<Live>>,
     pub gauges: Vec<(String, ConnGauge)>,
+    /// Cancels the run in progress, if this process runs one.
+    pub run_stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// Serves the admin API on `listener` until `shutdown`.
@@ -61,6 +63,14 @@ fn route(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/metrics") => metrics(state),
+        (&Method::POST, "/run/stop") => match &state.run_stop {
+            Some(stop) if !stop.is_cancelled() => {
+                stop.cancel();
+                json(StatusCode::ACCEPTED, r#"{"stopping":true}"#.into())
+            }
+            Some(_) => json(StatusCode::CONFLICT, r#"{"error":"the run is already stopping","status":409}"#.into()),
+            None => json(StatusCode::CONFLICT, r#"{"error":"no run in progress","status":409}"#.into()),
+        },
         (_, path) => json(
             StatusCode::NOT_FOUND,
             format!(r#"{{"error":"no admin endpoint {} {}","status":404}}"#, req.method(), escape(path)),

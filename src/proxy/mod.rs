@@ -54,6 +54,7 @@ pub struct Proxy {
     bound: Vec<Bound>,
     grace: Duration,
     live: Option<Arc<crate::record::Live>>,
+    run_stop: Option<CancellationToken>,
 }
 
 impl Proxy {
@@ -93,12 +94,18 @@ impl Proxy {
             let listener = listen(&who, t.listen).await?;
             bound.push(Bound { name: t.name.clone(), listener, serve, gauge: ConnGauge::default() });
         }
-        Ok(Proxy { bound, grace: config.shutdown_grace, live: None })
+        Ok(Proxy { bound, grace: config.shutdown_grace, live: None, run_stop: None })
     }
 
     /// Serves the recorder's live aggregates at the admin API's `/metrics`.
     pub fn with_live(mut self, live: Arc<crate::record::Live>) -> Self {
         self.live = Some(live);
+        self
+    }
+
+    /// Lets the admin API's `POST /run/stop` cancel the run in progress.
+    pub fn with_run_stop(mut self, stop: CancellationToken) -> Self {
+        self.run_stop = Some(stop);
         self
     }
 
@@ -125,7 +132,7 @@ impl Proxy {
         let switches: Vec<Arc<FaultSwitch>> = self.bound.iter().filter_map(|b| self.switch(&b.name)).collect();
         let gauges: Vec<(String, ConnGauge)> =
             self.bound.iter().filter(|b| b.name != "admin").map(|b| (b.name.clone(), b.gauge.clone())).collect();
-        let admin = crate::admin::AdminState { live: self.live.clone(), gauges };
+        let admin = crate::admin::AdminState { live: self.live.clone(), gauges, run_stop: self.run_stop.clone() };
         for b in self.bound {
             let addr = b.listener.local_addr().ok();
             info!(listener = %b.name, addr = ?addr, "listening");

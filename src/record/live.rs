@@ -80,6 +80,8 @@ pub struct LiveState {
     pub recent: BTreeMap<String, BTreeMap<String, VecDeque<Second>>>,
     /// Faults applied, by (target, fault).
     pub faults: BTreeMap<(String, String), u64>,
+    /// Each fault's kind, by (target, fault), from its `fault_on` event.
+    pub kinds: BTreeMap<(String, String), String>,
 }
 
 /// Shared between the writer thread, which adds, and readers (`/metrics`,
@@ -138,6 +140,12 @@ impl Live {
         for f in faults.split(',').filter(|f| !f.is_empty()) {
             *s.faults.entry((target.to_string(), f.to_string())).or_default() += 1;
         }
+    }
+
+    /// Remembers a fault's kind for the metrics' `kind` label.
+    pub fn fault_on(&self, target: &str, fault: &str, kind: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.kinds.insert((target.to_string(), fault.to_string()), kind.to_string());
     }
 
     /// The tally of a listener's routes matching `route` (`*` for all) over
@@ -231,14 +239,18 @@ impl Live {
             let _ = writeln!(out, "brownout_request_duration_seconds_sum{{listener=\"{l}\"}} {sum}");
             let _ = writeln!(out, "brownout_request_duration_seconds_count{{listener=\"{l}\"}} {}", h.len());
         }
-        out.push_str("# HELP brownout_faults_applied_total Requests or connections a fault was applied to.\n");
+        out.push_str(
+            "# HELP brownout_faults_applied_total Requests or connections a fault was applied to (origin injected).\n",
+        );
         out.push_str("# TYPE brownout_faults_applied_total counter\n");
         for ((target, fault), n) in &s.faults {
+            let kind = s.kinds.get(&(target.clone(), fault.clone())).map_or("unknown", String::as_str);
             let _ = writeln!(
                 out,
-                "brownout_faults_applied_total{{target=\"{}\",fault=\"{}\"}} {n}",
+                "brownout_faults_applied_total{{target=\"{}\",fault=\"{}\",kind=\"{}\",origin=\"injected\"}} {n}",
                 escape(target),
-                escape(fault)
+                escape(fault),
+                escape(kind)
             );
         }
         out.push_str("# HELP brownout_active_connections Client connections open now.\n");

@@ -226,13 +226,16 @@ impl Writer {
                     fault: e.fault,
                 })
             }
-            fields::TYPE_FAULT_ON => Line::FaultOn(FaultOn {
-                t: end,
-                target: e.target,
-                fault: e.fault.unwrap_or_default(),
-                kind: e.fault_kind.unwrap_or_default(),
-                configured: e.configured.unwrap_or_default(),
-            }),
+            fields::TYPE_FAULT_ON => {
+                self.live.fault_on(&e.target, e.fault.as_deref().unwrap_or(""), e.fault_kind.as_deref().unwrap_or(""));
+                Line::FaultOn(FaultOn {
+                    t: end,
+                    target: e.target,
+                    fault: e.fault.unwrap_or_default(),
+                    kind: e.fault_kind.unwrap_or_default(),
+                    configured: e.configured.unwrap_or_default(),
+                })
+            }
             fields::TYPE_FAULT_OFF => Line::FaultOff(FaultOff {
                 t: end,
                 target: e.target,

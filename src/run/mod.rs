@@ -115,7 +115,7 @@ pub async fn run(
     let mut config = exp.config.clone();
     config.graceful = exp.graceful.clone();
     config.seed = Some(exp.seed);
-    let proxy = Proxy::bind(&config).await?.with_live(recorder.live());
+    let proxy = Proxy::bind(&config).await?.with_live(recorder.live()).with_run_stop(interrupt.clone());
     let switches: Vec<(String, Arc<FaultSwitch>)> =
         config.targets.iter().filter_map(|t| proxy.switch(&t.name).map(|s| (t.name.clone(), s))).collect();
     let fail_open = FailOpenGuard::new(switches.iter().map(|(_, s)| s.clone()).collect());
