@@ -2,6 +2,7 @@
 
 mod support;
 
+mod admin_api;
 mod cli;
 mod config_files;
 mod experiments;

@@ -1,6 +1,17 @@
-//! The admin listener: health, and the Prometheus `/metrics`.
+//! The admin API: health, targets and their ad-hoc faults, the run in
+//! progress, and Prometheus `/metrics`, as JSON over HTTP. Every request
+//! passes the guard first: a token when one is configured, no browsers
+//! unless allowed, bodies of at most 1 MiB. Errors are JSON bodies that say
+//! what was wrong.
 
+mod faults;
+mod guard;
+
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -10,23 +21,65 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use std::sync::Arc;
-
+use crate::config::{Admin, Secret};
+use crate::fault::{Fault, FaultSwitch};
 use crate::proxy::http::ProxyBody;
 use crate::proxy::ConnGauge;
 use crate::record::Live;
 
-/// What the admin API reads.
+/// What the admin API knows of one target.
+#[derive(Clone)]
+pub struct TargetEntry {
+    pub name: String,
+    pub protocol: &'static str,
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub switch: Arc<FaultSwitch>,
+    /// The faults of the config file, always active beside the ad-hoc ones.
+    pub base: Vec<Fault>,
+    pub gauge: ConnGauge,
+}
+
+/// What the admin API reads and changes. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct AdminState {
     pub live: Option<Arc<Live>>,
     pub gauges: Vec<(String, ConnGauge)>,
     /// Cancels the run in progress, if this process runs one.
-    pub run_stop: Option<tokio_util::sync::CancellationToken>,
+    pub run_stop: Option<CancellationToken>,
+    token: Option<Secret>,
+    allow_browsers: bool,
+    targets: Arc<Vec<TargetEntry>>,
+    /// Ad-hoc faults by target, added through the API.
+    adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl AdminState {
+    pub fn new(
+        live: Option<Arc<Live>>,
+        gauges: Vec<(String, ConnGauge)>,
+        run_stop: Option<CancellationToken>,
+        admin: &Admin,
+        targets: Vec<TargetEntry>,
+    ) -> Self {
+        AdminState {
+            live,
+            gauges,
+            run_stop,
+            token: admin.token.clone(),
+            allow_browsers: admin.allow_browsers,
+            targets: Arc::new(targets),
+            adhoc: Arc::default(),
+            // Ad-hoc fault ids start far above the config's, so seeds never collide.
+            next_id: Arc::new(AtomicU64::new(1_000_000)),
+        }
+    }
 }
 
 /// Serves the admin API on `listener` until `shutdown`.
@@ -47,7 +100,7 @@ pub async fn serve(listener: TcpListener, state: AdminState, shutdown: Cancellat
         let state = state.clone();
         let service = service_fn(move |req| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(route(req, &state)) }
+            async move { Ok::<_, Infallible>(handle(req, &state).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
@@ -59,22 +112,47 @@ pub async fn serve(listener: TcpListener, state: AdminState, shutdown: Cancellat
     graceful.shutdown().await;
 }
 
-fn route(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
-        (&Method::GET, "/metrics") => metrics(state),
-        (&Method::POST, "/run/stop") => match &state.run_stop {
-            Some(stop) if !stop.is_cancelled() => {
-                stop.cancel();
-                json(StatusCode::ACCEPTED, r#"{"stopping":true}"#.into())
-            }
-            Some(_) => json(StatusCode::CONFLICT, r#"{"error":"the run is already stopping","status":409}"#.into()),
-            None => json(StatusCode::CONFLICT, r#"{"error":"no run in progress","status":409}"#.into()),
-        },
-        (_, path) => json(
-            StatusCode::NOT_FOUND,
-            format!(r#"{{"error":"no admin endpoint {} {}","status":404}}"#, req.method(), escape(path)),
-        ),
+/// Why a request was refused: turned into a JSON error response.
+#[derive(Debug)]
+pub(crate) struct Refused(pub StatusCode, pub String);
+
+impl Refused {
+    fn into_response(self) -> Response<ProxyBody> {
+        error(self.0, &self.1)
+    }
+}
+
+async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
+    if let Err(refused) = guard::check(&req, state) {
+        return refused.into_response();
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = match guard::read_body(req).await {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&method, parts.as_slice()) {
+        (&Method::GET, ["health"]) => ok(json!({"status": "ok"})),
+        (&Method::GET, ["ready"]) => ok(json!({"ready": true, "targets": state.targets.len()})),
+        (&Method::GET, ["metrics"]) => metrics(state),
+        (&Method::POST, ["run", "stop"]) => stop_run(state),
+        (_, ["targets", ..]) => {
+            faults::route(&method, &parts[1..], &body, state).unwrap_or_else(Refused::into_response)
+        }
+        _ => error(StatusCode::NOT_FOUND, &format!("no admin endpoint {method} {path}")),
+    }
+}
+
+fn stop_run(state: &AdminState) -> Response<ProxyBody> {
+    match &state.run_stop {
+        Some(stop) if !stop.is_cancelled() => {
+            stop.cancel();
+            respond(StatusCode::ACCEPTED, json!({"stopping": true}))
+        }
+        Some(_) => error(StatusCode::CONFLICT, "the run is already stopping"),
+        None => error(StatusCode::CONFLICT, "no run in progress"),
     }
 }
 
@@ -91,13 +169,18 @@ fn metrics(state: &AdminState) -> Response<ProxyBody> {
     resp
 }
 
-fn json(status: StatusCode, body: String) -> Response<ProxyBody> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+pub(crate) fn respond(status: StatusCode, body: serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }
 
-fn escape(s: &str) -> String {
-    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+pub(crate) fn ok(body: serde_json::Value) -> Response<ProxyBody> {
+    respond(StatusCode::OK, body)
+}
+
+/// A JSON error: `{"error": "...", "status": N}`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    respond(status, json!({"error": message, "status": status.as_u16()}))
 }

@@ -781,6 +781,41 @@ pub fn parse_byte_rate(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Validates a fault written as JSON (the admin API's bodies): the same keys,
+/// the same rules, and messages that name the key, the value and the
+/// expected form.
+pub fn from_json(value: serde_json::Value, http: bool, id: u64) -> Result<Fault, String> {
+    let table: toml::Table =
+        serde_json::from_value(value).map_err(|e| format!("the fault must be a JSON object of fault keys: {e}"))?;
+    let text = toml::to_string(&table).map_err(|e| format!("the fault cannot be read: {e}"))?;
+    let loc = super::Locator { file: "body", text: &text };
+    let raw: RawFault = super::deserialize(&loc).map_err(|e| {
+        e.problems().first().map_or_else(
+            || e.to_string(),
+            |p| {
+                let mut m = format!("fault.{} {}", p.key, p.message);
+                if let Some(h) = &p.hint {
+                    m.push_str("; ");
+                    m.push_str(h);
+                }
+                m
+            },
+        )
+    })?;
+    if raw.target.is_some() || raw.ramp.is_some() {
+        return Err("fault.target and fault.ramp belong in experiment files; the target is in the URL".into());
+    }
+    let default_name = raw.kind.get_ref().clone();
+    validate(&raw, http, id, &default_name).map_err(|p| {
+        let mut m = format!("fault.{} {}", p.key, p.message);
+        if let Some(h) = p.hint {
+            m.push_str("; ");
+            m.push_str(&h);
+        }
+        m
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,12 +115,7 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn config(mut self, raw: RawConfig) -> Result<Config, FileError> {
-        let admin_listen = raw.admin.and_then(|a| a.listen);
-        let admin = Admin {
-            listen: admin_listen
-                .as_ref()
-                .map_or_else(|| DEFAULT_ADMIN.parse().expect("the default admin address is valid"), |l| l.get_ref().0),
-        };
+        let admin = self.admin(raw.admin);
         let observer = raw.observer.and_then(|o| self.observer(o));
         let graceful = raw.graceful.map_or_else(Default::default, |g| self.graceful(g));
         let mut targets = Vec::with_capacity(raw.target.len());
@@ -142,6 +137,60 @@ impl Validator<'_> {
             seed: raw.seed,
             graceful,
         })
+    }
+
+    fn admin(&mut self, raw: Option<raw::RawAdmin>) -> Admin {
+        let listen_span = raw.as_ref().and_then(|a| a.listen.as_ref().map(|l| l.span().start)).unwrap_or(0);
+        let listen = raw
+            .as_ref()
+            .and_then(|a| a.listen.as_ref())
+            .map_or_else(|| DEFAULT_ADMIN.parse().expect("the default admin address is valid"), |l| l.get_ref().0);
+        let mut token = None;
+        if let Some(f) = raw.as_ref().and_then(|a| a.token_file.as_ref()) {
+            let path = match self.base_dir {
+                Some(dir) if f.get_ref().is_relative() => dir.join(f.get_ref()),
+                _ => f.get_ref().clone(),
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(t) if !t.trim().is_empty() => token = Some(Secret(t.trim().to_string())),
+                Ok(_) => {
+                    self.problem(
+                        f.span().start,
+                        "admin.token_file".into(),
+                        format!("must hold a token, but {} is empty", path.display()),
+                    );
+                }
+                Err(e) => {
+                    self.problem(
+                        f.span().start,
+                        "admin.token_file".into(),
+                        format!("must be a readable file, but {}: {e}", path.display()),
+                    );
+                }
+            }
+        }
+        if let Some(v) = raw.as_ref().and_then(|a| a.token_env.as_ref()) {
+            match std::env::var(v.get_ref()) {
+                Ok(t) if !t.trim().is_empty() => token = Some(Secret(t.trim().to_string())),
+                _ => {
+                    self.problem(
+                        v.span().start,
+                        "admin.token_env".into(),
+                        format!("names the variable {}, which is not set or empty", v.get_ref()),
+                    );
+                }
+            }
+        }
+        let has_token_source = raw.as_ref().is_some_and(|a| a.token_file.is_some() || a.token_env.is_some());
+        if !listen.ip().is_loopback() && !has_token_source {
+            self.problem(
+                listen_span,
+                "admin.listen".into(),
+                format!("{listen} is not a loopback address, so the admin API needs a token"),
+            )
+            .hint = Some("set admin.token_file or admin.token_env, or listen on 127.0.0.1".into());
+        }
+        Admin { listen, token, allow_browsers: raw.and_then(|a| a.allow_browsers).unwrap_or(false) }
     }
 
     fn problem(&mut self, offset: usize, key: String, message: String) -> &mut Problem {

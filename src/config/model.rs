@@ -25,6 +25,19 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub listen: SocketAddr,
+    /// Every admin request must carry `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+    pub allow_browsers: bool,
+}
+
+/// A secret that never shows in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 /// One dependency brownout stands in front of.

@@ -34,6 +34,13 @@ pub struct RawGraceful {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Option<Spanned<ListenAddr>>,
+    /// A file holding the admin token (never the token itself in the config).
+    pub token_file: Option<Spanned<PathBuf>>,
+    /// An environment variable holding the admin token.
+    pub token_env: Option<Spanned<String>>,
+    /// Accept requests from browsers (refused by default: a cheap guard
+    /// against cross-site requests to a local admin port).
+    pub allow_browsers: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

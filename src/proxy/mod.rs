@@ -52,6 +52,9 @@ struct Bound {
 /// Every listener of a config, bound and ready to serve.
 pub struct Proxy {
     bound: Vec<Bound>,
+    /// What the admin API serves about each target.
+    targets: Vec<crate::admin::TargetEntry>,
+    admin: crate::config::Admin,
     grace: Duration,
     live: Option<Arc<crate::record::Live>>,
     run_stop: Option<CancellationToken>,
@@ -78,6 +81,7 @@ impl Proxy {
                 gauge: ConnGauge::default(),
             });
         }
+        let mut targets = Vec::new();
         let seed = config.seed.unwrap_or_else(random_seed);
         info!(seed, "fault decisions seeded; set seed = {seed} in the config to repeat them");
         for t in &config.targets {
@@ -92,9 +96,29 @@ impl Proxy {
                 Protocol::Tcp(up) => Serve::Tcp(switch, Arc::new(up.clone())),
             };
             let listener = listen(&who, t.listen).await?;
-            bound.push(Bound { name: t.name.clone(), listener, serve, gauge: ConnGauge::default() });
+            let gauge = ConnGauge::default();
+            targets.push(crate::admin::TargetEntry {
+                name: t.name.clone(),
+                protocol: t.protocol_name(),
+                listen: listener.local_addr().unwrap_or(t.listen),
+                upstream: match &t.protocol {
+                    Protocol::Http(up) => up.display(),
+                    Protocol::Tcp(up) => up.address.clone(),
+                },
+                switch: switch_of(&serve),
+                base: t.faults.clone(),
+                gauge: gauge.clone(),
+            });
+            bound.push(Bound { name: t.name.clone(), listener, serve, gauge });
         }
-        Ok(Proxy { bound, grace: config.shutdown_grace, live: None, run_stop: None })
+        Ok(Proxy {
+            bound,
+            targets,
+            admin: config.admin.clone(),
+            grace: config.shutdown_grace,
+            live: None,
+            run_stop: None,
+        })
     }
 
     /// Serves the recorder's live aggregates at the admin API's `/metrics`.
@@ -126,13 +150,19 @@ impl Proxy {
     /// Serves until `shutdown` completes, then stops accepting and waits up to
     /// the grace period for in-flight work. Returns how many connection tasks
     /// were still running when the grace period ran out.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> usize {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> usize {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
         let switches: Vec<Arc<FaultSwitch>> = self.bound.iter().filter_map(|b| self.switch(&b.name)).collect();
         let gauges: Vec<(String, ConnGauge)> =
             self.bound.iter().filter(|b| b.name != "admin").map(|b| (b.name.clone(), b.gauge.clone())).collect();
-        let admin = crate::admin::AdminState { live: self.live.clone(), gauges, run_stop: self.run_stop.clone() };
+        let admin = crate::admin::AdminState::new(
+            self.live.clone(),
+            gauges,
+            self.run_stop.clone(),
+            &self.admin,
+            std::mem::take(&mut self.targets),
+        );
         for b in self.bound {
             let addr = b.listener.local_addr().ok();
             info!(listener = %b.name, addr = ?addr, "listening");
@@ -170,6 +200,14 @@ async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> 
 pub(crate) async fn accept_failed(name: &str, e: &std::io::Error) {
     warn!(listener = %name, error = %e, "accept failed");
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn switch_of(serve: &Serve) -> Arc<FaultSwitch> {
+    match serve {
+        Serve::Http(i) => i.switch().clone(),
+        Serve::Tcp(s, _) => s.clone(),
+        Serve::Admin => Arc::new(FaultSwitch::new("admin", 0, Vec::new())),
+    }
 }
 
 /// A seed from the clock, for runs that did not ask for one.
