@@ -6,39 +6,19 @@
 //! Run with `cargo bench --bench latency_fidelity`; `BROWNOUT_BENCH_SECS`
 //! sets the seconds per scenario (default 5).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+#[path = "support.rs"]
+mod support;
 
 const CONNECTIONS: usize = 64;
-
-async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 async fn proxy(upstream: SocketAddr, fault: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let text = format!(
@@ -98,7 +78,7 @@ fn main() {
     let secs: f64 = std::env::var("BROWNOUT_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let up = upstream().await;
+        let up = support::upstream(b"ok").await;
         println!("injected latency fidelity: {CONNECTIONS} connections, {secs} s per row, observed minus configured");
         println!();
         println!("| configured | rate (req/s) | requests | p50 observed | p99 observed | p50 - configured | p99 - configured |");

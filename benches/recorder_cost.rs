@@ -5,40 +5,20 @@
 //! `BROWNOUT_BENCH_SECS` sets seconds per run (default 5), `BROWNOUT_BENCH_ROUNDS`
 //! the number of on/off pairs (default 3).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+#[path = "support.rs"]
+mod support;
 
 const CONNECTIONS: usize = 64;
-
-async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello from upstream"))))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
@@ -101,7 +81,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("brownout-recorder-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let up = runtime.block_on(upstream());
+    let up = runtime.block_on(support::upstream(b"hello from upstream"));
     // A throwaway run warms the machine up, so the first measured run is not the odd one out.
     {
         let (mut child, port) = start_proxy(up, false, &dir);

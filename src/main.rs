@@ -229,25 +229,16 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in files {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        if experiment::looks_like_experiment(&text) {
-            match experiment::load(path) {
-                Ok(exp) => {
-                    println!("{}: ok", path.display());
-                    for line in describe_experiment(&exp) {
-                        println!("  {line}");
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("{e}");
-                }
-            }
-            continue;
-        }
-        match config::load(path) {
-            Ok(config) => {
+        // Experiments and configs are told apart by their content.
+        let understood = if experiment::looks_like_experiment(&text) {
+            experiment::load(path).map(|exp| describe_experiment(&exp))
+        } else {
+            config::load(path).map(|config| describe(&config))
+        };
+        match understood {
+            Ok(lines) => {
                 println!("{}: ok", path.display());
-                for line in describe(&config) {
+                for line in lines {
                     println!("  {line}");
                 }
             }
@@ -334,16 +325,9 @@ fn run_file(
         .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
     init_tracing(format, Some(recorder.layer()));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let finished = runtime.block_on(async {
-        let interrupt = tokio_util::sync::CancellationToken::new();
-        let on_signal = interrupt.clone();
-        tokio::spawn(async move {
-            brownout::proxy::shutdown_signal().await;
-            on_signal.cancel();
-        });
-        eprintln!("running   {} ({})", exp.title, exp.file);
-        brownout::run::run(&exp, recorder, interrupt, !quiet).await
-    })?;
+    eprintln!("running   {} ({})", exp.title, exp.file);
+    let finished =
+        runtime.block_on(async { brownout::run::run(&exp, recorder, interrupt_on_signal(), !quiet).await })?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     print_verdict(&finished);
     Ok(ExitCode::from(finished.exit_code()))
@@ -360,15 +344,8 @@ fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) ->
     for line in experiment::Timeline::new(&prepared.experiment).describe(&prepared.experiment) {
         eprintln!("  {line}");
     }
-    let finished = runtime.block_on(async {
-        let interrupt = tokio_util::sync::CancellationToken::new();
-        let on_signal = interrupt.clone();
-        tokio::spawn(async move {
-            brownout::proxy::shutdown_signal().await;
-            on_signal.cancel();
-        });
-        brownout::demo::run(&prepared, recorder, interrupt, true).await
-    })?;
+    let finished =
+        runtime.block_on(async { brownout::demo::run(&prepared, recorder, interrupt_on_signal(), true).await })?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     print_routes(&finished.report);
     print_verdict(&finished);
@@ -430,6 +407,17 @@ fn open_in_browser(path: &std::path::Path) {
         }
     }
     eprintln!("no browser found to open {}; open it by hand", path.display());
+}
+
+/// A token cancelled by SIGINT or SIGTERM (call inside the runtime).
+fn interrupt_on_signal() -> tokio_util::sync::CancellationToken {
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let on_signal = interrupt.clone();
+    tokio::spawn(async move {
+        brownout::proxy::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    interrupt
 }
 
 fn print_verdict(finished: &brownout::run::Finished) {
