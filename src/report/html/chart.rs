@@ -1,0 +1,518 @@
+//! The time charts: latency percentiles and outcomes over time, with fault windows shaded, as inline SVG.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Which data the charts show
+
+/// The listener the charts follow: the observer when it has windows, else the busiest listener (ties go to the
+/// alphabetically first, so the choice does not depend on window order).
+pub(super) fn main_listener(windows: &[WindowStats]) -> Option<String> {
+    if windows.iter().any(|w| w.listener == OBSERVER) {
+        return Some(OBSERVER.to_string());
+    }
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for w in windows {
+        *totals.entry(&w.listener).or_default() += w.stats.requests;
+    }
+    totals.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(name, _)| name.to_string())
+}
+
+/// How many seconds the x axis spans: the run, and anything recorded past its stated duration.
+pub(super) fn time_extent(r: &Report) -> f64 {
+    let mut end = if r.duration_s.is_finite() { r.duration_s } else { 0.0 };
+    for w in &r.windows {
+        end = end.max(w.end_s);
+    }
+    for f in &r.faults {
+        end = end.max(f.on_s).max(f.off_s.unwrap_or(0.0));
+    }
+    if end.is_finite() && end > 0.0 {
+        end
+    } else if r.window_s.is_finite() && r.window_s > 0.0 {
+        r.window_s
+    } else {
+        1.0
+    }
+}
+
+/// What both time charts share: the x extent, the window length and the fault bands.
+pub(super) struct Timeline<'a> {
+    pub(super) x_max: f64,
+    pub(super) window_s: f64,
+    pub(super) faults: &'a [FaultStats],
+}
+
+pub(super) fn chart_caption(listener: Option<&str>, window_s: f64) -> String {
+    let window = if window_s.is_finite() && window_s > 0.0 {
+        format!("{} s windows", fmt_num(window_s))
+    } else {
+        "windows".to_string()
+    };
+    match listener {
+        Some(OBSERVER) => format!("At the observer (what users saw), {window}."),
+        Some(name) => format!("At listener <code>{}</code> (no observer; the busiest listener), {window}.", esc(name)),
+        None => "No windows were recorded.".to_string(),
+    }
+}
+
+/// A plain number without trailing zeros: `10`, `2.5`.
+pub(super) fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SVG chart helpers
+
+pub(super) const SVG_W: f64 = 1120.0;
+pub(super) const PLOT_LEFT: f64 = 78.0;
+pub(super) const PLOT_RIGHT_PAD: f64 = 28.0;
+pub(super) const PLOT_H: f64 = 260.0;
+pub(super) const LEGEND_Y: f64 = 16.0;
+pub(super) const LANES_TOP: f64 = 42.0;
+pub(super) const LANE_H: f64 = 17.0;
+pub(super) const BOTTOM_PAD: f64 = 54.0;
+/// Average glyph width of the 11 px chart font, for laying out labels without measuring text.
+pub(super) const CHAR_W: f64 = 6.3;
+
+/// Where a chart's plot area sits in its SVG, and the data ranges it maps.
+pub(super) struct Plot {
+    pub(super) left: f64,
+    pub(super) top: f64,
+    pub(super) width: f64,
+    pub(super) height: f64,
+    pub(super) x_max: f64,
+    pub(super) y_max: f64,
+}
+
+impl Plot {
+    fn x(&self, s: f64) -> f64 {
+        // A non-finite time would print as "NaN" and break the SVG; pin it to the axis instead.
+        let s = if s.is_finite() { s } else { 0.0 };
+        self.left + self.width * (s.clamp(0.0, self.x_max) / self.x_max)
+    }
+    fn y(&self, v: f64) -> f64 {
+        let v = if v.is_finite() { v } else { 0.0 };
+        self.top + self.height * (1.0 - v.clamp(0.0, self.y_max) / self.y_max)
+    }
+    fn right(&self) -> f64 {
+        self.left + self.width
+    }
+    fn bottom(&self) -> f64 {
+        self.top + self.height
+    }
+}
+
+/// A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about `target` ticks over `range`.
+pub(super) fn nice_step(range: f64, target: f64) -> f64 {
+    let raw = (range / target).max(f64::MIN_POSITIVE);
+    let mag = 10f64.powf(raw.log10().floor());
+    let norm = raw / mag;
+    let nice = if norm <= 1.0 {
+        1.0
+    } else if norm <= 2.0 {
+        2.0
+    } else if norm <= 2.5 {
+        2.5
+    } else if norm <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * mag
+}
+
+/// Ticks from 0 by `step` up to `max` (inclusive, allowing for float error).
+pub(super) fn ticks(max: f64, step: f64) -> Vec<f64> {
+    let n = (max / step + 1e-9).floor() as usize;
+    (0..=n).map(|i| i as f64 * step).collect()
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Swatch {
+    Line(&'static str, f64),
+    Box(&'static str),
+    Band,
+}
+
+/// A one-row legend above the plot; widths are estimated, which is enough for short labels.
+pub(super) fn legend(out: &mut String, items: &[(Swatch, &str)]) {
+    let mut x = PLOT_LEFT;
+    out.push_str("<g class=\"legend\">\n");
+    for (swatch, label) in items {
+        let y = LEGEND_Y;
+        match swatch {
+            Swatch::Line(color, width) => out.push_str(&format!(
+                "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" \
+                 stroke-width=\"{width}\" stroke-linecap=\"round\"/>",
+                x + 18.0
+            )),
+            Swatch::Box(color) => out.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{color}\"/>",
+                x + 3.0,
+                y - 6.0
+            )),
+            Swatch::Band => out.push_str(&format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"18\" height=\"12\" fill=\"{C_BAND}\" fill-opacity=\"0.16\" \
+                 stroke=\"{C_BAND}\" stroke-opacity=\"0.6\" stroke-dasharray=\"3 2\"/>",
+                y - 6.0
+            )),
+        }
+        out.push_str(&format!("<text x=\"{:.1}\" y=\"{:.1}\" dy=\"0.35em\">{}</text>\n", x + 24.0, y, esc(label)));
+        x += 24.0 + label.chars().count() as f64 * CHAR_W + 22.0;
+    }
+    out.push_str("</g>\n");
+}
+
+/// A fault's shaded band and where its label goes.
+pub(super) struct Band {
+    x0: f64,
+    x1: f64,
+    pub(super) label: String,
+    pub(super) text_x: f64,
+    pub(super) lane: usize,
+    pub(super) on_s: f64,
+    pub(super) off_s: Option<f64>,
+}
+
+/// Lays the fault labels out in lanes above the plot so that no two overlap; returns the bands and the lane count.
+pub(super) fn layout_bands(plot: &Plot, faults: &[FaultStats]) -> (Vec<Band>, usize) {
+    let mut order: Vec<&FaultStats> = faults.iter().filter(|f| f.on_s.is_finite()).collect();
+    order.sort_by(|a, b| a.on_s.total_cmp(&b.on_s));
+    let mut lane_ends: Vec<f64> = Vec::new();
+    let mut bands = Vec::with_capacity(order.len());
+    for f in order {
+        let off = finite(f.off_s).unwrap_or(plot.x_max);
+        let (x0, x1) = (plot.x(f.on_s), plot.x(off.max(f.on_s)));
+        let label = format!("{}/{}", f.target, f.name);
+        let width = label.chars().count() as f64 * CHAR_W;
+        // Labels start just right of the band's edge; one that would run off the chart is pulled back left.
+        let text_x = (x0 + 5.0).min(plot.right() - width).max(0.0);
+        let lane = match lane_ends.iter().position(|&end| end + 12.0 <= text_x.min(x0)) {
+            Some(lane) => lane,
+            None => {
+                lane_ends.push(0.0);
+                lane_ends.len() - 1
+            }
+        };
+        lane_ends[lane] = text_x + width;
+        bands.push(Band { x0, x1, label, text_x, lane, on_s: f.on_s, off_s: finite(f.off_s) });
+    }
+    (bands, lane_ends.len())
+}
+
+/// Shaded fault bands behind the data, each with a leader line up to its label.
+pub(super) fn bands_svg(out: &mut String, plot: &Plot, bands: &[Band]) {
+    out.push_str("<g class=\"bands\">\n");
+    for b in bands {
+        let until = b.off_s.map_or_else(|| "the end".to_string(), |s| format!("{} s", fmt_num(s)));
+        let label_y = LANES_TOP + b.lane as f64 * LANE_H;
+        out.push_str(&format!(
+            "<g><title>{} on from {} s to {}</title>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{C_BAND}\" fill-opacity=\"0.13\"/>\
+             <line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" stroke-opacity=\"0.7\" \
+             stroke-dasharray=\"3 2\"/>",
+            esc(&b.label),
+            fmt_num(b.on_s),
+            until,
+            b.x0,
+            plot.top,
+            (b.x1 - b.x0).max(1.0),
+            plot.height,
+            label_y - 5.0,
+            plot.bottom(),
+            x0 = b.x0,
+        ));
+        if b.off_s.is_some() {
+            // A fault that went off gets a closing edge too; one on until the end runs into the frame instead.
+            out.push_str(&format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" \
+                 stroke-opacity=\"0.35\" stroke-dasharray=\"3 2\"/>",
+                plot.top,
+                plot.bottom(),
+                x = b.x1
+            ));
+        }
+        if b.text_x + 1.0 < b.x0 {
+            // The label was pulled left of its band: a short tick joins it to the leader line.
+            out.push_str(&format!(
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" \
+                 stroke-opacity=\"0.7\"/>",
+                b.x0 - 4.0,
+                label_y - 5.0,
+                b.x0,
+                label_y - 5.0
+            ));
+        }
+        out.push_str(&format!(
+            "<text class=\"band-label\" x=\"{:.1}\" y=\"{label_y:.1}\">{}</text></g>\n",
+            b.text_x,
+            esc(&b.label)
+        ));
+    }
+    out.push_str("</g>\n");
+}
+
+/// Horizontal grid lines with y tick labels, and x tick labels with short tick marks.
+pub(super) fn grid_svg(out: &mut String, plot: &Plot, x_step: f64, y_step: f64) {
+    out.push_str("<g class=\"grid\">\n");
+    for v in ticks(plot.y_max, y_step) {
+        let y = plot.y(v);
+        out.push_str(&format!(
+            "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{y:.1}\" dy=\"0.35em\" text-anchor=\"end\">{}</text>\n",
+            plot.left,
+            plot.right(),
+            plot.left - 8.0,
+            fmt_tick(v, y_step)
+        ));
+    }
+    for v in ticks(plot.x_max, x_step) {
+        let x = plot.x(v);
+        out.push_str(&format!(
+            "<line class=\"mark\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"/>\
+             <text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            plot.bottom(),
+            plot.bottom() + 5.0,
+            plot.bottom() + 19.0,
+            fmt_tick(v, x_step)
+        ));
+    }
+    out.push_str("</g>\n");
+}
+
+/// The axis lines and their titles, drawn last so data never covers them.
+pub(super) fn axes_svg(out: &mut String, plot: &Plot, x_label: &str, y_label: &str) {
+    out.push_str(&format!(
+        "<g class=\"axes\"><line x1=\"{l:.1}\" y1=\"{t:.1}\" x2=\"{l:.1}\" y2=\"{b:.1}\"/>\
+         <line x1=\"{l:.1}\" y1=\"{b:.1}\" x2=\"{r:.1}\" y2=\"{b:.1}\"/>\
+         <text class=\"axis-title\" x=\"{cx:.1}\" y=\"{xt:.1}\" text-anchor=\"middle\">{}</text>\
+         <text class=\"axis-title\" transform=\"translate(18 {cy:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>\
+         </g>\n",
+        esc(x_label),
+        esc(y_label),
+        l = plot.left,
+        t = plot.top,
+        b = plot.bottom(),
+        r = plot.right(),
+        cx = plot.left + plot.width / 2.0,
+        xt = plot.bottom() + 42.0,
+        cy = plot.top + plot.height / 2.0,
+    ));
+}
+
+/// Opens a time chart: sizes it for its fault labels, then draws legend, bands and grid. The caller draws the
+/// data and then calls [`close_chart`].
+pub(super) fn open_chart(
+    out: &mut String,
+    id: &str,
+    aria: &str,
+    timeline: &Timeline,
+    y_data_max: f64,
+    legend_items: &[(Swatch, &str)],
+) -> Plot {
+    let y_data_max = if y_data_max.is_finite() && y_data_max > 0.0 { y_data_max } else { 1.0 };
+    let y_step = nice_step(y_data_max, 5.0);
+    let y_max = (y_data_max / y_step - 1e-9).ceil().max(1.0) * y_step;
+    let mut plot = Plot {
+        left: PLOT_LEFT,
+        top: 0.0,
+        width: SVG_W - PLOT_LEFT - PLOT_RIGHT_PAD,
+        height: PLOT_H,
+        x_max: timeline.x_max,
+        y_max,
+    };
+    let (bands, lanes) = layout_bands(&plot, timeline.faults);
+    plot.top = LANES_TOP + lanes as f64 * LANE_H;
+    let height = plot.bottom() + BOTTOM_PAD;
+    out.push_str(&format!(
+        "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {SVG_W} {height:.0}\" role=\"img\" aria-label=\"{}\">\n",
+        esc(aria)
+    ));
+    let mut items = legend_items.to_vec();
+    if !bands.is_empty() {
+        items.push((Swatch::Band, "fault on"));
+    }
+    legend(out, &items);
+    bands_svg(out, &plot, &bands);
+    grid_svg(out, &plot, nice_step(plot.x_max, 10.0), y_step);
+    plot
+}
+
+pub(super) fn close_chart(out: &mut String, plot: &Plot, x_label: &str, y_label: &str, empty: bool) {
+    if empty {
+        out.push_str(&format!(
+            "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">No windows recorded</text>\n",
+            plot.left + plot.width / 2.0,
+            plot.top + plot.height / 2.0
+        ));
+    }
+    axes_svg(out, plot, x_label, y_label);
+    out.push_str("</svg>\n");
+}
+
+/// A polyline through the present points; a missing value breaks the line rather than bridging the gap.
+pub(super) fn line_svg(
+    out: &mut String,
+    plot: &Plot,
+    points: &[(f64, Option<f64>)],
+    color: &str,
+    width: f64,
+    name: &str,
+) {
+    let mut d = String::new();
+    let mut pen_down = false;
+    for &(s, v) in points {
+        match finite(v) {
+            Some(v) => {
+                d.push_str(&format!("{}{:.1} {:.1} ", if pen_down { "L" } else { "M" }, plot.x(s), plot.y(v)));
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    out.push_str("<g class=\"series\">");
+    // An empty `d` is not worth a console complaint from a strict SVG parser: no points, no path.
+    if !d.is_empty() {
+        out.push_str(&format!(
+            "<path d=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{width}\" stroke-linejoin=\"round\" \
+             stroke-linecap=\"round\"/>",
+            d.trim_end()
+        ));
+    }
+    // Dots carry hover titles and keep isolated points (neighbours missing) visible.
+    for &(s, v) in points {
+        if let Some(v) = finite(v) {
+            out.push_str(&format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.4\" fill=\"{color}\">\
+                 <title>{name} at {} s: {}</title></circle>",
+                plot.x(s),
+                plot.y(v),
+                fmt_num(s),
+                esc(&fmt_ms(Some(v)))
+            ));
+        }
+    }
+    out.push_str("</g>\n");
+}
+
+/// One part of a stacked bar.
+pub(super) struct Segment {
+    pub(super) value: u64,
+    pub(super) color: &'static str,
+    pub(super) label: &'static str,
+}
+
+/// One window's stacked bar, bottom segment first, with a hover title listing every part.
+pub(super) fn stacked_bar_svg(out: &mut String, plot: &Plot, start_s: f64, end_s: f64, segments: &[Segment]) {
+    let (x0, x1) = (plot.x(start_s), plot.x(end_s.max(start_s)));
+    // A small gap keeps neighbouring windows apart without making thin bars vanish.
+    let gap = ((x1 - x0) * 0.12).min(2.0);
+    let width = (x1 - x0 - 2.0 * gap).max(1.0);
+    let parts: Vec<String> = segments.iter().map(|s| format!("{} {}", fmt_count(s.value), s.label)).collect();
+    out.push_str(&format!("<g><title>{}\u{2013}{} s: {}</title>", fmt_num(start_s), fmt_num(end_s), parts.join(", ")));
+    let mut base = 0u64;
+    for s in segments.iter().filter(|s| s.value > 0) {
+        let (y_top, y_bottom) = (plot.y((base + s.value) as f64), plot.y(base as f64));
+        out.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{y_top:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
+            x0 + gap,
+            (y_bottom - y_top).max(0.5),
+            s.color
+        ));
+        base += s.value;
+    }
+    out.push_str("</g>\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The two time charts
+
+pub(super) fn latency_section(out: &mut String, timeline: &Timeline, listener: Option<&str>, windows: &[&WindowStats]) {
+    out.push_str("<section>\n<h2>Latency over time</h2>\n");
+    out.push_str(&format!("<p class=\"caption\">{}</p>\n", chart_caption(listener, timeline.window_s)));
+    let mid = |w: &WindowStats| (w.start_s + w.end_s) / 2.0;
+    let series = |pick: fn(&Stats) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
+        windows.iter().map(|w| (mid(w), pick(&w.stats))).collect()
+    };
+    let (p50, p95, p99) = (series(|s| s.p50_ms), series(|s| s.p95_ms), series(|s| s.p99_ms));
+    let y_max = p50.iter().chain(&p95).chain(&p99).filter_map(|&(_, v)| finite(v)).fold(0.0, f64::max);
+    let plot = open_chart(
+        out,
+        "chart-latency",
+        "Latency percentiles per window, in milliseconds, over seconds since the start",
+        timeline,
+        y_max,
+        &[(Swatch::Line(C_P50, 2.0), "p50"), (Swatch::Line(C_P95, 2.0), "p95"), (Swatch::Line(C_P99, 2.5), "p99")],
+    );
+    line_svg(out, &plot, &p50, C_P50, 2.0, "p50");
+    line_svg(out, &plot, &p95, C_P95, 2.0, "p95");
+    line_svg(out, &plot, &p99, C_P99, 2.5, "p99");
+    close_chart(out, &plot, "seconds since start", "latency (ms)", windows.is_empty());
+    out.push_str("</section>\n");
+}
+
+pub(super) fn outcomes_section(
+    out: &mut String,
+    timeline: &Timeline,
+    listener: Option<&str>,
+    windows: &[&WindowStats],
+) {
+    let observer = listener == Some(OBSERVER);
+    out.push_str("<section>\n<h2>Outcomes over time</h2>\n");
+    out.push_str(&format!("<p class=\"caption\">{}</p>\n", chart_caption(listener, timeline.window_s)));
+    let segments = |s: &Stats| -> Vec<Segment> {
+        if observer {
+            vec![
+                Segment { value: s.ok, color: C_OK, label: "ok" },
+                Segment { value: s.graceful, color: C_GRACEFUL, label: "graceful" },
+                Segment { value: s.ungraceful, color: C_UNGRACEFUL, label: "ungraceful" },
+            ]
+        } else {
+            vec![
+                Segment { value: s.succeeded, color: C_OK, label: "succeeded" },
+                Segment { value: s.failed.injected, color: C_INJECTED, label: "failed: injected" },
+                Segment { value: s.failed.upstream, color: C_UPSTREAM, label: "failed: upstream" },
+                Segment { value: s.failed.proxy, color: C_PROXY, label: "failed: proxy" },
+                Segment { value: s.failed.client, color: C_CLIENT, label: "failed: client" },
+            ]
+        }
+    };
+    let bars: Vec<(f64, f64, Vec<Segment>)> =
+        windows.iter().map(|w| (w.start_s, w.end_s, segments(&w.stats))).collect();
+    let y_max = bars.iter().map(|(_, _, segs)| segs.iter().map(|s| s.value).sum::<u64>()).max().unwrap_or(0);
+    let legend_items: Vec<(Swatch, &str)> = if observer {
+        vec![
+            (Swatch::Box(C_OK), "ok"),
+            (Swatch::Box(C_GRACEFUL), "graceful"),
+            (Swatch::Box(C_UNGRACEFUL), "ungraceful"),
+        ]
+    } else {
+        vec![
+            (Swatch::Box(C_OK), "succeeded"),
+            (Swatch::Box(C_INJECTED), "failed: injected"),
+            (Swatch::Box(C_UPSTREAM), "failed: upstream"),
+            (Swatch::Box(C_PROXY), "failed: proxy"),
+            (Swatch::Box(C_CLIENT), "failed: client"),
+        ]
+    };
+    let plot = open_chart(
+        out,
+        "chart-outcomes",
+        "Requests per window by outcome, over seconds since the start",
+        timeline,
+        y_max as f64,
+        &legend_items,
+    );
+    for (start, end, segs) in &bars {
+        stacked_bar_svg(out, &plot, *start, *end, segs);
+    }
+    let y_label = if timeline.window_s.is_finite() && timeline.window_s > 0.0 {
+        format!("requests per window ({} s)", fmt_num(timeline.window_s))
+    } else {
+        "requests per window".to_string()
+    };
+    close_chart(out, &plot, "seconds since start", &y_label, windows.is_empty());
+    out.push_str("</section>\n");
+}
