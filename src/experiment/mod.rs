@@ -586,13 +586,17 @@ impl Validator<'_> {
                     None => continue,
                 }
             };
-            out.push(Guardrail {
-                metric,
-                route,
-                above,
-                window: guard.window.map_or(Duration::from_secs(10), |w| w.0),
-                min_requests: guard.min_requests.unwrap_or(10),
-            });
+            let window = guard.window.map_or(Duration::from_secs(10), |w| w.0);
+            let longest = Duration::from_secs(crate::record::live::RECENT_SECONDS);
+            if window > longest || window.is_zero() {
+                self.problem(
+                    g.span().start,
+                    format!("{key}.for"),
+                    format!("must be from 1s to {longest:?}, got {window:?}"),
+                );
+                continue;
+            }
+            out.push(Guardrail { metric, route, above, window, min_requests: guard.min_requests.unwrap_or(10) });
         }
         out
     }

@@ -17,7 +17,7 @@ pub fn histogram() -> Histogram<u64> {
 /// The same at 2 significant digits: a tenth of the memory, for the
 /// per-second tallies behind progress and guardrails.
 fn coarse_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 600_000_000, 2).expect("constant bounds are valid")
+    Histogram::new_with_bounds(1, 120_000_000, 2).expect("constant bounds are valid")
 }
 
 /// Counts of one group of requests or connections.
@@ -75,8 +75,8 @@ impl Second {
 pub struct LiveState {
     /// By listener, then route.
     pub routes: BTreeMap<String, BTreeMap<String, Tally>>,
-    /// By listener, then route (`*` for all of the listener's): the last 60
-    /// seconds, oldest first.
+    /// By listener, then route (`*` for all of the listener's): the last
+    /// [`RECENT_SECONDS`], oldest first.
     pub recent: BTreeMap<String, BTreeMap<String, VecDeque<Second>>>,
     /// Faults applied, by (target, fault).
     pub faults: BTreeMap<(String, String), u64>,
@@ -92,7 +92,8 @@ pub struct Live {
     pub dropped: Arc<AtomicU64>,
 }
 
-const RECENT_SECONDS: u64 = 60;
+/// Seconds kept per listener and route: the longest guardrail window.
+pub const RECENT_SECONDS: u64 = 30;
 
 impl Live {
     pub fn add(

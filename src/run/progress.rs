@@ -26,9 +26,11 @@ impl Progress {
             return;
         }
         let now_s = elapsed.as_secs();
-        let from = now_s.saturating_sub(4);
-        let t = live.window(listener, "*", from, now_s);
-        let seconds = (now_s - from + 1) as f64;
+        // The last five whole seconds: the current one is still filling.
+        let to = now_s.saturating_sub(1);
+        let from = to.saturating_sub(4);
+        let t = live.window(listener, "*", from, to);
+        let seconds = (to - from + 1) as f64;
         let rps = t.requests as f64 / seconds;
         let p99 = if t.requests > 0 { t.latency.value_at_quantile(0.99) as f64 / 1000.0 } else { 0.0 };
         let graceful = t.by_class.get("graceful").copied().unwrap_or(0);
