@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark: requests per second and latency through brownout
+# (HTTP target with the recorder off and on, TCP target) against the
+# upstream directly and against nginx and haproxy as reverse proxies, in the
+# same run, alternating so that machine drift cancels out.
+#
+#   benches/e2e.sh                      # 5 s per measurement, 2 rounds
+#   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
+#
+# Needs wrk and nginx (the upstream is an nginx serving static files);
+# haproxy is compared when installed. On Debian:
+#   apt-get install wrk nginx haproxy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${SECONDS_PER_RUN:-5}
+rounds=${ROUNDS:-2}
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "e2e bench needs $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
+done
+have_haproxy=$(command -v haproxy >/dev/null && echo yes || echo no)
+cargo build --release --quiet
+bin=target/release/brownout
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+head -c 16 /dev/zero | tr '\0' 'x' > "$work/small"
+head -c 65536 /dev/urandom > "$work/big"
+nginx_conf() { # port, body of the server block
+  cat > "$work/nginx-$1.conf" <<CONF
+worker_processes 2;
+pid $work/nginx-$1.pid;
+error_log $work/nginx-$1.err warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:18080; keepalive 128; }
+  server { listen 127.0.0.1:$1; $2 }
+}
+CONF
+  nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!)
+}
+nginx_conf 18080 "root $work; location / { }"
+nginx_conf 18083 "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+if [ "$have_haproxy" = yes ]; then
+  cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 2
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:18084
+  default_backend b
+backend b
+  server s 127.0.0.1:18080
+CONF
+  haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+fi
+cat > "$work/brownout.toml" <<CONF
+[admin]
+listen = "127.0.0.1:18090"
+[[target]]
+name = "http"
+protocol = "http"
+listen = "127.0.0.1:18081"
+upstream = "http://127.0.0.1:18080"
+host = "keep"
+[[target]]
+name = "tcp"
+protocol = "tcp"
+listen = "127.0.0.1:18082"
+upstream = "127.0.0.1:18080"
+CONF
+sed 's/1808\([12]\)/1809\1/; s/18090/18099/' "$work/brownout.toml" > "$work/brownout-rec.toml"
+sed -i 's/127.0.0.1:18092/127.0.0.1:18093/' "$work/brownout-rec.toml"
+"$bin" proxy --config "$work/brownout.toml" --no-record 2>"$work/brownout.log" & pids+=($!); bpid=$!
+"$bin" proxy --config "$work/brownout-rec.toml" --run-dir "$work/run" 2>"$work/brownout-rec.log" & pids+=($!); rpid=$!
+sleep 1.5
+
+declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083)
+names=(direct brownout-http brownout-recorded brownout-tcp nginx)
+if [ "$have_haproxy" = yes ]; then port[haproxy]=18084; names+=(haproxy); fi
+declare -A rps p50 p99
+to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
+}
+for round in $(seq "$rounds"); do
+  for body in small big; do
+    for conns in 64 1; do
+      for name in "${names[@]}"; do
+        out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${port[$name]}/$body" 2>&1)
+        key="$name,$body,$conns"
+        r=$(awk '/Requests\/sec/ { print $2 }' <<< "$out")
+        a=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
+        b=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
+        rps[$key]=$(awk -v x="${rps[$key]:-0}" -v y="$r" -v n="$rounds" 'BEGIN { print x + y / n }')
+        p50[$key]=$(awk -v x="${p50[$key]:-0}" -v y="$a" -v n="$rounds" 'BEGIN { print x + y / n }')
+        p99[$key]=$(awk -v x="${p99[$key]:-0}" -v y="$b" -v n="$rounds" 'BEGIN { print x + y / n }')
+      done
+    done
+  done
+done
+
+hwm() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+echo "end-to-end: wrk, 1 thread, ${secs} s x ${rounds} rounds, $(nproc) cores, $(uname -r)"
+echo
+echo "| through | body | connections | req/s | vs direct | vs nginx | p50 | p99 |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for body in small big; do
+  for conns in 64 1; do
+    for name in "${names[@]}"; do
+      key="$name,$body,$conns"
+      d=${rps[direct,$body,$conns]}
+      n=${rps[nginx,$body,$conns]}
+      printf "| %s | %s | %s | %.0f | %.2fx | %.2fx | %.0f us | %.0f us |\n" "$name" \
+        "$([ $body = small ] && echo 16 B || echo 64 KiB)" "$conns" "${rps[$key]}" \
+        "$(awk -v a="${rps[$key]}" -v b="$d" 'BEGIN { print a / b }')" \
+        "$(awk -v a="${rps[$key]}" -v b="$n" 'BEGIN { print a / b }')" "${p50[$key]}" "${p99[$key]}"
+    done
+  done
+done
+echo
+echo "peak memory (VmHWM): brownout $(hwm $bpid) KiB, brownout recording $(hwm $rpid) KiB"
