@@ -41,8 +41,13 @@ pub fn rate_at(load: &Load, t: f64, total: f64) -> f64 {
     base * factor
 }
 
+/// How long requests already sent may take to finish once the load stops;
+/// they are recorded, so the last second's rate is not cut short.
+const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Sends `load` to `base` (`http://127.0.0.1:8080`) from `start` for `total`
-/// or until `stop`. Returns how many requests were started.
+/// or until `stop`, then waits up to [`FINISH_GRACE`] for the requests in
+/// flight. Returns how many requests were started.
 pub async fn drive(
     load: Arc<Load>,
     base: Uri,
@@ -58,6 +63,7 @@ pub async fn drive(
     let slots = Arc::new(Semaphore::new(load.concurrency));
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let weights: u64 = load.requests.iter().map(|r| u64::from(r.weight)).sum();
+    let tasks = tokio_util::task::TaskTracker::new();
     let mut intended = start;
     let mut sent = 0u64;
     let end = start + total;
@@ -91,20 +97,14 @@ pub async fn drive(
             record(&req, this, None, Some("overloaded"), Some(fields::ORIGIN_CLIENT));
             continue;
         }
-        let (client, slots, waiting, base, timeout, stop) =
-            (client.clone(), slots.clone(), waiting.clone(), base.clone(), load.timeout, stop.clone());
+        let (client, slots, waiting, base, timeout) =
+            (client.clone(), slots.clone(), waiting.clone(), base.clone(), load.timeout);
         waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::spawn(async move {
-            let slot = tokio::select! {
-                slot = slots.acquire_owned() => slot,
-                () = stop.cancelled() => return,
-            };
+        tasks.spawn(async move {
+            let slot = slots.acquire_owned().await;
             waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let _slot = slot;
-            let result = tokio::select! {
-                r = tokio::time::timeout(timeout, send(&client, &base, &req)) => r,
-                () = stop.cancelled() => return,
-            };
+            let result = tokio::time::timeout(timeout, send(&client, &base, &req)).await;
             match result {
                 Ok(Ok((status, bytes))) => record(&req, this, Some((status, bytes)), None, None),
                 Ok(Err(_)) => record(&req, this, None, Some("refused"), Some(fields::ORIGIN_UPSTREAM)),
@@ -112,6 +112,9 @@ pub async fn drive(
             }
         });
     }
+    tasks.close();
+    // Requests still unanswered after the grace are dropped with their task.
+    let _ = tokio::time::timeout(FINISH_GRACE, tasks.wait()).await;
     sent
 }
 
