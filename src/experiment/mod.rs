@@ -267,7 +267,6 @@ impl Validator<'_> {
             }
             None => {
                 // Re-read the inline part as a config: the same rules, the same messages.
-                let text = self.loc.text;
                 let inline_raw: InlineConfig = config::deserialize(self.loc)?;
                 let raw_config = RawConfig {
                     admin: inline_raw.admin,
@@ -277,7 +276,6 @@ impl Validator<'_> {
                     seed: raw.seed,
                     graceful: None,
                 };
-                let _ = text;
                 config::validate(self.loc, self.base_dir, raw_config)
             }
         }
