@@ -15,3 +15,4 @@ mod recording;
 mod report_html;
 mod tcp_faults;
 mod tcp_proxy;
+mod toxiproxy_api;

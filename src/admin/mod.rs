@@ -6,6 +6,7 @@
 
 mod faults;
 mod guard;
+mod toxiproxy;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -58,6 +59,9 @@ pub struct AdminState {
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
     next_id: Arc<AtomicU64>,
+    /// The Toxiproxy-compatible proxies, and where to spawn their listeners.
+    toxiproxy: toxiproxy::Shared,
+    spawner: Option<toxiproxy::Spawner>,
 }
 
 impl AdminState {
@@ -78,12 +82,15 @@ impl AdminState {
             adhoc: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
             next_id: Arc::new(AtomicU64::new(1_000_000)),
+            toxiproxy: Arc::default(),
+            spawner: None,
         }
     }
 }
 
 /// Serves the admin API on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, state: AdminState, shutdown: CancellationToken, tracker: TaskTracker) {
+pub async fn serve(listener: TcpListener, mut state: AdminState, shutdown: CancellationToken, tracker: TaskTracker) {
+    state.spawner = Some(toxiproxy::Spawner { shutdown: shutdown.clone(), tracker: tracker.clone() });
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
@@ -141,7 +148,10 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBod
         (_, ["targets", ..]) => {
             faults::route(&method, &parts[1..], &body, state).unwrap_or_else(Refused::into_response)
         }
-        _ => error(StatusCode::NOT_FOUND, &format!("no admin endpoint {method} {path}")),
+        _ => match toxiproxy::route(&method, &parts, &body, state).await {
+            Some(resp) => resp,
+            None => error(StatusCode::NOT_FOUND, &format!("no admin endpoint {method} {path}")),
+        },
     }
 }
 
