@@ -131,3 +131,48 @@ async fn proxies_and_toxics_work_as_in_toxiproxy() {
     let (status, body) = call(admin, "POST", "/proxies/redis/toxics", r#"{"type": "warp_drive"}"#).await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_api_calls_answer_within_a_second_each_while_200_connections_push_data() {
+    let echo_server = upstream::tcp_echo().await;
+    let running = support::start("[admin]\nlisten = \"127.0.0.1:0\"\n").await;
+    let admin = running.addr("admin");
+    let create = format!(r#"{{"name": "busy", "listen": "127.0.0.1:0", "upstream": "{echo_server}"}}"#);
+    let (_, proxy) = call(admin, "POST", "/proxies", &create).await;
+    let listen: SocketAddr = proxy["listen"].as_str().expect("listen").parse().expect("addr");
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pushers: Vec<_> = (0..200)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut s = TcpStream::connect(listen).await.expect("connect");
+                let mut rounds = 0u64;
+                while !stop.is_cancelled() {
+                    echo(&mut s).await?;
+                    rounds += 1;
+                }
+                Ok::<u64, std::io::Error>(rounds)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..500 {
+        let body = format!(r#"{{"type": "latency", "name": "l{i}", "attributes": {{"latency": 1}}}}"#);
+        let started = Instant::now();
+        let (status, _) = call(admin, "POST", "/proxies/busy/toxics", &body).await;
+        assert_eq!(status, 200);
+        slowest = slowest.max(started.elapsed());
+        let started = Instant::now();
+        let (status, _) = call(admin, "DELETE", &format!("/proxies/busy/toxics/l{i}"), "").await;
+        assert_eq!(status, 204);
+        slowest = slowest.max(started.elapsed());
+    }
+    stop.cancel();
+    for p in pushers {
+        let rounds = timeout(LIMIT, p).await.expect("in time").expect("task").expect("no connection was dropped");
+        assert!(rounds > 0);
+    }
+    assert!(slowest < Duration::from_secs(1), "the slowest API call took {slowest:?}");
+}
