@@ -70,11 +70,6 @@ fn a_port_in_use_is_refused_with_the_target_and_address() {
     );
 }
 
-/// A free port, released before use; good enough for a child that binds at once.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 fn wait_for_port(port: u16) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -99,7 +94,7 @@ fn sigterm_drains_an_in_flight_request_and_exits_zero() {
             });
         }
     });
-    let (admin, listen) = (free_port(), free_port());
+    let (admin, listen) = (crate::support::free_port(), crate::support::free_port());
     let config = write_config(
         "sigterm",
         &format!(

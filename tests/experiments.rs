@@ -22,10 +22,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// The shop: `POST /checkout` calls payments through brownout; when payments
 /// fails it answers gracefully (503, Retry-After, a sentence) or not (a 500
 /// with a stack trace).
@@ -102,7 +98,7 @@ requests = [{{ method = "POST", path = "/checkout", body = '{{"cart": 1}}' }}]
 async fn run_experiment(tag: &str, graceful: bool, extra: &str) -> (brownout::run::Finished, Vec<Line>) {
     let dir = temp_dir(tag);
     let payments_api = upstream::mirror().await;
-    let payments_port = free_port();
+    let payments_port = crate::support::free_port();
     let app = shop(format!("127.0.0.1:{payments_port}").parse().expect("addr"), graceful).await;
     let text = experiment_text(app, payments_port, payments_api, extra);
     let exp = brownout::experiment::parse("exp.toml", &text, None).unwrap_or_else(|e| panic!("{e}"));
@@ -204,7 +200,7 @@ fn a_panic_while_faults_are_on_leaves_no_fault_active() {
 
 #[tokio::test]
 async fn an_admin_stop_ends_the_run_as_interrupted_with_faults_cleared() {
-    let admin_port = free_port();
+    let admin_port = crate::support::free_port();
     let text = format!(
         r#"
 title = "stopped from the admin API"

@@ -76,7 +76,7 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
     let payments_api = upstream::mirror().await;
     // The shop must know brownout's payments address before brownout starts,
     // so the target listens on a port picked here.
-    let payments_port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let payments_port = crate::support::free_port();
     let app = shop(format!("127.0.0.1:{payments_port}").parse().expect("addr")).await;
     let config = format!(
         "seed = 7\n[admin]\nlisten = \"127.0.0.1:0\"\n\
@@ -239,7 +239,7 @@ fn a_killed_proxy_keeps_every_request_answered_a_second_before_and_reports_rebui
             });
         }
     });
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = crate::support::free_port();
     let config = dir.join("config.toml");
     std::fs::write(
         &config,

@@ -71,6 +71,7 @@ impl AdminState {
         run_stop: Option<CancellationToken>,
         admin: &Admin,
         targets: Vec<TargetEntry>,
+        seed: u64,
     ) -> Self {
         AdminState {
             live,
@@ -82,7 +83,7 @@ impl AdminState {
             adhoc: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
             next_id: Arc::new(AtomicU64::new(1_000_000)),
-            toxiproxy: Arc::default(),
+            toxiproxy: Arc::new(Mutex::new(toxiproxy::Registry::seeded(seed))),
             spawner: None,
         }
     }

@@ -25,6 +25,14 @@ use crate::proxy::ConnGauge;
 pub struct Registry {
     proxies: BTreeMap<String, ToxiProxy>,
     next_id: u64,
+    /// The process's seed: toxicity draws repeat with it.
+    seed: u64,
+}
+
+impl Registry {
+    pub fn seeded(seed: u64) -> Self {
+        Registry { seed, ..Registry::default() }
+    }
 }
 
 struct ToxiProxy {
@@ -224,7 +232,8 @@ async fn create(registry: &Shared, spawner: &Spawner, v: &Value) -> Result<Respo
     let addr = listen_addr(str_field(v, "listen").unwrap_or("127.0.0.1:0"))
         .map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
     let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true);
-    let switch = Arc::new(FaultSwitch::new(name, 0, Vec::new()));
+    let seed = registry.lock().unwrap_or_else(|p| p.into_inner()).seed;
+    let switch = Arc::new(FaultSwitch::new(name, seed, Vec::new()));
     let (listen, stop) = if enabled {
         start(name, addr, upstream, &switch, spawner).await.map_err(|e| Refused(StatusCode::CONFLICT, e))?
     } else {

@@ -58,6 +58,7 @@ pub struct Proxy {
     grace: Duration,
     live: Option<Arc<crate::record::Live>>,
     run_stop: Option<CancellationToken>,
+    seed: u64,
 }
 
 impl Proxy {
@@ -118,6 +119,7 @@ impl Proxy {
             grace: config.shutdown_grace,
             live: None,
             run_stop: None,
+            seed,
         })
     }
 
@@ -162,6 +164,7 @@ impl Proxy {
             self.run_stop.clone(),
             &self.admin,
             std::mem::take(&mut self.targets),
+            self.seed,
         );
         for b in self.bound {
             let addr = b.listener.local_addr().ok();
