@@ -22,7 +22,8 @@
 //! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
-//! - [`admin`]: the admin listener: health and Prometheus `/metrics`.
+//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, run stop,
+//!   `/metrics`, and the Toxiproxy-compatible proxies and toxics.
 //! - [`record`]: field names, the recording layer, the journal writer, live aggregates, graceful classification.
 //! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown and HTML.
 //! - [`experiment`]: experiment files: parsing, validation, the timeline (pure, time is an argument).
