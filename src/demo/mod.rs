@@ -34,7 +34,7 @@ pub async fn prepare(quick: bool) -> Result<Demo, DemoError> {
     let deps = shop::dependencies().await?;
     let ports = [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
     let at = |i: usize| SocketAddr::from(([127, 0, 0, 1], ports[i]));
-    let shop = shop::shop(shop::Upstreams {
+    let shop = shop::shop(shop::Dependencies {
         payments: at(0),
         auth: at(1),
         search: at(2),

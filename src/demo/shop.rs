@@ -53,7 +53,9 @@ where
     Ok(addr)
 }
 
-/// The dependencies, each a tiny API on its own port.
+/// Where the six dependencies are: the real ones (each a tiny API on its
+/// own port), or brownout's targets in front of them, as the shop sees them.
+#[derive(Clone)]
 pub struct Dependencies {
     pub payments: SocketAddr,
     pub auth: SocketAddr,
@@ -73,17 +75,6 @@ pub async fn dependencies() -> std::io::Result<Dependencies> {
         crm: serve(|_req| async { text(201, r#"{"contact": "c_1"}"#) }).await?,
         inventory: serve(|_req| async { text(200, r#"{"sku": 42, "stock": 7}"#) }).await?,
     })
-}
-
-/// Where the shop finds its dependencies: brownout's target addresses.
-#[derive(Clone)]
-pub struct Upstreams {
-    pub payments: SocketAddr,
-    pub auth: SocketAddr,
-    pub search: SocketAddr,
-    pub export: SocketAddr,
-    pub crm: SocketAddr,
-    pub inventory: SocketAddr,
 }
 
 struct Call {
@@ -106,7 +97,7 @@ async fn call(
 }
 
 /// Starts the shop; its routes call the dependencies through `up`.
-pub async fn shop(up: Upstreams) -> std::io::Result<SocketAddr> {
+pub async fn shop(up: Dependencies) -> std::io::Result<SocketAddr> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> =

@@ -106,15 +106,14 @@ mod tests {
         f
     }
 
+    /// `GET /` from 127.0.0.1.
+    fn get_root(headers: &HeaderMap) -> RequestFacts<'_> {
+        RequestFacts { method: &Method::GET, path: "/", query: None, headers, client: "127.0.0.1".parse().unwrap() }
+    }
+
     fn run(switch: &FaultSwitch, n: u64) -> Vec<bool> {
         let headers = HeaderMap::new();
-        let req = RequestFacts {
-            method: &Method::GET,
-            path: "/",
-            query: None,
-            headers: &headers,
-            client: "127.0.0.1".parse().unwrap(),
-        };
+        let req = get_root(&headers);
         let plan = switch.load();
         let now = Instant::now();
         (0..n).map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), now).is_empty()).collect()
@@ -142,13 +141,7 @@ mod tests {
         let alone = FaultSwitch::new("t", 7, vec![error_fault(1, 0.5)]);
         let both = FaultSwitch::new("t", 7, vec![error_fault(2, 0.5), error_fault(1, 0.5)]);
         let headers = HeaderMap::new();
-        let req = RequestFacts {
-            method: &Method::GET,
-            path: "/",
-            query: None,
-            headers: &headers,
-            client: "127.0.0.1".parse().unwrap(),
-        };
+        let req = get_root(&headers);
         let now = Instant::now();
         for _ in 0..500 {
             let (pa, pb) = (alone.load(), both.load());
@@ -174,13 +167,7 @@ mod tests {
         let error = error_fault(3, 1.0);
         let switch = FaultSwitch::new("t", 1, vec![truncate, latency, error]);
         let headers = HeaderMap::new();
-        let req = RequestFacts {
-            method: &Method::GET,
-            path: "/",
-            query: None,
-            headers: &headers,
-            client: "127.0.0.1".parse().unwrap(),
-        };
+        let req = get_root(&headers);
         let plan = switch.load();
         let stages: Vec<Stage> = decide_http(&req, &plan.faults, 1, Instant::now()).iter().map(|p| p.stage).collect();
         assert_eq!(stages, [Stage::Error, Stage::RequestDelay, Stage::ResponseDelay, Stage::Truncate]);
@@ -195,13 +182,7 @@ mod tests {
         let plan = switch.load();
         let at = plan.faults[0].activated;
         let headers = HeaderMap::new();
-        let req = RequestFacts {
-            method: &Method::GET,
-            path: "/",
-            query: None,
-            headers: &headers,
-            client: "127.0.0.1".parse().unwrap(),
-        };
+        let req = get_root(&headers);
         let picks = |secs| decide_http(&req, &plan.faults, 1, at + Duration::from_secs(secs)).len();
         assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
     }
