@@ -22,12 +22,13 @@
 //! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
-//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, run stop,
-//!   `/metrics`, and the Toxiproxy-compatible proxies and toxics.
+//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
+//!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
 //! - [`record`]: field names, the recording layer, the journal writer, live aggregates, graceful classification.
 //! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown and HTML.
 //! - [`experiment`]: experiment files: parsing, validation, the timeline (pure, time is an argument).
-//! - [`run`]: the run controller: phases, guardrails, fail-open guard, progress, schedules.
+//! - [`run`]: the run controller: phases, guardrails, fail-open guard, progress, schedules, and the
+//!   registry of runs (started by `brownout run` or through the admin API on a running proxy).
 //! - [`load`]: the open-loop load driver.
 //! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
@@ -47,7 +48,7 @@
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.
 //! - One owner writes the faults during a run (the run controller); every
-//!   way a run ends clears them first.
+//!   way a run ends clears them first. At most one run is in progress.
 //! - The accept loops never dial an upstream: dialing happens in the
 //!   connection's own task, so one blackholed upstream stalls nothing else.
 //! - No body is buffered whole: request and response bodies stream through,

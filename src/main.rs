@@ -148,10 +148,10 @@ fn init_tracing(format: LogFormat, recorder: Option<RecordLayer>) {
 
 fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: bool) -> anyhow::Result<ExitCode> {
     let config = config::load(&path)?;
+    let dir = run_dir.unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
     let recorder = if no_record {
         None
     } else {
-        let dir = run_dir.unwrap_or_else(|| PathBuf::from("runs").join(utc_stamp()));
         let mut listeners: Vec<String> = config.observer.iter().map(|o| o.name.clone()).collect();
         listeners.extend(config.targets.iter().map(|t| t.name.clone()));
         let info = RunInfo {
@@ -164,13 +164,22 @@ fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: 
             Recorder::start(&dir, info).with_context(|| format!("cannot write a journal in {}", dir.display()))?;
         Some(recorder)
     };
-    init_tracing(format, recorder.as_ref().map(Recorder::layer));
+    // One layer for the whole process: runs started through the admin API
+    // attach their own recorders to it.
+    let layer = RecordLayer::new();
+    if let Some(r) = &recorder {
+        layer.attach(r.sink());
+    }
+    init_tracing(format, Some(layer.clone()));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let mut proxy = brownout::proxy::Proxy::bind(&config).await?;
         if let Some(r) = &recorder {
             proxy = proxy.with_live(r.live());
         }
+        let launcher =
+            brownout::run::Launcher { stage: proxy.stage(), layer, dir: dir.clone(), config: config.clone() };
+        let proxy = proxy.with_runs(brownout::run::Runs::new(Some(launcher)));
         for line in describe(&config) {
             eprintln!("{line}");
         }

@@ -1,22 +1,8 @@
 //! The admin API, endpoint by endpoint, with its errors and its guard.
 
-use std::net::SocketAddr;
-
-use http::Request;
-
-use crate::support::client::{get, read_body, send_http1};
-use crate::support::upstream::{self, full};
+use crate::support::client::{call, get};
+use crate::support::upstream;
 use crate::support::{self, http_target};
-
-async fn call(admin: SocketAddr, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut req = Request::builder().method(method).uri(format!("http://{admin}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = send_http1(admin, req.body(full(body.to_string())).expect("req")).await.expect("resp");
-    let status = resp.status().as_u16();
-    (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
-}
 
 #[tokio::test]
 async fn every_endpoint_answers_and_explains_its_errors() {

@@ -170,3 +170,87 @@ fn schedule_lists_the_next_run_of_each_scheduled_experiment() {
         "{line}"
     );
 }
+
+/// One HTTP/1.1 exchange with `connection: close`: the status and the body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut got = String::new();
+    s.read_to_string(&mut got).expect("read");
+    let status = got.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = got.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, body)
+}
+
+#[test]
+fn a_run_started_through_the_proxys_admin_api_is_reported_even_when_the_proxy_stops() {
+    let (admin, listen) = (crate::support::free_port(), crate::support::free_port());
+    let config = write_config(
+        "api-run",
+        &format!(
+            "[admin]\nlisten = \"127.0.0.1:{admin}\"\n[[target]]\nname = \"db\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"127.0.0.1:9\"\n"
+        ),
+    );
+    let dir = config.parent().expect("dir").to_path_buf();
+    // The experiment names the config it was written for, next to it.
+    std::fs::write(
+        dir.join("exp.toml"),
+        "title = \"db refused\"\nconfig = \"config.toml\"\n[[phase]]\nname = \"down\"\nduration = \"60s\"\nfaults = [{ target = \"db\", kind = \"outage\", mode = \"refuse\" }]\n",
+    )
+    .expect("experiment");
+    let run_dir = dir.join("runs");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let child = Command::new(BIN)
+        .args(["proxy", "--no-record", "--config"])
+        .arg(&config)
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut child = KillOnDrop(child);
+    wait_for_port(admin);
+    let body = format!("{{\"file\": {:?}}}", dir.join("exp.toml").display().to_string());
+    let (status, started) = http(admin, "POST", "/runs", &body);
+    assert_eq!(status, 201, "{started}");
+    let start = Instant::now();
+    while !http(admin, "GET", "/run", "").1.contains("\"name\":\"down\"") {
+        assert!(start.elapsed() < Duration::from_secs(20), "the run never reached its phase");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while std::net::TcpStream::connect(("127.0.0.1", listen)).is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the outage never refused connections");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(40), "brownout did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.0.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert!(status.success(), "exit {status:?}\n{stderr}");
+    let journal = std::fs::read_to_string(run_dir.join("run-1").join("journal.jsonl")).expect("the run's journal");
+    assert!(journal.contains(r#""outcome":"interrupted""#) && journal.contains(r#""type":"fault_off""#), "{journal}");
+    assert!(run_dir.join("run-1").join("report.html").is_file(), "{stderr}");
+    assert!(!run_dir.join("journal.jsonl").exists(), "--no-record writes no journal of the proxy's own");
+}
+
+/// A child process killed when the test ends, even by a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

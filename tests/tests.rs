@@ -3,6 +3,7 @@
 mod support;
 
 mod admin_api;
+mod admin_runs;
 mod cli;
 mod config_files;
 mod experiments;

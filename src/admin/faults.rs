@@ -95,10 +95,10 @@ fn change(
     state: &AdminState,
     edit: impl FnOnce(&mut Vec<Fault>) -> bool,
 ) -> Result<bool, Refused> {
-    if state.run_stop.is_some() {
+    if let Some(run) = state.runs.current() {
         return Err(Refused(
             StatusCode::CONFLICT,
-            "a run is in progress: its experiment sets the faults; stop it first".into(),
+            format!("run {} ({:?}) is in progress: its experiment sets the faults; stop it first", run.id, run.title),
         ));
     }
     let mut adhoc = state.adhoc.lock().unwrap_or_else(|p| p.into_inner());

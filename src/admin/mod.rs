@@ -6,6 +6,7 @@
 
 mod faults;
 mod guard;
+mod runs;
 mod toxiproxy;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::fault::{Fault, FaultSwitch};
 use crate::proxy::http::ProxyBody;
 use crate::proxy::ConnGauge;
 use crate::record::Live;
+use crate::run::Runs;
 
 /// What the admin API knows of one target.
 #[derive(Clone)]
@@ -51,8 +53,8 @@ pub struct TargetEntry {
 pub struct AdminState {
     pub live: Option<Arc<Live>>,
     pub gauges: Vec<(String, ConnGauge)>,
-    /// Cancels the run in progress, if this process runs one.
-    pub run_stop: Option<CancellationToken>,
+    /// The run in progress and the finished ones.
+    pub runs: Arc<Runs>,
     token: Option<Secret>,
     allow_browsers: bool,
     targets: Arc<Vec<TargetEntry>>,
@@ -68,7 +70,7 @@ impl AdminState {
     pub fn new(
         live: Option<Arc<Live>>,
         gauges: Vec<(String, ConnGauge)>,
-        run_stop: Option<CancellationToken>,
+        runs: Arc<Runs>,
         admin: &Admin,
         targets: Vec<TargetEntry>,
         seed: u64,
@@ -76,7 +78,7 @@ impl AdminState {
         AdminState {
             live,
             gauges,
-            run_stop,
+            runs,
             token: admin.token.clone(),
             allow_browsers: admin.allow_browsers,
             targets: Arc::new(targets),
@@ -145,7 +147,7 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBod
         (&Method::GET, ["health"]) => ok(json!({"status": "ok"})),
         (&Method::GET, ["ready"]) => ok(json!({"ready": true, "targets": state.targets.len()})),
         (&Method::GET, ["metrics"]) => metrics(state),
-        (&Method::POST, ["run", "stop"]) => stop_run(state),
+        (_, ["run", ..] | ["runs", ..]) => runs::route(&method, &parts, &body, state).await,
         (_, ["targets", ..]) => {
             faults::route(&method, &parts[1..], &body, state).unwrap_or_else(Refused::into_response)
         }
@@ -153,17 +155,6 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBod
             Some(resp) => resp,
             None => error(StatusCode::NOT_FOUND, &format!("no admin endpoint {method} {path}")),
         },
-    }
-}
-
-fn stop_run(state: &AdminState) -> Response<ProxyBody> {
-    match &state.run_stop {
-        Some(stop) if !stop.is_cancelled() => {
-            stop.cancel();
-            respond(StatusCode::ACCEPTED, json!({"stopping": true}))
-        }
-        Some(_) => error(StatusCode::CONFLICT, "the run is already stopping"),
-        None => error(StatusCode::CONFLICT, "no run in progress"),
     }
 }
 

@@ -168,7 +168,16 @@ pub fn looks_like_experiment(text: &str) -> bool {
 pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Experiment, FileError> {
     let loc = Locator { file, text };
     let raw: raw::RawExperiment = config::deserialize(&loc)?;
-    Validator { loc: &loc, base_dir, problems: Vec::new() }.experiment(raw)
+    Validator { loc: &loc, base_dir, serving: None, problems: Vec::new() }.experiment(raw)
+}
+
+/// Like [`parse`], for a proxy that is already serving `serving`: an
+/// experiment that names no config and declares no targets runs on the
+/// serving ones.
+pub fn parse_for(file: &str, text: &str, base_dir: Option<&Path>, serving: &Config) -> Result<Experiment, FileError> {
+    let loc = Locator { file, text };
+    let raw: raw::RawExperiment = config::deserialize(&loc)?;
+    Validator { loc: &loc, base_dir, serving: Some(serving), problems: Vec::new() }.experiment(raw)
 }
 
 /// `"99%"`, `"99.9%"` or `"0.5%"` as a fraction.
@@ -184,6 +193,7 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
 struct Validator<'a> {
     loc: &'a Locator<'a>,
     base_dir: Option<&'a Path>,
+    serving: Option<&'a Config>,
     problems: Vec<Problem>,
 }
 
@@ -262,6 +272,11 @@ impl Validator<'_> {
                     _ => path.get_ref().clone(),
                 };
                 let mut config = config::load(&full)?;
+                config.seed = raw.seed.or(config.seed);
+                Ok(config)
+            }
+            None if !inline && self.serving.is_some() => {
+                let mut config = self.serving.expect("checked by the guard").clone();
                 config.seed = raw.seed.or(config.seed);
                 Ok(config)
             }

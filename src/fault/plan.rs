@@ -124,7 +124,7 @@ impl TargetPlan {
 #[derive(Debug)]
 pub struct FaultSwitch {
     target: String,
-    seed: u64,
+    seed: AtomicU64,
     plan: ArcSwap<TargetPlan>,
     changed: watch::Sender<u64>,
     requests: AtomicU64,
@@ -135,7 +135,7 @@ impl FaultSwitch {
     pub fn new(target: &str, seed: u64, faults: Vec<Fault>) -> Self {
         let switch = FaultSwitch {
             target: target.to_string(),
-            seed: mix(seed, hash_str(target)),
+            seed: AtomicU64::new(mix(seed, hash_str(target))),
             plan: ArcSwap::from_pointee(TargetPlan::default()),
             changed: watch::channel(0).0,
             requests: AtomicU64::new(0),
@@ -164,7 +164,14 @@ impl FaultSwitch {
     /// A fresh seed for the next request or connection: the n-th one at this
     /// target always gets the same seed for the same run seed.
     pub fn next_request_seed(&self) -> u64 {
-        mix(self.seed, self.requests.fetch_add(1, Ordering::Relaxed))
+        mix(self.seed.load(Ordering::Relaxed), self.requests.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Starts the decisions over from `seed`, as if the target had just
+    /// started: a run started on a running proxy repeats with its own seed.
+    pub fn reseed(&self, seed: u64) {
+        self.seed.store(mix(seed, hash_str(&self.target)), Ordering::Relaxed);
+        self.requests.store(0, Ordering::Relaxed);
     }
 
     /// Notified with the new generation after every change.

@@ -57,7 +57,7 @@ pub struct Proxy {
     admin: crate::config::Admin,
     grace: Duration,
     live: Option<Arc<crate::record::Live>>,
-    run_stop: Option<CancellationToken>,
+    runs: Arc<crate::run::Runs>,
     seed: u64,
 }
 
@@ -118,7 +118,7 @@ impl Proxy {
             admin: config.admin.clone(),
             grace: config.shutdown_grace,
             live: None,
-            run_stop: None,
+            runs: Arc::default(),
             seed,
         })
     }
@@ -129,10 +129,31 @@ impl Proxy {
         self
     }
 
-    /// Lets the admin API's `POST /run/stop` cancel the run in progress.
-    pub fn with_run_stop(mut self, stop: CancellationToken) -> Self {
-        self.run_stop = Some(stop);
+    /// The runs the admin API shows, stops and (with a launcher) starts.
+    pub fn with_runs(mut self, runs: Arc<crate::run::Runs>) -> Self {
+        self.runs = runs;
         self
+    }
+
+    /// What a run drives: the targets' switches, the listeners' addresses
+    /// and the observer's classification rules.
+    pub fn stage(&self) -> crate::run::Stage {
+        let mut stage = crate::run::Stage::default();
+        for b in &self.bound {
+            if let Ok(addr) = b.listener.local_addr() {
+                stage.addrs.push((b.name.clone(), addr));
+            }
+            match &b.serve {
+                Serve::Http(i) if i.rules_switch().is_some() => stage.rules = i.rules_switch().cloned(),
+                _ => {}
+            }
+        }
+        stage.targets = self
+            .targets
+            .iter()
+            .map(|t| crate::run::StageTarget { name: t.name.clone(), protocol: t.protocol, switch: t.switch.clone() })
+            .collect();
+        stage
     }
 
     /// The address a listener is bound to (`admin`, `observer` or a target's name).
@@ -161,7 +182,7 @@ impl Proxy {
         let admin = crate::admin::AdminState::new(
             self.live.clone(),
             gauges,
-            self.run_stop.clone(),
+            self.runs.clone(),
             &self.admin,
             std::mem::take(&mut self.targets),
             self.seed,
@@ -177,6 +198,8 @@ impl Proxy {
             };
         }
         shutdown.await;
+        // A run started through the API ends first, writing its reports.
+        self.runs.stop_launched(Duration::from_secs(30)).await;
         // Fail open: whatever drains from here on passes untouched.
         for switch in &switches {
             switch.clear();

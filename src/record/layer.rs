@@ -7,6 +7,8 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
+
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -89,16 +91,56 @@ impl Visit for Entry {
     }
 }
 
-/// The layer; cheap to clone.
+/// Where one recorder's entries go: its writer's queue and its dropped count.
 #[derive(Clone)]
-pub struct RecordLayer {
+pub struct Sink {
+    id: u64,
     tx: SyncSender<Entry>,
     dropped: Arc<AtomicU64>,
 }
 
-impl RecordLayer {
+impl Sink {
     pub(super) fn new(tx: SyncSender<Entry>, dropped: Arc<AtomicU64>) -> Self {
-        RecordLayer { tx, dropped }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Sink { id: NEXT.fetch_add(1, Ordering::Relaxed), tx, dropped }
+    }
+
+    fn offer(&self, entry: Entry) {
+        match self.tx.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The layer: relays each recorded event to every attached recorder. A
+/// long-running proxy installs one at startup and attaches a recorder per
+/// run as runs start and end. Cheap to clone; clones share the recorders.
+#[derive(Clone, Default)]
+pub struct RecordLayer {
+    sinks: Arc<ArcSwap<Vec<Sink>>>,
+}
+
+impl RecordLayer {
+    /// A layer with no recorder attached yet.
+    pub fn new() -> Self {
+        RecordLayer::default()
+    }
+
+    /// From now on, `sink` gets every recorded event too.
+    pub fn attach(&self, sink: Sink) {
+        self.sinks.rcu(|sinks| {
+            let mut next = Vec::clone(sinks);
+            next.push(sink.clone());
+            next
+        });
+    }
+
+    /// Stops sending to `sink`.
+    pub fn detach(&self, sink: &Sink) {
+        self.sinks.rcu(|sinks| sinks.iter().filter(|s| s.id != sink.id).cloned().collect::<Vec<_>>());
     }
 }
 
@@ -107,13 +149,15 @@ impl<S: Subscriber> Layer<S> for RecordLayer {
         if event.metadata().target() != fields::RECORD {
             return;
         }
+        let sinks = self.sinks.load();
+        let Some((last, others)) = sinks.split_last() else {
+            return;
+        };
         let mut entry = Entry { at: Some(SystemTime::now()), ..Entry::default() };
         event.record(&mut entry);
-        match self.tx.try_send(entry) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        for sink in others {
+            sink.offer(entry.clone());
         }
+        last.offer(entry);
     }
 }

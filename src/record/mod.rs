@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use layer::{Entry, RecordLayer};
+pub use layer::{Entry, RecordLayer, Sink};
 pub use live::Live;
 
 use classify::is_failure;
@@ -54,7 +54,7 @@ pub struct RunInfo {
 /// A running recorder: the layer to install, the live aggregates, and the
 /// writer thread behind them.
 pub struct Recorder {
-    layer: RecordLayer,
+    sink: Sink,
     tx: mpsc::SyncSender<Entry>,
     live: Arc<Live>,
     journal: PathBuf,
@@ -69,7 +69,7 @@ impl Recorder {
         let file = File::create(&journal)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let live = Arc::new(Live::default());
-        let layer = RecordLayer::new(tx.clone(), live.dropped.clone());
+        let sink = Sink::new(tx.clone(), live.dropped.clone());
         let started = SystemTime::now();
         let start = Start {
             ts: millis(started),
@@ -83,11 +83,19 @@ impl Recorder {
         let writer = std::thread::Builder::new()
             .name("brownout-journal".into())
             .spawn(move || Writer::new(file, started, writer_live).run(rx, start))?;
-        Ok(Recorder { layer, tx, live, journal, writer: Some(writer) })
+        Ok(Recorder { sink, tx, live, journal, writer: Some(writer) })
     }
 
+    /// A layer that sends to this recorder only.
     pub fn layer(&self) -> RecordLayer {
-        self.layer.clone()
+        let layer = RecordLayer::new();
+        layer.attach(self.sink());
+        layer
+    }
+
+    /// What to attach to a shared [`RecordLayer`] for this recorder to get its events.
+    pub fn sink(&self) -> Sink {
+        self.sink.clone()
     }
 
     pub fn live(&self) -> Arc<Live> {

@@ -6,12 +6,15 @@
 
 pub mod guardrail;
 pub mod progress;
+mod registry;
 pub mod schedule;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use http::Uri;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,10 +23,13 @@ use tracing::{info, warn};
 use crate::experiment::{Experiment, Timeline};
 use crate::fault::FaultSwitch;
 use crate::proxy::Proxy;
+use crate::record::classify::GracefulRules;
 use crate::record::fields;
 use crate::record::journal::ExperimentInfo;
 use crate::record::{Recorder, RunInfo};
 use crate::report::{Report, Written};
+
+pub use registry::{Launcher, RunHandle, Runs, StartRunError};
 
 /// How often guardrails are checked: a tripped one clears the faults
 /// within this (plus the recorder's half a tick).
@@ -103,9 +109,67 @@ impl Drop for FailOpenGuard {
     }
 }
 
-/// Runs `exp` to its end. `recorder` must already be installed as a tracing
-/// layer (its journal gets everything); `interrupt` stops the run early as
-/// interrupted. The reports go next to the journal.
+/// What a run drives: the fault switches of a bound proxy's targets, the
+/// addresses of its listeners, and the observer's classification rules.
+#[derive(Clone, Default)]
+pub struct Stage {
+    pub targets: Vec<StageTarget>,
+    pub addrs: Vec<(String, SocketAddr)>,
+    pub rules: Option<Arc<ArcSwap<GracefulRules>>>,
+}
+
+#[derive(Clone)]
+pub struct StageTarget {
+    pub name: String,
+    pub protocol: &'static str,
+    pub switch: Arc<FaultSwitch>,
+}
+
+impl Stage {
+    fn switch(&self, name: &str) -> Option<&Arc<FaultSwitch>> {
+        self.targets.iter().find(|t| t.name == name).map(|t| &t.switch)
+    }
+
+    /// Why `exp` cannot run here: a target it declares that this proxy does
+    /// not serve (by name and protocol), or a load target it cannot reach.
+    pub fn unfit(&self, exp: &Experiment) -> Option<String> {
+        let serving =
+            || self.targets.iter().map(|t| format!("{} ({})", t.name, t.protocol)).collect::<Vec<_>>().join(", ");
+        for t in &exp.config.targets {
+            match self.targets.iter().find(|s| s.name == t.name) {
+                None => {
+                    return Some(format!(
+                        "the experiment's target {:?} is not served by this proxy; it serves {}",
+                        t.name,
+                        serving()
+                    ))
+                }
+                Some(s) if s.protocol != t.protocol_name() => {
+                    return Some(format!(
+                        "the experiment's target {:?} is {} but this proxy serves it as {}",
+                        t.name,
+                        t.protocol_name(),
+                        s.protocol
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if exp.config.observer.is_some() && self.rules.is_none() {
+            return Some("the experiment has an observer but this proxy serves none".into());
+        }
+        match &exp.load {
+            Some(load) if !load.target.starts_with("http://") && !self.addrs.iter().any(|(n, _)| *n == load.target) => {
+                Some(format!("load.target {:?} is not a listener of this proxy", load.target))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Runs `exp` to its end in a proxy of its own. `recorder` must already be
+/// installed as a tracing layer (its journal gets everything); `interrupt`
+/// stops the run early as interrupted. The reports go next to the journal.
 pub async fn run(
     exp: &Experiment,
     recorder: Recorder,
@@ -115,31 +179,61 @@ pub async fn run(
     let mut config = exp.config.clone();
     config.graceful = exp.graceful.clone();
     config.seed = Some(exp.seed);
-    let proxy = Proxy::bind(&config).await?.with_live(recorder.live()).with_run_stop(interrupt.clone());
-    let switches: Vec<(String, Arc<FaultSwitch>)> =
-        config.targets.iter().filter_map(|t| proxy.switch(&t.name).map(|s| (t.name.clone(), s))).collect();
-    let fail_open = FailOpenGuard::new(switches.iter().map(|(_, s)| s.clone()).collect());
-    let user = if config.observer.is_some() {
-        "observer".to_string()
-    } else if exp.load.is_some() {
-        crate::load::LISTENER.to_string()
-    } else {
-        config.targets.first().map_or_else(String::new, |t| t.name.clone())
-    };
-    let load_base = match &exp.load {
-        Some(load) => Some(load_uri(&load.target, &proxy)?),
-        None => None,
-    };
+    let dir = recorder.journal().parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let runs = Runs::new(None);
+    let handle = runs
+        .register(|id| RunHandle::new(id, exp, dir.clone(), recorder.live(), interrupt.clone()))
+        .expect("a new registry has no run in progress");
+    let proxy = Proxy::bind(&config).await?.with_live(recorder.live()).with_runs(runs);
+    let stage = proxy.stage();
     let stop_proxy = CancellationToken::new();
     let proxy_task = {
         let stop = stop_proxy.clone();
         tokio::spawn(proxy.run(async move { stop.cancelled().await }))
     };
+    let outcome = drive(exp, &stage, &handle, show_progress).await;
+    stop_proxy.cancel();
+    let _ = tokio::time::timeout(RUN_GRACE + Duration::from_secs(1), proxy_task).await;
+    let outcome = outcome?;
+    let finished = finish(recorder, outcome);
+    handle.end(&finished);
+    finished
+}
 
+/// Flushes the journal with `outcome` and writes the reports next to it.
+fn finish(recorder: Recorder, outcome: &str) -> Result<Finished, RunError> {
+    let journal = recorder.finish(outcome).map_err(RunError::Journal)?;
+    let report = crate::report::from_file(&journal)?;
+    let dir = journal.parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let written = crate::report::write(&report, &dir).map_err(RunError::Write)?;
+    Ok(Finished { outcome: outcome.to_string(), report, journal, written })
+}
+
+/// Drives `exp` on `stage` until its timeline ends, a guardrail trips, it
+/// outlives `max_duration` or `handle.stop` is cancelled; then clears every
+/// fault and waits for the load to finish. Returns the outcome.
+pub async fn drive(
+    exp: &Experiment,
+    stage: &Stage,
+    handle: &RunHandle,
+    show_progress: bool,
+) -> Result<&'static str, RunError> {
+    let live = handle.live.clone();
+    let switches: Vec<(String, Arc<FaultSwitch>)> =
+        exp.config.targets.iter().filter_map(|t| stage.switch(&t.name).map(|s| (t.name.clone(), s.clone()))).collect();
+    let load_base = match &exp.load {
+        Some(load) => Some(load_uri(&load.target, stage)?),
+        None => None,
+    };
+    for (_, switch) in &switches {
+        switch.reseed(exp.seed);
+    }
+    let rules_before = stage.rules.as_ref().map(|r| r.swap(Arc::new(exp.graceful.clone())));
+    let fail_open = FailOpenGuard::new(switches.iter().map(|(_, s)| s.clone()).collect());
     let timeline = Timeline::new(exp);
     let changes = timeline.changes(exp);
-    let live = recorder.live();
     let start = Instant::now();
+    handle.started(start);
     let stop_load = CancellationToken::new();
     let load_task = match (&exp.load, load_base) {
         (Some(load), Some(base)) => Some(tokio::spawn(crate::load::drive(
@@ -152,6 +246,7 @@ pub async fn run(
         ))),
         _ => None,
     };
+    let interrupt = handle.stop.clone();
     let mut progress = progress::Progress::new(show_progress);
     let mut next = 0;
     let mut phase: Option<usize> = None;
@@ -171,6 +266,7 @@ pub async fn run(
                 let now_phase = timeline.phase_at(t);
                 if now_phase != phase {
                     phase = now_phase;
+                    handle.phase(phase);
                     if let Some(i) = phase {
                         let p = &exp.phases[i];
                         info!(
@@ -193,14 +289,17 @@ pub async fn run(
             }
             _ = guard_tick.tick() => {
                 let now_s = (Instant::now() - start).as_secs();
-                if let Some(tripped) = guardrail::check(&exp.guardrails, &live, &user, now_s) {
-                    abort(&fail_open, &tripped.guardrail, &tripped.value);
+                let states = guardrail::evaluate(&exp.guardrails, &live, &handle.listener, now_s);
+                let tripped = states.iter().find(|g| g.tripped).cloned();
+                handle.guardrails(states);
+                if let Some(tripped) = tripped {
+                    abort(&fail_open, &tripped.guardrail, tripped.value.as_deref().unwrap_or(""));
                     break "aborted";
                 }
             }
             _ = progress_tick.tick() => {
                 let name = phase.map_or("", |i| exp.phases[i].name.as_str());
-                progress.show(&live, &user, name, Instant::now() - start, timeline.total);
+                progress.show(&live, &handle.listener, name, Instant::now() - start, timeline.total);
             }
             () = interrupt.cancelled() => {
                 warn!("interrupted: clearing every fault and writing the reports");
@@ -209,19 +308,17 @@ pub async fn run(
         }
     };
     progress.finish();
+    handle.stopping();
     // Fail open first, then let what is in flight finish and record.
     drop(fail_open);
+    if let (Some(rules), Some(before)) = (&stage.rules, rules_before) {
+        rules.store(before);
+    }
     stop_load.cancel();
     if let Some(task) = load_task {
         let _ = task.await;
     }
-    stop_proxy.cancel();
-    let _ = tokio::time::timeout(RUN_GRACE + Duration::from_secs(1), proxy_task).await;
-    let journal = recorder.finish(outcome).map_err(RunError::Journal)?;
-    let report = crate::report::from_file(&journal)?;
-    let dir = journal.parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let written = crate::report::write(&report, &dir).map_err(RunError::Write)?;
-    Ok(Finished { outcome: outcome.to_string(), report, journal, written })
+    Ok(outcome)
 }
 
 /// Clears every fault at once and records why the run stopped.
@@ -238,10 +335,15 @@ fn abort(fail_open: &FailOpen, guardrail: &str, value: &str) {
     );
 }
 
-fn load_uri(target: &str, proxy: &Proxy) -> Result<Uri, RunError> {
+fn load_uri(target: &str, stage: &Stage) -> Result<Uri, RunError> {
     if target.starts_with("http://") {
         return target.parse().map_err(|_| RunError::LoadTarget(target.into()));
     }
-    let addr = proxy.local_addr(target).ok_or_else(|| RunError::LoadTarget(target.into()))?;
+    let addr = stage
+        .addrs
+        .iter()
+        .find(|(n, _)| n == target)
+        .map(|(_, a)| *a)
+        .ok_or_else(|| RunError::LoadTarget(target.into()))?;
     format!("http://{addr}").parse().map_err(|_| RunError::LoadTarget(target.into()))
 }

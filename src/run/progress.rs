@@ -6,7 +6,43 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use crate::experiment::timeline::clock;
+use serde::Serialize;
+
 use crate::record::live::Live;
+
+/// A listener's last five whole seconds: what the progress line and the
+/// admin API's run status show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub listener: String,
+    pub window_s: u64,
+    pub requests_per_s: f64,
+    pub error_rate: f64,
+    pub p99_ms: Option<f64>,
+    /// Graceful failures over all classified failures, at the observer.
+    pub graceful_share: Option<f64>,
+}
+
+impl Figures {
+    /// The figures at run second `now_s`; the current second is still
+    /// filling, so the window ends one before it.
+    pub fn recent(live: &Live, listener: &str, now_s: u64) -> Figures {
+        let to = now_s.saturating_sub(1);
+        let from = to.saturating_sub(4);
+        let t = live.window(listener, "*", from, to);
+        let window_s = to - from + 1;
+        let graceful = t.by_class.get("graceful").copied().unwrap_or(0);
+        let ungraceful = t.by_class.get("ungraceful").copied().unwrap_or(0);
+        Figures {
+            listener: listener.to_string(),
+            window_s,
+            requests_per_s: t.requests as f64 / window_s as f64,
+            error_rate: t.error_rate(),
+            p99_ms: (t.requests > 0).then(|| t.latency.value_at_quantile(0.99) as f64 / 1000.0),
+            graceful_share: (graceful + ungraceful > 0).then(|| graceful as f64 / (graceful + ungraceful) as f64),
+        }
+    }
+}
 
 pub struct Progress {
     terminal: bool,
@@ -26,26 +62,15 @@ impl Progress {
             return;
         }
         let now_s = elapsed.as_secs();
-        // The last five whole seconds: the current one is still filling.
-        let to = now_s.saturating_sub(1);
-        let from = to.saturating_sub(4);
-        let t = live.window(listener, "*", from, to);
-        let seconds = (to - from + 1) as f64;
-        let rps = t.requests as f64 / seconds;
-        let p99 = if t.requests > 0 { t.latency.value_at_quantile(0.99) as f64 / 1000.0 } else { 0.0 };
-        let graceful = t.by_class.get("graceful").copied().unwrap_or(0);
-        let ungraceful = t.by_class.get("ungraceful").copied().unwrap_or(0);
-        let share = if graceful + ungraceful > 0 {
-            format!("{:.0}%", graceful as f64 / (graceful + ungraceful) as f64 * 100.0)
-        } else {
-            "-".into()
-        };
+        let f = Figures::recent(live, listener, now_s);
+        let share = f.graceful_share.map_or_else(|| "-".into(), |s| format!("{:.0}%", s * 100.0));
+        let (rps, p99) = (f.requests_per_s, f.p99_ms.unwrap_or(0.0));
         let left = total.saturating_sub(elapsed);
         let line = format!(
             "{} {phase:<28} {} left | {rps:>6.0} req/s | errors {:>5.1}% | p99 {p99:>7.1} ms | graceful {share}",
             clock(elapsed),
             clock(left),
-            t.error_rate() * 100.0
+            f.error_rate * 100.0
         );
         let mut err = std::io::stderr();
         if self.terminal {

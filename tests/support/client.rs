@@ -58,3 +58,14 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let status = resp.status().as_u16();
     (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
 }
+
+/// One admin API call: method, path, body and extra headers; the status and the body.
+pub async fn call(admin: SocketAddr, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut req = Request::builder().method(method).uri(format!("http://{admin}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = send_http1(admin, req.body(super::upstream::full(body.to_string())).expect("req")).await.expect("resp");
+    let status = resp.status().as_u16();
+    (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
+}

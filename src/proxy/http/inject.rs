@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
@@ -47,7 +48,7 @@ pub struct Injector {
     switch: Arc<FaultSwitch>,
     forwarder: Forwarder,
     listener: Arc<str>,
-    rules: Option<Arc<GracefulRules>>,
+    rules: Option<Arc<ArcSwap<GracefulRules>>>,
 }
 
 impl Injector {
@@ -56,9 +57,10 @@ impl Injector {
         Injector { switch, forwarder, listener, rules: None }
     }
 
-    /// Classifies every response by these rules (the observer does).
+    /// Classifies every response by these rules (the observer does); a run
+    /// started through the admin API swaps in its experiment's rules.
     pub fn with_rules(mut self, rules: GracefulRules) -> Self {
-        self.rules = Some(Arc::new(rules));
+        self.rules = Some(Arc::new(ArcSwap::from_pointee(rules)));
         self
     }
 
@@ -66,8 +68,14 @@ impl Injector {
         &self.listener
     }
 
-    pub fn rules(&self) -> &Option<Arc<GracefulRules>> {
-        &self.rules
+    /// The rules in force now, if this listener classifies.
+    pub fn rules(&self) -> Option<Arc<GracefulRules>> {
+        self.rules.as_ref().map(|r| r.load_full())
+    }
+
+    /// Where the classification rules are swapped.
+    pub fn rules_switch(&self) -> Option<&Arc<ArcSwap<GracefulRules>>> {
+        self.rules.as_ref()
     }
 
     pub fn name(&self) -> &str {

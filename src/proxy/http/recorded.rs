@@ -48,7 +48,7 @@ pub struct Started {
 }
 
 impl Started {
-    pub fn new<B>(listener: &Arc<str>, rules: &Option<Arc<GracefulRules>>, req: &http::Request<B>) -> Self {
+    pub fn new<B>(listener: &Arc<str>, rules: Option<Arc<GracefulRules>>, req: &http::Request<B>) -> Self {
         let bytes_in = req
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -57,7 +57,7 @@ impl Started {
             .unwrap_or(0);
         Started {
             listener: listener.clone(),
-            rules: rules.clone(),
+            rules,
             method: req.method().clone(),
             path: req.uri().path().to_string(),
             bytes_in,
