@@ -278,3 +278,65 @@ async fn keep_alive_connections_carry_many_requests() {
         assert_eq!(read_body(resp).await, data);
     }
 }
+
+/// An upstream that counts the connections it accepts: `/big` answers 1 MiB,
+/// `/close` answers with `connection: close`, anything else `small`.
+async fn accept_counting_upstream() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                let resp = match req.uri().path() {
+                    "/big" => Response::new(full(vec![b'b'; 1 << 20])),
+                    "/close" => Response::builder().header("connection", "close").body(full("closing")).expect("resp"),
+                    _ => Response::new(full("small")),
+                };
+                Ok::<_, std::convert::Infallible>(resp)
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
+            );
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_but_never_after_a_half_read_body_or_a_close() {
+    use std::sync::atomic::Ordering;
+    let (up, accepted) = accept_counting_upstream().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let addr = proxy.addr("t");
+    for _ in 0..20 {
+        assert_eq!(get(addr, "/").await, (200, "small".to_string()));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "twenty requests, one after another, share one connection");
+
+    // A client that reads only the head of a large body and goes away: that
+    // upstream connection is in the middle of a response and is not reused.
+    let mut raw = TcpStream::connect(addr).await.expect("connect");
+    raw.write_all(b"GET /big HTTP/1.1\r\nhost: t\r\n\r\n").await.expect("write");
+    let mut head = [0u8; 64];
+    let n = timeout(LIMIT, raw.read(&mut head)).await.expect("head in time").expect("read");
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&head[..n]));
+    drop(raw);
+    for _ in 0..5 {
+        assert_eq!(
+            get(addr, "/").await,
+            (200, "small".to_string()),
+            "no bytes of the cut body leak into later answers"
+        );
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "one new connection replaced the cut one, then was reused");
+
+    // The upstream closes after answering: the next request gets a new connection.
+    assert_eq!(get(addr, "/close").await, (200, "closing".to_string()));
+    assert_eq!(get(addr, "/").await, (200, "small".to_string()));
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -11,18 +10,14 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
 use super::headers;
+use super::pool::{Pool, PoolError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
 use crate::record::fields;
-
-type Connector = HttpsConnector<HttpConnector>;
 
 /// Sends requests of one listener to its upstream. Cheap to clone.
 #[derive(Clone)]
@@ -33,7 +28,9 @@ pub struct Forwarder {
 struct Inner {
     name: String,
     upstream: HttpUpstream,
-    client: Client<Connector, Incoming>,
+    /// The `Host` of a request to the upstream when `host = "upstream"`.
+    upstream_host: Option<HeaderValue>,
+    pool: Arc<Pool>,
 }
 
 /// Why a forward failed, with the origin that a report attributes it to.
@@ -49,26 +46,11 @@ pub enum Failure {
 
 impl Forwarder {
     pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Self, String> {
-        let tls = if upstream.scheme == http::uri::Scheme::HTTPS {
-            crate::tls::client_config(upstream.ca_file.as_deref())?
-        } else {
-            crate::tls::empty_client_config()?
-        };
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(upstream.connect_timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .set_host(false)
-            .build(connector);
-        Ok(Forwarder { inner: Arc::new(Inner { name: name.to_string(), upstream: upstream.clone(), client }) })
+        let pool = Pool::new(name, upstream)?;
+        let upstream_host = HeaderValue::from_str(upstream.authority.as_str()).ok();
+        Ok(Forwarder {
+            inner: Arc::new(Inner { name: name.to_string(), upstream: upstream.clone(), upstream_host, pool }),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -82,13 +64,11 @@ impl Forwarder {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         self.prepare(&mut req, client, upgrade);
         let this = &self.inner;
-        let sent = tokio::time::timeout(this.upstream.request_timeout, this.client.request(req)).await;
+        let sent = tokio::time::timeout(this.upstream.request_timeout, this.pool.send(req)).await;
         let mut resp = match sent {
             Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => {
-                let failure = if e.is_connect() { Failure::Unreachable } else { Failure::Broken };
-                return self.failure(failure, &error_chain(&e));
-            }
+            Ok(Err(PoolError::Connect(why))) => return self.failure(Failure::Unreachable, &why),
+            Ok(Err(PoolError::Send(why))) => return self.failure(Failure::Broken, &why),
             Err(_) => {
                 let waited = format!("no answer within {:?}", this.upstream.request_timeout);
                 return self.failure(Failure::TimedOut, &waited);
@@ -106,35 +86,34 @@ impl Forwarder {
         resp.map(|body| body.map_err(Into::into).boxed())
     }
 
-    /// Rewrites a client's request into the upstream's: absolute URI for the
-    /// pooled client, HTTP/1.1, hop-by-hop fields out, forwarding fields in.
+    /// Rewrites a client's request into the upstream's: origin-form URI
+    /// (under the upstream's base path), HTTP/1.1, hop-by-hop fields out,
+    /// forwarding fields in.
     fn prepare(&self, req: &mut Request<Incoming>, client: SocketAddr, upgrade: bool) {
-        let up = &self.inner.upstream;
+        let this = &self.inner;
+        let up = &this.upstream;
         let original_host = req
             .headers()
             .get(header::HOST)
             .cloned()
             .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         let path = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
-        let path_and_query =
-            if up.base_path.is_empty() { path.to_string() } else { format!("{}{}", up.base_path, path) };
-        let uri = Uri::builder()
-            .scheme(up.scheme.clone())
-            .authority(up.authority.clone())
-            .path_and_query(path_and_query)
-            .build();
-        match uri {
-            Ok(uri) => *req.uri_mut() = uri,
-            // The parts come from a valid URI and a valid authority, so a
-            // failure here would be a bug; the request then fails as broken.
-            Err(e) => warn!(error = %e, "could not build the upstream uri"),
+        if !up.base_path.is_empty() || req.uri().authority().is_some() || req.uri().path_and_query().is_none() {
+            let path_and_query =
+                if up.base_path.is_empty() { path.to_string() } else { format!("{}{}", up.base_path, path) };
+            match Uri::builder().path_and_query(path_and_query).build() {
+                Ok(uri) => *req.uri_mut() = uri,
+                // The path comes from a valid URI, so a failure here would be
+                // a bug; the request then goes with its URI as it was.
+                Err(e) => warn!(error = %e, "could not build the upstream uri"),
+            }
         }
         *req.version_mut() = Version::HTTP_11;
         let h = req.headers_mut();
         headers::remove_hop_by_hop(h, upgrade);
         headers::add_forwarded(h, client, original_host.as_ref());
         let host = match &up.host {
-            HostHeader::Upstream => HeaderValue::from_str(up.authority.as_str()).ok(),
+            HostHeader::Upstream => this.upstream_host.clone(),
             HostHeader::Keep => original_host,
             HostHeader::Fixed(v) => Some(v.clone()),
         };
@@ -205,7 +184,7 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
 }
 
 /// An error and its causes, joined: "client error (Connect): tcp connect error: Connection refused".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

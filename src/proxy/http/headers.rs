@@ -7,7 +7,14 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus
 /// the obsolete `Proxy-Connection` that some clients still send).
-const HOP_BY_HOP: [&str; 6] = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
+static HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -32,15 +39,17 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// When `upgrade` is set, `Upgrade` and `Connection: upgrade` are kept so the
 /// protocol switch reaches the other side.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> =
-        connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
-    for name in named {
-        if !(upgrade && name == header::UPGRADE) {
-            headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> =
+            connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
+        for name in named {
+            if !(upgrade && name == header::UPGRADE) {
+                headers.remove(name);
+            }
         }
     }
     let upgrade_value = if upgrade { headers.remove(header::UPGRADE) } else { None };
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     if let Some(value) = upgrade_value {
@@ -52,11 +61,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 /// Adds the client's address to `X-Forwarded-For` and records the original
 /// protocol and host unless an earlier proxy already did.
 pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, original_host: Option<&HeaderValue>) {
-    let ip = client.ip().to_canonical().to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
-    };
+    use std::fmt::Write;
+    let mut value = String::with_capacity(48);
+    if let Some(prior) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        if !prior.trim().is_empty() {
+            value.push_str(prior);
+            value.push_str(", ");
+        }
+    }
+    let _ = write!(value, "{}", client.ip().to_canonical());
     if let Ok(v) = HeaderValue::try_from(value) {
         headers.insert(&X_FORWARDED_FOR, v);
     }

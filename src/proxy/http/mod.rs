@@ -6,6 +6,7 @@ mod body;
 mod forward;
 pub mod headers;
 mod inject;
+mod pool;
 mod recorded;
 
 use bytes::Bytes;

@@ -44,7 +44,12 @@ impl ConnFaults {
 
     /// The faults applying to this connection now.
     pub fn snapshot(&self) -> Arc<[Arc<ActiveFault>]> {
+        static NONE: std::sync::LazyLock<Arc<[Arc<ActiveFault>]>> = std::sync::LazyLock::new(|| Arc::from(Vec::new()));
         let plan = self.switch.load();
+        // No fault at the target: none applies, and nothing need be decided.
+        if plan.faults.is_empty() {
+            return NONE.clone();
+        }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.generation != plan.generation {
             let mut applicable = Vec::new();

@@ -1,0 +1,209 @@
+//! The upstream connections of one HTTP target: HTTP/1.1 connections (over
+//! TLS for `https`) kept idle between requests, oldest first: the one idle
+//! longest has surely finished its last exchange, so taking it never waits.
+//!
+//! A connection goes back to the pool when its response body has been read
+//! to the end; a body dropped half way, an upgraded connection or one the
+//! upstream closed is not reused. Nothing is spawned per request: the only
+//! task is each connection's own.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::uri::Scheme;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::config::HttpUpstream;
+use crate::record::fields;
+
+/// Idle connections kept per target beyond this are closed.
+const MAX_IDLE: usize = 512;
+
+type Sender = SendRequest<Incoming>;
+
+/// Why a request got no response from the upstream.
+#[derive(Debug)]
+pub enum PoolError {
+    /// No connection could be made: refused, unreachable, timed out, TLS refused.
+    Connect(String),
+    /// The connection broke before the response head arrived.
+    Send(String),
+}
+
+pub struct Pool {
+    name: String,
+    upstream: HttpUpstream,
+    tls: Option<tokio_rustls::TlsConnector>,
+    idle: Mutex<VecDeque<Sender>>,
+}
+
+impl Pool {
+    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Arc<Pool>, String> {
+        let tls = if upstream.scheme == Scheme::HTTPS {
+            let mut config = crate::tls::client_config(upstream.ca_file.as_deref())?;
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        } else {
+            None
+        };
+        Ok(Arc::new(Pool { name: name.to_string(), upstream: upstream.clone(), tls, idle: Mutex::default() }))
+    }
+
+    /// Sends `req` (in origin form) over an idle connection, or a new one.
+    /// A request that a reused connection could not even start is retried
+    /// once per idle connection, then on a new one.
+    pub async fn send(self: &Arc<Self>, mut req: Request<Incoming>) -> Result<Response<PooledBody>, PoolError> {
+        loop {
+            let (mut sender, reused) = match self.take_idle() {
+                Some(sender) => (sender, true),
+                None => (self.connect().await?, false),
+            };
+            if sender.ready().await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(PoolError::Send("the new connection closed at once".into()));
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    // A switched protocol owns the connection from now on.
+                    let keep = (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then_some(sender);
+                    let pool = self.clone();
+                    return Ok(resp.map(|body| PooledBody::new(body, keep, pool)));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => req = unsent,
+                    _ => return Err(PoolError::Send(crate::proxy::http::forward::error_chain(e.error()))),
+                },
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(sender) = idle.pop_front() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put_back(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push_back(sender);
+        }
+    }
+
+    async fn connect(&self) -> Result<Sender, PoolError> {
+        let up = &self.upstream;
+        let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = up.authority.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
+        let tcp = match tokio::time::timeout(up.connect_timeout, connect_tcp(host, port)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => return Err(PoolError::Connect(format!("tcp connect error: {e}"))),
+            Err(_) => {
+                return Err(PoolError::Connect(format!("tcp connect error: no answer within {:?}", up.connect_timeout)))
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| PoolError::Connect(format!("{host:?} is not a TLS server name: {e}")))?;
+                let stream = tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| PoolError::Connect(format!("tls handshake failed: {e}")))?;
+                self.handshake(stream).await
+            }
+            None => self.handshake(tcp).await,
+        }
+    }
+
+    async fn handshake<T>(&self, stream: T) -> Result<Sender, PoolError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| PoolError::Connect(format!("http handshake failed: {e}")))?;
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                debug!({ fields::TARGET } = %name, error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
+        Err(_) => TcpStream::connect((host, port)).await,
+    }
+}
+
+/// An upstream response body that returns its connection to the pool once
+/// read to the end.
+pub struct PooledBody {
+    body: Incoming,
+    sender: Option<Sender>,
+    pool: Arc<Pool>,
+}
+
+impl PooledBody {
+    fn new(body: Incoming, sender: Option<Sender>, pool: Arc<Pool>) -> Self {
+        let mut this = PooledBody { body, sender, pool };
+        if this.body.is_end_stream() {
+            this.release();
+        }
+        this
+    }
+
+    fn release(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            self.pool.put_back(sender);
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.release(),
+            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.release(),
+            Poll::Ready(Some(Err(_))) => self.sender = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
