@@ -21,6 +21,8 @@
 //! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener: injector, pooled forwarder, faulty bodies.
 //! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
+//! - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds) for injected latency.
+//! - `proxy::http::pool`: the upstream connections of an HTTP target, reused oldest first.
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
 //! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
 //!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.

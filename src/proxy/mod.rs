@@ -5,6 +5,7 @@ mod gate;
 pub mod http;
 pub mod reset;
 pub mod tcp;
+pub mod timer;
 
 use std::future::Future;
 use std::net::SocketAddr;

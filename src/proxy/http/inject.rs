@@ -300,7 +300,7 @@ fn too_many_requests(retry_after: u64) -> Response<ProxyBody> {
 /// A delay that ends early when its fault is removed.
 async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
     tokio::select! {
-        () = tokio::time::sleep(delay) => {}
+        () = crate::proxy::timer::sleep(delay) => {}
         () = active.ended.cancelled() => {}
     }
 }

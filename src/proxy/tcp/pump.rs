@@ -221,7 +221,7 @@ async fn writer(
         }
         if let Some(due) = plan.due {
             tokio::select! {
-                () = tokio::time::sleep_until(due) => {}
+                () = crate::proxy::timer::sleep_until(due) => {}
                 () = kill.cancelled() => break,
             }
         }
@@ -273,6 +273,12 @@ fn plan_chunk(
             TcpKind::Timeout { .. } | TcpKind::Outage { mode: OutageMode::Hang } => {
                 plan.drop = true;
                 "data dropped".to_string()
+            }
+            // An outage that resets drops what still flows until the
+            // supervisor has reset the connection (and counted it).
+            TcpKind::Outage { .. } => {
+                plan.drop = true;
+                continue;
             }
             TcpKind::LimitData { bytes } => {
                 let left = bytes.saturating_sub(sent);
