@@ -142,6 +142,21 @@ async fn reset_peer_resets_the_client_after_its_delay() {
 }
 
 #[tokio::test]
+async fn reset_peer_with_no_delay_lets_nothing_through_before_the_reset() {
+    let up = upstream::tcp_echo().await;
+    let proxy =
+        support::start(&tcp_target("t", up, "[[target.fault]]\nkind = \"reset_peer\"\ntimeout = \"0s\"\n")).await;
+    for i in 0..100 {
+        let mut s = TcpStream::connect(proxy.addr("t")).await.expect("connect");
+        // The write may already meet the reset.
+        let _ = s.write_all(b"ping").await;
+        let (got, end) = read_until_end(&mut s, LIMIT).await;
+        assert!(got.is_empty(), "connection {i}: {got:?} came back before the reset");
+        assert_eq!(end, Err(ErrorKind::ConnectionReset), "connection {i}");
+    }
+}
+
+#[tokio::test]
 async fn slicer_cuts_writes_into_small_delayed_pieces() {
     let data = random_bytes(5, 2000);
     let up = sender(data.clone()).await;

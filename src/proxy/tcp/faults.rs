@@ -17,6 +17,8 @@ pub struct ConnFaults {
     client: IpAddr,
     seed: u64,
     state: Mutex<State>,
+    /// When the connection was accepted: connection-wide deadlines count from here.
+    pub opened: std::time::Instant,
 }
 
 struct State {
@@ -31,7 +33,14 @@ impl ConnFaults {
     pub fn new(switch: Arc<FaultSwitch>, client: IpAddr) -> Self {
         let seed = switch.next_request_seed();
         let state = State { generation: u64::MAX, applicable: Arc::from(Vec::new()), decided: Vec::new() };
-        ConnFaults { applied: Mutex::new(Vec::new()), switch, client, seed, state: Mutex::new(state) }
+        ConnFaults {
+            applied: Mutex::new(Vec::new()),
+            switch,
+            client,
+            seed,
+            state: Mutex::new(state),
+            opened: std::time::Instant::now(),
+        }
     }
 
     pub fn seed(&self) -> u64 {

@@ -274,10 +274,16 @@ fn plan_chunk(
                 plan.drop = true;
                 "data dropped".to_string()
             }
-            // An outage that resets drops what still flows until the
-            // supervisor has reset the connection (and counted it).
+            // An outage that resets, or a reset that is due, drops what
+            // still flows until the supervisor has reset the connection
+            // (and counted it).
             TcpKind::Outage { .. } => {
                 plan.drop = true;
+                continue;
+            }
+            TcpKind::ResetPeer { after } => {
+                let due = (active.activated + active.fault.scope.after).max(faults.opened) + after;
+                plan.drop |= std::time::Instant::now() >= due;
                 continue;
             }
             TcpKind::LimitData { bytes } => {
@@ -391,7 +397,7 @@ async fn write_all(to: &TcpStream, mut data: &[u8], kill: &CancellationToken) ->
 /// the connection when one falls due. Returns only after ending it.
 async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Ending) {
     let mut changes = faults.switch().subscribe();
-    let opened = std::time::Instant::now();
+    let opened = faults.opened;
     loop {
         let mut due: Option<(std::time::Instant, bool, std::sync::Arc<ActiveFault>)> = None;
         for active in faults.snapshot().iter() {
