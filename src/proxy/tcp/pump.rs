@@ -5,7 +5,8 @@
 //! reader stamps every chunk with the time it arrived, so a latency fault
 //! delays each chunk by its delay minus the time it already waited, and
 //! throughput is kept. Buffers are allocated only when data is readable,
-//! so an idle connection holds none.
+//! so an idle connection holds none; the queue between them is made when a
+//! direction first has something to read.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +96,12 @@ async fn direction(
     kill: &CancellationToken,
     ending: &Ending,
 ) -> u64 {
+    // An idle direction holds no queue: it is made when the first bytes
+    // (or the end, or an error) can be read.
+    tokio::select! {
+        _ = from.readable() => {}
+        () = kill.cancelled() => return 0,
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Queued::default();
     let ((), sent) = tokio::join!(
