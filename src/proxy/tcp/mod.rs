@@ -43,7 +43,9 @@ pub async fn serve(
     }
 }
 
-#[tracing::instrument(name = "tcp", skip_all, fields(target = %switch.target(), peer = %peer))]
+/// One client connection. No span: a span per connection would cost each
+/// idle connection memory in the subscriber; the few log lines name the
+/// target and the peer themselves.
 async fn connection(client: TcpStream, peer: SocketAddr, switch: Arc<FaultSwitch>, upstream: Arc<TcpUpstream>) {
     let started = Instant::now();
     let _ = client.set_nodelay(true);
@@ -58,19 +60,19 @@ async fn connection(client: TcpStream, peer: SocketAddr, switch: Arc<FaultSwitch
     let server = match dial.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "unreachable", upstream = %upstream.address, "upstream failed: {e}");
+            warn!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "unreachable", upstream = %upstream.address, "upstream failed: {e}");
             record(&switch, started, 0, 0, Some(("unreachable", fields::ORIGIN_UPSTREAM)), None);
             return;
         }
         Err(_) => {
-            warn!({ fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "timeout", upstream = %upstream.address, "upstream failed: no connection within {:?}", upstream.connect_timeout);
+            warn!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::ORIGIN } = fields::ORIGIN_UPSTREAM, { fields::ERROR_KIND } = "timeout", upstream = %upstream.address, "upstream failed: no connection within {:?}", upstream.connect_timeout);
             record(&switch, started, 0, 0, Some(("timeout", fields::ORIGIN_UPSTREAM)), None);
             return;
         }
     };
     let _ = server.set_nodelay(true);
     let pumped = pump::run(&client, &server, &faults).await;
-    debug!({ fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, "connection closed");
+    debug!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, "connection closed");
     let failure = pumped.ended_by.map(|e| (e, fields::ORIGIN_INJECTED));
     record(&switch, started, pumped.to_server, pumped.to_client, failure, faults.applied_names());
 }

@@ -38,8 +38,10 @@ struct Queued {
     drained: tokio::sync::Notify,
 }
 
+/// What a reader hands its writer. A chunk is boxed so that the queue's
+/// slots stay small: the queue's first block is allocated whole.
 enum Msg {
-    Data(Bytes, Instant),
+    Data(Box<(Bytes, Instant)>),
     Eof,
     Failed,
 }
@@ -153,7 +155,7 @@ async fn reader(
             }
             Ok(n) => {
                 queued.bytes.fetch_add(n, Ordering::AcqRel);
-                if tx.send(Msg::Data(buf.freeze(), Instant::now())).is_err() {
+                if tx.send(Msg::Data(Box::new((buf.freeze(), Instant::now())))).is_err() {
                     return;
                 }
             }
@@ -196,7 +198,7 @@ async fn writer(
             () = kill.cancelled() => break,
         };
         let (mut data, arrived) = match msg {
-            Some(Msg::Data(data, arrived)) => (data, arrived),
+            Some(Msg::Data(chunk)) => *chunk,
             Some(Msg::Eof) => {
                 if let Some(delay) = slow_close(faults, flow) {
                     tokio::select! {
