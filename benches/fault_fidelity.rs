@@ -38,9 +38,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::Request;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+
+use http_body_util::BodyExt;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -134,51 +134,6 @@ async fn proxy(protocol: &str, upstream: &str, fault: &str) -> (SocketAddr, toki
     (addr, tx)
 }
 
-async fn http1(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(conn);
-    sender
-}
-
-fn get(path: &str) -> Request<Empty<Bytes>> {
-    Request::get(path).header("host", "bench").body(Empty::<Bytes>::new()).expect("request")
-}
-
-/// Drives `rate` requests a second in total over 64 connections for `secs`
-/// and returns every latency in microseconds (as `latency_fidelity` does).
-async fn drive(addr: SocketAddr, rate: f64, secs: f64) -> Vec<u64> {
-    let per_conn = Duration::from_secs_f64(CONNECTIONS as f64 / rate);
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|i| {
-            tokio::spawn(async move {
-                let mut sender = http1(addr).await;
-                // Spread the connections' start over one interval.
-                tokio::time::sleep(per_conn.mul_f64(i as f64 / CONNECTIONS as f64)).await;
-                let mut next = tokio::time::Instant::now();
-                let mut samples = Vec::new();
-                while Instant::now() < end {
-                    tokio::time::sleep_until(next).await;
-                    next += per_conn;
-                    let started = Instant::now();
-                    let Ok(resp) = sender.send_request(get("/")).await else { break };
-                    let _ = resp.into_body().collect().await;
-                    samples.push(started.elapsed().as_micros() as u64);
-                }
-                samples
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client task"));
-    }
-    all
-}
-
-/// Mean, p50, p1, p99 and stddev of `ms`, sorted.
 fn summary(ms: &mut [f64]) -> [f64; 5] {
     ms.sort_unstable_by(f64::total_cmp);
     let n = ms.len() as f64;
@@ -205,7 +160,7 @@ async fn latency_with_jitter(secs: f64) {
         );
         let upstream = format!("http://{up}");
         let (addr, stop) = proxy("http", &upstream, &fault).await;
-        let us = drive(addr, rate, secs).await;
+        let us = support::drive(addr, CONNECTIONS, rate, secs).await;
         let _ = stop.send(());
         let mut observed: Vec<f64> = us.iter().map(|u| *u as f64 / 1000.0).collect();
         let mut drawn = drawn_delays(&config("http", &upstream, &fault), us.len());
@@ -269,9 +224,9 @@ async fn source() -> SocketAddr {
 
 /// Fetches `bytes` through an HTTP target; returns what arrived and the time taken.
 async fn http_transfer(addr: SocketAddr, bytes: u64) -> (u64, Duration) {
-    let mut sender = http1(addr).await;
+    let mut sender = support::http1(addr).await;
     let started = Instant::now();
-    let resp = sender.send_request(get(&format!("/bytes/{bytes}"))).await.expect("response");
+    let resp = sender.send_request(support::get(&format!("/bytes/{bytes}"))).await.expect("response");
     let mut body = resp.into_body();
     let mut got = 0u64;
     while let Some(frame) = body.frame().await {
@@ -385,10 +340,10 @@ async fn http_trials(addr: SocketAddr, total: u64) -> Tally {
         .map(|_| {
             let issued = issued.clone();
             tokio::spawn(async move {
-                let mut sender = http1(addr).await;
+                let mut sender = support::http1(addr).await;
                 let mut tally = Tally::default();
                 while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < total {
-                    match sender.send_request(get("/")).await {
+                    match sender.send_request(support::get("/")).await {
                         Ok(resp) => {
                             let status = resp.status().as_u16();
                             let _ = resp.into_body().collect().await;
@@ -400,7 +355,7 @@ async fn http_trials(addr: SocketAddr, total: u64) -> Tally {
                         }
                         Err(e) => {
                             tally.other(format!("request failed: {e}"));
-                            sender = http1(addr).await;
+                            sender = support::http1(addr).await;
                         }
                     }
                 }

@@ -7,13 +7,6 @@
 //! sets the seconds per scenario (default 5).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use http::Request;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 #[path = "support.rs"]
 mod support;
@@ -32,42 +25,6 @@ async fn proxy(upstream: SocketAddr, fault: &str) -> (SocketAddr, tokio::sync::o
         let _ = rx.await;
     }));
     (addr, tx)
-}
-
-/// Drives `rate` requests a second in total over 64 connections for `secs`
-/// and returns every latency in microseconds.
-async fn drive(addr: SocketAddr, rate: f64, secs: f64) -> Vec<u64> {
-    let per_conn = Duration::from_secs_f64(CONNECTIONS as f64 / rate);
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|i| {
-            tokio::spawn(async move {
-                let stream = TcpStream::connect(addr).await.expect("connect");
-                let _ = stream.set_nodelay(true);
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("hs");
-                tokio::spawn(conn);
-                // Spread the connections' start over one interval.
-                tokio::time::sleep(per_conn.mul_f64(i as f64 / CONNECTIONS as f64)).await;
-                let mut next = tokio::time::Instant::now();
-                let mut samples = Vec::new();
-                while Instant::now() < end {
-                    tokio::time::sleep_until(next).await;
-                    next += per_conn;
-                    let req = Request::get("/").header("host", "bench").body(Empty::<Bytes>::new()).expect("req");
-                    let started = Instant::now();
-                    let Ok(resp) = sender.send_request(req).await else { break };
-                    let _ = resp.into_body().collect().await;
-                    samples.push(started.elapsed().as_micros() as u64);
-                }
-                samples
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client task"));
-    }
-    all
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -101,7 +58,7 @@ fn main() {
                 let (a, s) = proxy(up, fault).await;
                 (a, Some(s))
             };
-            let mut samples = drive(addr, rate, secs).await;
+            let mut samples = support::drive(addr, CONNECTIONS, rate, secs).await;
             samples.sort_unstable();
             let configured = (configured_ms * 1000.0) as i64;
             let (p50, p99) = (percentile(&samples, 0.50), percentile(&samples, 0.99));

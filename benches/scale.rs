@@ -48,7 +48,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -403,14 +403,6 @@ struct Slow {
     round: AtomicU64,
 }
 
-async fn http1(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(conn);
-    sender
-}
-
 /// Requests to `/` over 64 keep-alive connections, closed loop, for `secs`:
 /// how many were answered 200, and how many were not.
 async fn drive(addr: SocketAddr, secs: f64) -> (u64, u64) {
@@ -418,7 +410,7 @@ async fn drive(addr: SocketAddr, secs: f64) -> (u64, u64) {
     let tasks: Vec<_> = (0..DRIVERS)
         .map(|_| {
             tokio::spawn(async move {
-                let mut sender = http1(addr).await;
+                let mut sender = support::http1(addr).await;
                 let (mut ok, mut bad) = (0u64, 0u64);
                 while Instant::now() < end {
                     let req = Request::get("/").header("host", "bench").body(Empty::<Bytes>::new()).expect("req");

@@ -1,11 +1,12 @@
-//! What the end-to-end benchmarks share: an in-process upstream.
+//! What the end-to-end benchmarks share: in-process upstreams and an
+//! open-loop HTTP client.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -90,4 +91,55 @@ pub async fn echo() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A keep-alive HTTP/1.1 connection to `addr`, with `TCP_NODELAY` set.
+#[allow(dead_code)] // not every bench uses every helper
+pub async fn http1(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// A GET of `path` with an empty body.
+#[allow(dead_code)] // not every bench uses every helper
+pub fn get(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path).header("host", "bench").body(Empty::<Bytes>::new()).expect("request")
+}
+
+/// Drives `rate` requests a second in total over `connections` keep-alive
+/// connections for `secs`, open loop, and returns every latency in
+/// microseconds.
+#[allow(dead_code)] // not every bench uses every helper
+pub async fn drive(addr: SocketAddr, connections: usize, rate: f64, secs: f64) -> Vec<u64> {
+    use std::time::{Duration, Instant};
+    let per_conn = Duration::from_secs_f64(connections as f64 / rate);
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = (0..connections)
+        .map(|i| {
+            tokio::spawn(async move {
+                let mut sender = http1(addr).await;
+                // Spread the connections' start over one interval.
+                tokio::time::sleep(per_conn.mul_f64(i as f64 / connections as f64)).await;
+                let mut next = tokio::time::Instant::now();
+                let mut samples = Vec::new();
+                while Instant::now() < end {
+                    tokio::time::sleep_until(next).await;
+                    next += per_conn;
+                    let started = Instant::now();
+                    let Ok(resp) = sender.send_request(get("/")).await else { break };
+                    let _ = resp.into_body().collect().await;
+                    samples.push(started.elapsed().as_micros() as u64);
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client task"));
+    }
+    all
 }
