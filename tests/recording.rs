@@ -368,3 +368,39 @@ async fn metrics_count_requests_faults_and_open_connections() {
     drop(_guard);
     recorder.finish("stopped").expect("finish");
 }
+
+#[tokio::test]
+async fn a_tcp_connection_records_the_bytes_it_carried_each_way_with_and_without_faults() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = temp_dir("tcp-bytes");
+    let info = RunInfo { title: "tcp bytes".into(), seed: Some(1), listeners: vec!["t".into()], experiment: None };
+    let recorder = Recorder::start(&dir, info).expect("recorder");
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.layer()));
+    let up = upstream::tcp_echo().await;
+    let proxy = support::start(&support::tcp_target("t", up, "")).await;
+    let data = support::random_bytes(3, 300_000);
+    // Twice: untouched (bytes pass straight through), then through a 1 ms latency fault (bytes queued).
+    for fault in ["", "[[target.fault]]\nkind = \"latency\"\ndelay = \"1ms\"\n"] {
+        proxy.switch("t").set(if fault.is_empty() { Vec::new() } else { support::faults("tcp", fault) });
+        let mut s = tokio::net::TcpStream::connect(proxy.addr("t")).await.expect("connect");
+        let (mut r, mut w) = s.split();
+        let send = async {
+            w.write_all(&data).await.expect("write");
+            w.shutdown().await.expect("half-close");
+        };
+        let mut back = Vec::new();
+        let recv =
+            async { tokio::time::timeout(LIMIT, r.read_to_end(&mut back)).await.expect("in time").expect("read") };
+        tokio::join!(send, recv);
+        assert!(back == data, "the echo came back whole");
+    }
+    drop(proxy);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(_guard);
+    let journal = recorder.finish("stopped").expect("finish");
+    let carried: Vec<(u64, u64)> = journal_lines(&journal)
+        .into_iter()
+        .filter_map(|l| if let Line::Connection(c) = l { Some((c.bytes_in, c.bytes_out)) } else { None })
+        .collect();
+    assert_eq!(carried, [(300_000, 300_000), (300_000, 300_000)]);
+}
