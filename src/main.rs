@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use brownout::config::{self, Config, Protocol};
 use brownout::experiment;
 use brownout::record::{RecordLayer, Recorder, RunInfo};
+use brownout::report::markdown::{ms, pct};
 
 #[derive(Parser)]
 #[command(name = "brownout", version, about = "A chaos-engineering fault-injection proxy")]
@@ -376,8 +377,8 @@ fn print_routes(report: &brownout::report::Report) {
             "  {:<18} {:>8} {:>10} {:>10} {:>9} {:>11}",
             r.route,
             s.requests,
-            s.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
-            s.p99_ms.map_or("-".into(), |v| format!("{v:.0} ms")),
+            pct(s.availability),
+            ms(s.p99_ms),
             s.graceful,
             s.ungraceful
         );
@@ -392,8 +393,8 @@ fn print_routes(report: &brownout::report::Report) {
                 "  {:<30} {:<18} {} -> {} available",
                 format!("{}/{}", i.target, i.fault),
                 i.route,
-                i.baseline.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
-                i.during.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
+                pct(i.baseline.availability),
+                pct(i.during.availability)
             );
         }
     }
@@ -438,8 +439,8 @@ fn print_verdict(finished: &brownout::run::Finished) {
             "  {:<30} {:>6} requests  {:>7} available  p99 {:>9}  {} ungraceful",
             p.name,
             s.requests,
-            s.availability.map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
-            s.p99_ms.map_or("-".into(), |v| format!("{v:.1} ms")),
+            pct(s.availability),
+            ms(s.p99_ms),
             s.ungraceful
         );
     }

@@ -5,11 +5,13 @@ use std::fmt::Write;
 use super::compute::origins;
 use super::model::{Report, Stats};
 
-fn pct(v: Option<f64>) -> String {
+/// A share as a percentage with one decimal, `–` when there is none.
+pub fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
-fn ms(v: Option<f64>) -> String {
+/// Milliseconds: two decimals below 10 ms, none above; `–` when there are none.
+pub fn ms(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| if v < 10.0 { format!("{v:.2} ms") } else { format!("{v:.0} ms") })
 }
 
