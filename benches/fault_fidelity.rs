@@ -124,14 +124,7 @@ fn drawn_applied(config: &brownout::config::Config, http: bool, n: u64) -> u64 {
 /// Starts a proxy in process with one target `t` of `protocol` in front of
 /// `upstream`, with `fault` (a `[[target.fault]]` table, or nothing).
 async fn proxy(protocol: &str, upstream: &str, fault: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let config = config(protocol, upstream, fault);
-    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind");
-    let addr = proxy.local_addr("t").expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(proxy.run(async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
+    support::proxy(&config(protocol, upstream, fault)).await
 }
 
 fn summary(ms: &mut [f64]) -> [f64; 5] {

@@ -17,14 +17,7 @@ async fn proxy(upstream: SocketAddr, fault: &str) -> (SocketAddr, tokio::sync::o
     let text = format!(
         "seed = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{fault}"
     );
-    let config = brownout::config::parse("bench.toml", &text, None).expect("valid bench config");
-    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind");
-    let addr = proxy.local_addr("t").expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(proxy.run(async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
+    support::proxy(&brownout::config::parse("bench.toml", &text, None).expect("valid bench config")).await
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {

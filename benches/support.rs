@@ -143,3 +143,16 @@ pub async fn drive(addr: SocketAddr, connections: usize, rate: f64, secs: f64) -
     }
     all
 }
+
+/// Starts a proxy for `config` in this process; returns the address of its
+/// target `t` and what stops it when sent to (or dropped).
+#[allow(dead_code)] // not every bench uses every helper
+pub async fn proxy(config: &brownout::config::Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let proxy = brownout::proxy::Proxy::bind(config).await.expect("bind");
+    let addr = proxy.local_addr("t").expect("a target named t");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(proxy.run(async move {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
