@@ -296,16 +296,13 @@ fn plan_chunk(
                 plan.drop = true;
                 "data dropped".to_string()
             }
-            // An outage that resets, or a reset that is due, drops what
-            // still flows until the supervisor has reset the connection
-            // (and counted it).
-            TcpKind::Outage { .. } => {
-                plan.drop = true;
-                continue;
-            }
-            TcpKind::ResetPeer { after } => {
-                let due = (active.activated + active.fault.scope.after).max(faults.opened) + after;
-                plan.drop |= std::time::Instant::now() >= due;
+            // A reset that is due (an outage's at once) drops what still
+            // flows until the supervisor has reset the connection (and
+            // counted it).
+            TcpKind::Outage { .. } | TcpKind::ResetPeer { .. } => {
+                if let Some((at, true)) = ends_at(active, faults.opened) {
+                    plan.drop |= std::time::Instant::now() >= at;
+                }
                 continue;
             }
             TcpKind::LimitData { bytes } => {
@@ -414,6 +411,20 @@ async fn write_all(to: &TcpStream, mut data: &[u8], kill: &CancellationToken) ->
     Ok(())
 }
 
+/// When a connection-wide fault ends a connection opened at `opened`, and
+/// whether by a reset (`true`) or a close: a `timeout` that closes,
+/// `reset_peer`, or an outage that resets or refuses (at once).
+fn ends_at(active: &ActiveFault, opened: std::time::Instant) -> Option<(std::time::Instant, bool)> {
+    let Kind::Tcp(kind, _) = &active.fault.kind else { return None };
+    let (wait, reset) = match kind {
+        TcpKind::Timeout { close_after: Some(after) } => (*after, false),
+        TcpKind::ResetPeer { after } => (*after, true),
+        TcpKind::Outage { mode: OutageMode::Reset | OutageMode::Refuse } => (Duration::ZERO, true),
+        _ => return None,
+    };
+    Some(((active.activated + active.fault.scope.after).max(opened) + wait, reset))
+}
+
 /// Watches the connection-wide faults with deadlines (`timeout` closing,
 /// `reset_peer`, an outage starting while the connection is open) and ends
 /// the connection when one falls due. Returns only after ending it.
@@ -423,15 +434,7 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
     loop {
         let mut due: Option<(std::time::Instant, bool, std::sync::Arc<ActiveFault>)> = None;
         for active in faults.snapshot().iter() {
-            let Kind::Tcp(kind, _) = &active.fault.kind else { continue };
-            let (wait, reset) = match kind {
-                TcpKind::Timeout { close_after: Some(after) } => (*after, false),
-                TcpKind::ResetPeer { after } => (*after, true),
-                TcpKind::Outage { mode: OutageMode::Reset | OutageMode::Refuse } => (Duration::ZERO, true),
-                _ => continue,
-            };
-            let start = (active.activated + active.fault.scope.after).max(opened);
-            let at = start + wait;
+            let Some((at, reset)) = ends_at(active, opened) else { continue };
             if due.as_ref().is_none_or(|(d, _, _)| at < *d) {
                 due = Some((at, reset, active.clone()));
             }
