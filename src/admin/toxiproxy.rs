@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use http::{Method, Response, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -207,7 +206,7 @@ async fn start(
     switch: &Arc<FaultSwitch>,
     spawner: &Spawner,
 ) -> Result<(SocketAddr, CancellationToken), String> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("proxy {name}: cannot listen on {addr}: {e}"))?;
+    let listener = crate::proxy::bind(addr).map_err(|e| format!("proxy {name}: cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let stop = spawner.shutdown.child_token();
     let up = Arc::new(TcpUpstream { address: upstream.to_string(), connect_timeout: Duration::from_secs(5) });

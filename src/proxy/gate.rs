@@ -80,7 +80,7 @@ impl Gate {
             info!({ fields::TARGET } = %self.name, addr = %self.addr, { fields::ORIGIN } = fields::ORIGIN_INJECTED, "listener closed by an outage");
         }
         while !refuse && self.listener.is_none() && !shutdown.is_cancelled() {
-            match TcpListener::bind(self.addr).await {
+            match super::bind(self.addr) {
                 Ok(l) => {
                     self.listener = Some(l);
                     info!({ fields::TARGET } = %self.name, addr = %self.addr, "listener reopened");

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -218,8 +218,22 @@ impl Proxy {
     }
 }
 
+/// How many connections a listener lets wait for accept (the kernel caps it
+/// at `net.core.somaxconn`). The common default of 128 overflows when a
+/// thousand clients connect at once, and the kernel then drops or resets
+/// some of them before brownout ever sees them.
+const BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr`, with room for bursts of connections.
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { who: who.to_string(), addr, source })
+    bind(addr).map_err(|source| StartError::Bind { who: who.to_string(), addr, source })
 }
 
 /// Accept errors (out of file descriptors, most often) are logged and slowed
