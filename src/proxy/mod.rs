@@ -21,7 +21,7 @@ use crate::config::{Config, Protocol};
 use crate::fault::FaultSwitch;
 
 pub use gate::ConnGauge;
-pub(crate) use gate::Gate;
+pub(crate) use gate::{Gate, Open};
 
 /// A listener could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! pumped both ways with the byte-level faults applied per chunk.
 
 mod faults;
+mod pass;
 mod pump;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::{ConnGauge, Gate};
+use super::{ConnGauge, Gate, Open};
 use crate::config::TcpUpstream;
 use crate::fault::{ActiveFault, FaultSwitch, Kind, OutageMode, TcpKind, TcpWhenFull};
 use crate::record::fields;
@@ -35,18 +36,23 @@ pub async fn serve(
     let name = switch.target().to_string();
     let mut gate = Gate::new(listener, switch.clone(), &name, gauge);
     while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
-        let conn = connection(stream, peer, switch.clone(), upstream.clone());
-        tracker.spawn(async move {
-            let _open = open;
-            conn.await;
-        });
+        // Spawned as is: wrapped in an `async move` block, the future would
+        // be stored twice (captured, then awaited), doubling each idle
+        // connection's task.
+        tracker.spawn(connection(stream, peer, switch.clone(), upstream.clone(), open));
     }
 }
 
-/// One client connection. No span: a span per connection would cost each
-/// idle connection memory in the subscriber; the few log lines name the
-/// target and the peer themselves.
-async fn connection(client: TcpStream, peer: SocketAddr, switch: Arc<FaultSwitch>, upstream: Arc<TcpUpstream>) {
+/// One client connection, counted open while `_open` lives. No span: a span
+/// per connection would cost each idle connection memory in the subscriber;
+/// the few log lines name the target and the peer themselves.
+async fn connection(
+    client: TcpStream,
+    peer: SocketAddr,
+    switch: Arc<FaultSwitch>,
+    upstream: Arc<TcpUpstream>,
+    _open: Open,
+) {
     let started = Instant::now();
     let _ = client.set_nodelay(true);
     let faults = ConnFaults::new(switch.clone(), peer.ip());

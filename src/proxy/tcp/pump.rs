@@ -4,9 +4,10 @@
 //! Each direction is a reader and a writer joined by a short queue: the
 //! reader stamps every chunk with the time it arrived, so a latency fault
 //! delays each chunk by its delay minus the time it already waited, and
-//! throughput is kept. Buffers are allocated only when data is readable,
-//! so an idle connection holds none; the queue between them is made when a
-//! direction first has something to read.
+//! throughput is kept. While the target has no fault a direction is a
+//! plain pass-through (`pass`), and the queue is made only once a fault
+//! appears; buffers are allocated only when data is readable, so an idle
+//! connection holds none.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::pass::{pass, write_all, Passed};
 use super::ConnFaults;
 use crate::fault::rng::{mix, Rng};
 use crate::fault::{ActiveFault, Direction, Kind, OutageMode, TcpKind};
@@ -36,7 +38,8 @@ const BUDGET_DELAYED: usize = 8 * 1024 * 1024;
 struct Queued {
     bytes: std::sync::atomic::AtomicUsize,
     drained: tokio::sync::Notify,
-    /// Bytes the reader wrote itself, bypassing the queue.
+    /// Bytes that bypassed the queue: passed through before the first
+    /// fault, or written by the reader itself.
     passed: std::sync::atomic::AtomicU64,
 }
 
@@ -100,14 +103,51 @@ async fn direction(
     kill: &CancellationToken,
     ending: &Ending,
 ) -> u64 {
-    // An idle direction holds no queue: it is made when the first bytes
-    // (or the end, or an error) can be read.
-    tokio::select! {
-        _ = from.readable() => {}
-        () = kill.cancelled() => return 0,
+    // While the target has no fault, bytes pass straight through; an idle
+    // direction holds nothing. The first fault switches the direction to a
+    // reader and a writer joined by a queue, made then.
+    let mut passed = 0u64;
+    while faults.switch().load().faults.is_empty() {
+        tokio::select! {
+            ready = from.readable() => if ready.is_err() {
+                kill.cancel();
+                return passed;
+            },
+            () = kill.cancelled() => return passed,
+        }
+        if !faults.switch().load().faults.is_empty() {
+            break;
+        }
+        match pass(from, to, &mut passed, kill).await {
+            Ok(Passed::More) => {}
+            Ok(Passed::End) => {
+                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+                return passed;
+            }
+            Err(_) => {
+                kill.cancel();
+                return passed;
+            }
+        }
     }
+    // Boxed, so that a connection that never meets a fault does not carry
+    // the reader's and writer's state.
+    Box::pin(queued(from, to, flow, faults, kill, ending, passed)).await
+}
+
+/// A direction as a reader and a writer joined by a queue, the bytes
+/// `passed` before counted as sent.
+async fn queued(
+    from: &TcpStream,
+    to: &TcpStream,
+    flow: Direction,
+    faults: &ConnFaults,
+    kill: &CancellationToken,
+    ending: &Ending,
+    passed: u64,
+) -> u64 {
     let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Queued::default();
+    let queued = Queued { passed: passed.into(), ..Queued::default() };
     let ((), sent) = tokio::join!(
         reader(from, to, tx, flow, faults, &queued, kill),
         writer(to, rx, flow, faults, &queued, kill, ending)
@@ -392,21 +432,6 @@ async fn write_paced(
         let piece = data.split_to(size);
         write_all(to, &piece, kill).await?;
         first = false;
-    }
-    Ok(())
-}
-
-async fn write_all(to: &TcpStream, mut data: &[u8], kill: &CancellationToken) -> io::Result<()> {
-    while !data.is_empty() {
-        tokio::select! {
-            ready = to.writable() => ready?,
-            () = kill.cancelled() => return Err(io::ErrorKind::ConnectionAborted.into()),
-        }
-        match to.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
     }
     Ok(())
 }
