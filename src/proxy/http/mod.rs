@@ -9,6 +9,11 @@ mod inject;
 mod pool;
 mod recorded;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::service::service_fn;
@@ -26,7 +31,7 @@ pub use inject::{Injected, Injector};
 pub use recorded::Outcome;
 
 use super::reset::ResettableStream;
-use super::{ConnGauge, Gate};
+use super::{ConnGauge, Gate, Open};
 use crate::record::fields;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,7 +60,10 @@ pub async fn serve(
         let service = service_fn(move |req| {
             let injector = for_conn.clone();
             let reset = reset.clone();
-            async move {
+            // Boxed per request: hyper keeps a slot for the service's future
+            // for the connection's life, so an unboxed (several KiB) future
+            // would cost every idle connection that much.
+            Box::pin(async move {
                 if !recorded::enabled() {
                     return injector.handle(req, peer, &reset).await;
                 }
@@ -71,20 +79,43 @@ pub async fn serve(
                         Err(e)
                     }
                 }
-            }
+            })
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
-        let name = injector.name().to_string();
-        tracker.spawn(async move {
-            let _open = open;
-            if let Err(e) = conn.await {
-                debug!({ fields::TARGET } = %name, { fields::PEER } = %peer, error = %e, "connection ended with an error");
-            }
-        });
+        tracker.spawn(Served { conn, _open: open, target: injector.name().to_string(), peer });
     }
     drop(gate);
     graceful.shutdown().await;
+}
+
+pin_project_lite::pin_project! {
+    /// A client connection's future, counted open while it runs, logging how
+    /// it failed. A struct, not an `async move` block: the block would store
+    /// the (large) connection future twice, captured and then awaited.
+    struct Served<F> {
+        #[pin]
+        conn: F,
+        _open: Open,
+        target: String,
+        peer: SocketAddr,
+    }
+}
+
+impl<F, E> Future for Served<F>
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if let Err(e) = ready!(this.conn.poll(cx)) {
+            debug!({ fields::TARGET } = %this.target, { fields::PEER } = %this.peer, error = %e, "connection ended with an error");
+        }
+        Poll::Ready(())
+    }
 }
 
 /// Serves a listener that injects nothing and classifies what users get
