@@ -18,8 +18,10 @@
 //! - [`fault`]: fault kinds as data, matchers, distributions, the seeded decision, the switch.
 //! - [`proxy`]: binding every listener, serving, draining on shutdown.
 //! - `proxy::gate`: accepting, and closing the listener while an outage refuses.
-//! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener: injector, pooled forwarder, faulty bodies.
-//! - [`proxy::tcp`]: the TCP listener: admission faults, then per-direction pumps with per-chunk faults.
+//! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first bytes):
+//!   injector, pooled forwarder, faulty bodies.
+//! - [`proxy::tcp`]: the TCP listener: admission faults, then per direction a spliced pass-through
+//!   while no fault is active, else a reader and writer with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
 //! - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds) for injected latency.
 //! - `proxy::http::pool`: the upstream connections of an HTTP target, reused oldest first.

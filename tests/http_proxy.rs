@@ -161,6 +161,35 @@ async fn an_http2_request_reaches_an_http1_upstream_with_a_host_header() {
     assert_eq!(header_of(&text, "x-forwarded-host"), ["shop.example:8080"]);
 }
 
+/// The HTTP/2 preface in two pieces, then an empty SETTINGS frame: the
+/// proxy must wait for the whole preface and answer as HTTP/2 (with its own
+/// SETTINGS frame), while a request that starts like the preface and then
+/// differs is HTTP/1.1.
+#[tokio::test]
+async fn a_preface_in_pieces_is_still_http2_and_a_near_miss_is_http1() {
+    let up = upstream::mirror().await;
+    let proxy = support::start(&http_target("mirror", up, "")).await;
+    let addr = proxy.addr("mirror");
+
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"PRI * HTTP/2.0\r\n").await.expect("first piece");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").await.expect("rest and SETTINGS");
+    let mut frame = [0u8; 9];
+    timeout(LIMIT, s.read_exact(&mut frame)).await.expect("in time").expect("a frame");
+    assert_eq!(frame[3], 0x04, "the first frame back is SETTINGS: {frame:?}");
+
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"PRI").await.expect("first piece");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"NT / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.expect("rest");
+    let mut answer = Vec::new();
+    timeout(LIMIT, s.read_to_end(&mut answer)).await.expect("in time").expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("PRINT / HTTP/1.1"), "the upstream saw the method: {answer}");
+}
+
 #[tokio::test]
 async fn a_websocket_upgrade_passes_through_both_ways() {
     let up = upstream::http(|mut req: Request<Incoming>| async move {

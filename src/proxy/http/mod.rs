@@ -16,12 +16,11 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
@@ -30,7 +29,7 @@ pub use forward::{plain_response, Failure, Forwarder};
 pub use inject::{Injected, Injector};
 pub use recorded::Outcome;
 
-use super::reset::ResettableStream;
+use super::reset::{ResetHandle, ResettableStream};
 use super::{ConnGauge, Gate, Open};
 use crate::record::fields;
 
@@ -50,67 +49,161 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
     let mut gate = Gate::new(listener, injector.switch().clone(), injector.name(), gauge);
     while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
-        let _ = stream.set_nodelay(true);
-        let (stream, reset) = ResettableStream::new(stream);
-        let for_conn = injector.clone();
-        let service = service_fn(move |req| {
-            let injector = for_conn.clone();
-            let reset = reset.clone();
-            // Boxed per request: hyper keeps a slot for the service's future
-            // for the connection's life, so an unboxed (several KiB) future
-            // would cost every idle connection that much.
-            Box::pin(async move {
-                if !recorded::enabled() {
-                    return injector.handle(req, peer, &reset).await;
-                }
-                let started = recorded::Started::new(injector.listener(), injector.rules(), &req);
-                match injector.handle(req, peer, &reset).await {
-                    Ok(resp) => Ok(started.response(resp)),
-                    Err(e) => {
-                        let error = match &e {
-                            Injected::Reset(_) => "reset",
-                            Injected::Closed(_) => "closed",
-                        };
-                        started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));
-                        Err(e)
-                    }
-                }
-            })
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
-        tracker.spawn(Served { conn, _open: open, target: injector.name().to_string(), peer });
+        // Spawned as is: wrapped in an `async move` block, the (large)
+        // connection future would be stored twice, captured and then awaited.
+        tracker.spawn(connection(stream, peer, injector.clone(), shutdown.clone(), open));
     }
-    drop(gate);
-    graceful.shutdown().await;
+}
+
+/// The preface an HTTP/2 client with prior knowledge opens with.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// One client connection, counted open while `_open` lives: HTTP/2 when it
+/// opens with the HTTP/2 preface, else HTTP/1.1 with upgrades. The first
+/// bytes are peeked, not read, so hyper's read buffer keeps its initial
+/// 8 KiB (reading them first, as hyper-util's auto builder does, grows it
+/// to 16 KiB for the connection's life).
+async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shutdown: CancellationToken, _open: Open) {
+    let _ = stream.set_nodelay(true);
+    let h2 = tokio::select! {
+        h2 = speaks_h2(&stream) => h2,
+        () = shutdown.cancelled() => return,
+    };
+    let Ok(h2) = h2 else { return };
+    let (stream, reset) = ResettableStream::new(stream);
+    let service = service(injector.clone(), peer, reset);
+    let io = TokioIo::new(stream);
+    let target = injector.name();
+    if h2 {
+        let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+        Served::new(conn, http2::Connection::graceful_shutdown, &shutdown, target, peer).await;
+    } else {
+        let conn = http1::Builder::new().serve_connection(io, service).with_upgrades();
+        Served::new(conn, http1::UpgradeableConnection::graceful_shutdown, &shutdown, target, peer).await;
+    }
+}
+
+/// Whether the client opens with the HTTP/2 preface. Bytes that stop
+/// matching it, or the end of the stream, mean HTTP/1.1; a preface that
+/// arrives in pieces is peeked again until whole (for at most ten seconds).
+async fn speaks_h2(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut seen = [0u8; H2_PREFACE.len()];
+    for _ in 0..1000 {
+        let n = stream.peek(&mut seen).await?;
+        if n == 0 || !H2_PREFACE.starts_with(&seen[..n]) {
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(false)
+}
+
+/// A request being handled: the response, or how a fault ended it.
+type Handling = Pin<Box<dyn Future<Output = Result<hyper::Response<ProxyBody>, Injected>> + Send>>;
+
+/// The service for one connection: each request through the injector, and
+/// recorded when a recorder listens.
+fn service(
+    injector: Injector,
+    peer: SocketAddr,
+    reset: ResetHandle,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<ProxyBody>,
+    Error = Injected,
+    Future = Handling,
+> {
+    service_fn(move |req| {
+        let injector = injector.clone();
+        let reset = reset.clone();
+        // Boxed per request: hyper keeps a slot for the service's future
+        // for the connection's life, so an unboxed (several KiB) future
+        // would cost every idle connection that much.
+        let handling: Handling = Box::pin(async move {
+            if !recorded::enabled() {
+                return injector.handle(req, peer, &reset).await;
+            }
+            let started = recorded::Started::new(injector.listener(), injector.rules(), &req);
+            match injector.handle(req, peer, &reset).await {
+                Ok(resp) => Ok(started.response(resp)),
+                Err(e) => {
+                    let error = match &e {
+                        Injected::Reset(_) => "reset",
+                        Injected::Closed(_) => "closed",
+                    };
+                    started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));
+                    Err(e)
+                }
+            }
+        });
+        handling
+    })
 }
 
 pin_project_lite::pin_project! {
-    /// A client connection's future, counted open while it runs, logging how
-    /// it failed. A struct, not an `async move` block: the block would store
-    /// the (large) connection future twice, captured and then awaited.
-    struct Served<F> {
+    /// A client connection's hyper future, asked to finish gracefully (its
+    /// request in flight answered, then closed) once `shutdown` fires, and
+    /// logging how it failed.
+    struct Served<'a, F> {
         #[pin]
         conn: F,
-        _open: Open,
-        target: String,
+        graceful: fn(Pin<&mut F>),
+        #[pin]
+        shutdown: WaitForCancellationFuture<'a>,
+        token: &'a CancellationToken,
+        // Whether `shutdown` has been polled (and so will wake the task).
+        watching: bool,
+        draining: bool,
+        target: &'a str,
         peer: SocketAddr,
     }
 }
 
-impl<F, E> Future for Served<F>
+impl<'a, F> Served<'a, F> {
+    fn new(
+        conn: F,
+        graceful: fn(Pin<&mut F>),
+        shutdown: &'a CancellationToken,
+        target: &'a str,
+        peer: SocketAddr,
+    ) -> Self {
+        Served {
+            conn,
+            graceful,
+            shutdown: shutdown.cancelled(),
+            token: shutdown,
+            watching: false,
+            draining: false,
+            target,
+            peer,
+        }
+    }
+}
+
+impl<F> Future for Served<'_, F>
 where
-    F: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    F: Future<Output = Result<(), hyper::Error>>,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
+        let mut this = self.project();
+        // The shutdown future is polled once, to be woken by it, and again
+        // only once the token is cancelled: every poll of it takes the
+        // token's lock, which all connections share.
+        let check = !*this.watching || this.token.is_cancelled();
+        if !*this.draining && check {
+            *this.watching = true;
+            if this.shutdown.poll(cx).is_ready() {
+                *this.draining = true;
+                (this.graceful)(this.conn.as_mut());
+            }
+        }
         if let Err(e) = ready!(this.conn.poll(cx)) {
             debug!({ fields::TARGET } = %this.target, { fields::PEER } = %this.peer, error = %e, "connection ended with an error");
         }
