@@ -78,7 +78,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
     let target = injector.name();
     if h2 {
         let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
-        Served::new(conn, http2::Connection::graceful_shutdown, &shutdown, target, peer).await;
+        // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
+        Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, &shutdown, target, peer)).await;
     } else {
         let conn = http1::Builder::new().serve_connection(io, service).with_upgrades();
         Served::new(conn, http1::UpgradeableConnection::graceful_shutdown, &shutdown, target, peer).await;
