@@ -25,8 +25,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+# nginx's workers run as another user: the files must be readable by them
+# (mktemp makes a private directory), or every request is a 403.
+chmod 755 "$work"
 head -c 16 /dev/zero | tr '\0' 'x' > "$work/small"
 head -c 65536 /dev/urandom > "$work/big"
+chmod 644 "$work/small" "$work/big"
 nginx_conf() { # port, body of the server block
   cat > "$work/nginx-$1.conf" <<CONF
 worker_processes 2;
@@ -88,6 +92,16 @@ sleep 1.5
 declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083)
 names=(direct brownout-http brownout-recorded brownout-tcp nginx)
 if [ "$have_haproxy" = yes ]; then port[haproxy]=18084; names+=(haproxy); fi
+# Every path must answer 200 with the file's exact size before anything is measured.
+if command -v curl >/dev/null; then
+  for name in "${names[@]}"; do
+    for body in small big; do
+      got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${port[$name]}/$body" || true)
+      want="200 $(stat -c %s "$work/$body")"
+      [ "$got" = "$want" ] || { echo "$name /$body answered \"$got\", not \"$want\"" >&2; exit 1; }
+    done
+  done
+fi
 declare -A rps p50 p99
 to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
@@ -97,6 +111,11 @@ for round in $(seq "$rounds"); do
     for conns in 64 1; do
       for name in "${names[@]}"; do
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${port[$name]}/$body" 2>&1)
+        if grep -q "Non-2xx" <<< "$out"; then
+          echo "$name /$body answered errors, so its figures would mean nothing:" >&2
+          echo "$out" >&2
+          exit 1
+        fi
         key="$name,$body,$conns"
         r=$(awk '/Requests\/sec/ { print $2 }' <<< "$out")
         a=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
