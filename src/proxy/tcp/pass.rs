@@ -158,3 +158,75 @@ mod splice {
         Ok(Passed::More)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Two connected sockets on 127.0.0.1.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let near = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (far, _) = listener.accept().await.expect("accept");
+        (near, far)
+    }
+
+    /// Sends `data` into one pair, moves it (by `copy` alone, or by `pass`)
+    /// until the end, and reads it out of the other pair.
+    async fn moved(data: &[u8], copying: bool) -> (Vec<u8>, u64) {
+        let (mut client, from) = pair().await;
+        let (to, mut server) = pair().await;
+        let kill = CancellationToken::new();
+        let sent = data.to_vec();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.expect("write");
+            client.shutdown().await.expect("half-close");
+            client
+        });
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.expect("read");
+            got
+        });
+        let mut count = 0;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            assert!(tokio::time::Instant::now() < deadline, "moved {count} bytes, then stalled");
+            from.readable().await.expect("readable");
+            let step = if copying {
+                copy(&from, &to, &mut count, &kill).await
+            } else {
+                pass(&from, &to, &mut count, &kill).await
+            };
+            match step.expect("pass") {
+                Passed::More => {}
+                Passed::End => break,
+            }
+        }
+        socket2::SockRef::from(&to).shutdown(std::net::Shutdown::Write).expect("shutdown");
+        drop(writer.await.expect("writer"));
+        (reader.await.expect("reader"), count)
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn the_copying_path_moves_every_byte_in_order() {
+        let sent = data(3 << 20);
+        let (got, moved) = moved(&sent, true).await;
+        assert!(got == sent, "got {} bytes back, differing", got.len());
+        assert_eq!(moved, sent.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn pass_moves_every_byte_in_order() {
+        let sent = data(3 << 20);
+        let (got, moved) = moved(&sent, false).await;
+        assert!(got == sent, "got {} bytes back, differing", got.len());
+        assert_eq!(moved, sent.len() as u64);
+    }
+}
