@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The end-to-end benchmark: requests per second and latency through brownout
+# The end-to-end benchmark: requests per second, latency and each proxy's
+# CPU time per request (user + system, /proc/<pid>/stat) through brownout
 # (HTTP target with the recorder off and on, TCP target) against the
 # upstream directly and against nginx and haproxy as reverse proxies, in the
 # same run, alternating so that machine drift cancels out.
@@ -31,6 +32,7 @@ chmod 755 "$work"
 head -c 16 /dev/zero | tr '\0' 'x' > "$work/small"
 head -c 65536 /dev/urandom > "$work/big"
 chmod 644 "$work/small" "$work/big"
+declare -A master
 nginx_conf() { # port, body of the server block
   cat > "$work/nginx-$1.conf" <<CONF
 worker_processes 2;
@@ -45,7 +47,7 @@ http {
   server { listen 127.0.0.1:$1; $2 }
 }
 CONF
-  nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!)
+  nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!); master[$1]=$!
 }
 nginx_conf 18080 "root $work; location / { }"
 nginx_conf 18083 "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
@@ -66,7 +68,7 @@ frontend f
 backend b
   server s 127.0.0.1:18080
 CONF
-  haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+  haproxy -f "$work/haproxy.cfg" -db & pids+=($!); hpid=$!
 fi
 cat > "$work/brownout.toml" <<CONF
 [admin]
@@ -102,7 +104,18 @@ if command -v curl >/dev/null; then
     done
   done
 fi
-declare -A rps p50 p99
+# The processes doing each proxy's work, for its CPU time per request
+# (nginx's workers are the master's children).
+declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid
+  [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
+if [ "$have_haproxy" = yes ]; then procs[haproxy]=$hpid; fi
+ticks() { # user + system clock ticks of the given processes, all threads
+  local t=0 p
+  for p in $1; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+declare -A rps p50 p99 cpu
 to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
 }
@@ -110,7 +123,9 @@ for round in $(seq "$rounds"); do
   for body in small big; do
     for conns in 64 1; do
       for name in "${names[@]}"; do
+        before=$(ticks "${procs[$name]:-}")
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${port[$name]}/$body" 2>&1)
+        after=$(ticks "${procs[$name]:-}")
         if grep -q "Non-2xx" <<< "$out"; then
           echo "$name /$body answered errors, so its figures would mean nothing:" >&2
           echo "$out" >&2
@@ -123,6 +138,9 @@ for round in $(seq "$rounds"); do
         rps[$key]=$(awk -v x="${rps[$key]:-0}" -v y="$r" -v n="$rounds" 'BEGIN { print x + y / n }')
         p50[$key]=$(awk -v x="${p50[$key]:-0}" -v y="$a" -v n="$rounds" 'BEGIN { print x + y / n }')
         p99[$key]=$(awk -v x="${p99[$key]:-0}" -v y="$b" -v n="$rounds" 'BEGIN { print x + y / n }')
+        done_n=$(awk '/requests in/ { print $1 }' <<< "$out")
+        c=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$done_n" 'BEGIN { print t * 1000000 / hz / n }')
+        cpu[$key]=$(awk -v x="${cpu[$key]:-0}" -v y="$c" -v r="$rounds" 'BEGIN { print x + y / r }')
       done
     done
   done
@@ -131,18 +149,19 @@ done
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 echo "end-to-end: wrk, 1 thread, ${secs} s x ${rounds} rounds, $(nproc) cores, $(uname -r)"
 echo
-echo "| through | body | connections | req/s | vs direct | vs nginx | p50 | p99 |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| through | body | connections | req/s | vs direct | vs nginx | p50 | p99 | proxy CPU per request |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for body in small big; do
   for conns in 64 1; do
     for name in "${names[@]}"; do
       key="$name,$body,$conns"
       d=${rps[direct,$body,$conns]}
       n=${rps[nginx,$body,$conns]}
-      printf "| %s | %s | %s | %.0f | %.2fx | %.2fx | %.0f us | %.0f us |\n" "$name" \
+      c=$([ -n "${procs[$name]:-}" ] && printf "%.1f us" "${cpu[$key]}" || echo "-")
+      printf "| %s | %s | %s | %.0f | %.2fx | %.2fx | %.0f us | %.0f us | %s |\n" "$name" \
         "$([ $body = small ] && echo 16 B || echo 64 KiB)" "$conns" "${rps[$key]}" \
         "$(awk -v a="${rps[$key]}" -v b="$d" 'BEGIN { print a / b }')" \
-        "$(awk -v a="${rps[$key]}" -v b="$n" 'BEGIN { print a / b }')" "${p50[$key]}" "${p99[$key]}"
+        "$(awk -v a="${rps[$key]}" -v b="$n" 'BEGIN { print a / b }')" "${p50[$key]}" "${p99[$key]}" "$c"
     done
   done
 done
