@@ -38,9 +38,8 @@ const BUDGET_DELAYED: usize = 8 * 1024 * 1024;
 struct Queued {
     bytes: std::sync::atomic::AtomicUsize,
     drained: tokio::sync::Notify,
-    /// Bytes that bypassed the queue: passed through before the first
-    /// fault, or written by the reader itself.
-    passed: std::sync::atomic::AtomicU64,
+    /// Bytes the direction sent before the queue was made.
+    before: u64,
 }
 
 /// What a reader hands its writer. A chunk is boxed so that the queue's
@@ -49,6 +48,9 @@ enum Msg {
     Data(Box<(Bytes, Instant)>),
     Eof,
     Failed,
+    /// No fault is left at the target and nothing is queued: the direction
+    /// passes straight through again.
+    Resume,
 }
 
 /// How the connection ends.
@@ -104,39 +106,46 @@ async fn direction(
     ending: &Ending,
 ) -> u64 {
     // While the target has no fault, bytes pass straight through; an idle
-    // direction holds nothing. The first fault switches the direction to a
-    // reader and a writer joined by a queue, made then.
-    let mut passed = 0u64;
-    while faults.switch().load().faults.is_empty() {
-        tokio::select! {
-            ready = from.readable() => if ready.is_err() {
-                kill.cancel();
-                return passed;
-            },
-            () = kill.cancelled() => return passed,
-        }
-        if !faults.switch().load().faults.is_empty() {
-            break;
-        }
-        match pass(from, to, &mut passed, kill).await {
-            Ok(Passed::More) => {}
-            Ok(Passed::End) => {
-                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
-                return passed;
+    // direction holds nothing. A fault switches the direction to a reader
+    // and a writer joined by a queue, made then, until no fault is left.
+    let mut sent = 0u64;
+    loop {
+        while faults.switch().load().faults.is_empty() {
+            tokio::select! {
+                ready = from.readable() => if ready.is_err() {
+                    kill.cancel();
+                    return sent;
+                },
+                () = kill.cancelled() => return sent,
             }
-            Err(_) => {
-                kill.cancel();
-                return passed;
+            if !faults.switch().load().faults.is_empty() {
+                break;
             }
+            match pass(from, to, &mut sent, kill).await {
+                Ok(Passed::More) => {}
+                Ok(Passed::End) => {
+                    let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+                    return sent;
+                }
+                Err(_) => {
+                    kill.cancel();
+                    return sent;
+                }
+            }
+        }
+        // Boxed, so that a connection that never meets a fault does not
+        // carry the reader's and writer's state.
+        let (total, resume) = Box::pin(queued(from, to, flow, faults, kill, ending, sent)).await;
+        sent = total;
+        if !resume {
+            return sent;
         }
     }
-    // Boxed, so that a connection that never meets a fault does not carry
-    // the reader's and writer's state.
-    Box::pin(queued(from, to, flow, faults, kill, ending, passed)).await
 }
 
 /// A direction as a reader and a writer joined by a queue, the bytes
-/// `passed` before counted as sent.
+/// `passed` before counted as sent. Returns the bytes sent in all, and
+/// whether the direction goes back to passing through.
 async fn queued(
     from: &TcpStream,
     to: &TcpStream,
@@ -145,11 +154,11 @@ async fn queued(
     kill: &CancellationToken,
     ending: &Ending,
     passed: u64,
-) -> u64 {
+) -> (u64, bool) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Queued { passed: passed.into(), ..Queued::default() };
+    let queued = Queued { before: passed, ..Queued::default() };
     let ((), sent) = tokio::join!(
-        reader(from, to, tx, flow, faults, &queued, kill),
+        reader(from, tx, flow, faults, &queued, kill),
         writer(to, rx, flow, faults, &queued, kill, ending)
     );
     sent
@@ -168,7 +177,6 @@ fn budget(faults: &ConnFaults, flow: Direction) -> usize {
 
 async fn reader(
     from: &TcpStream,
-    to: &TcpStream,
     tx: mpsc::UnboundedSender<Msg>,
     flow: Direction,
     faults: &ConnFaults,
@@ -190,20 +198,15 @@ async fn reader(
             let _ = tx.send(Msg::Failed);
             return;
         }
+        if queued.bytes.load(Ordering::Acquire) == 0 && faults.switch().load().faults.is_empty() {
+            let _ = tx.send(Msg::Resume);
+            return;
+        }
         let mut buf = BytesMut::with_capacity(CHUNK);
         match from.try_read_buf(&mut buf) {
             Ok(0) => {
                 let _ = tx.send(Msg::Eof);
                 return;
-            }
-            // No fault at the target and nothing queued: the chunk goes
-            // straight out, saving the hand-over to the writer.
-            Ok(n) if queued.bytes.load(Ordering::Acquire) == 0 && faults.switch().load().faults.is_empty() => {
-                if write_all(to, &buf, kill).await.is_err() {
-                    let _ = tx.send(Msg::Failed);
-                    return;
-                }
-                queued.passed.fetch_add(n as u64, Ordering::Relaxed);
             }
             Ok(n) => {
                 queued.bytes.fetch_add(n, Ordering::AcqRel);
@@ -238,8 +241,8 @@ async fn writer(
     queued: &Queued,
     kill: &CancellationToken,
     ending: &Ending,
-) -> u64 {
-    let mut sent = 0u64;
+) -> (u64, bool) {
+    let mut sent = queued.before;
     let mut chunks = 0u64;
     let mut next_free: Option<Instant> = None;
     let mut announced: Vec<u64> = Vec::new();
@@ -261,6 +264,7 @@ async fn writer(
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
                 break;
             }
+            Some(Msg::Resume) => return (sent, true),
             None | Some(Msg::Failed) => {
                 kill.cancel();
                 break;
@@ -269,8 +273,7 @@ async fn writer(
         chunks += 1;
         let _release = Release(queued, data.len());
         let mut rng = Rng::new(mix(flow_seed, chunks));
-        let so_far = sent + queued.passed.load(Ordering::Relaxed);
-        let plan = plan_chunk(faults, flow, arrived, so_far, &mut rng, &mut announced);
+        let plan = plan_chunk(faults, flow, arrived, sent, &mut rng, &mut announced);
         if plan.drop {
             continue;
         }
@@ -299,7 +302,7 @@ async fn writer(
             break;
         }
     }
-    sent + queued.passed.load(Ordering::Relaxed)
+    (sent, false)
 }
 
 /// Gives a chunk's bytes back to the direction's budget once it is written
