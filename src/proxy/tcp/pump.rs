@@ -5,9 +5,9 @@
 //! reader stamps every chunk with the time it arrived, so a latency fault
 //! delays each chunk by its delay minus the time it already waited, and
 //! throughput is kept. While the target has no fault a direction is a
-//! plain pass-through (`pass`), and the queue is made only once a fault
-//! appears; buffers are allocated only when data is readable, so an idle
-//! connection holds none.
+//! plain pass-through (`pass`): the queue is made when a fault appears and
+//! given up once none is left and it is empty. Buffers are allocated only
+//! when data is readable, so an idle connection holds none.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
