@@ -131,6 +131,7 @@ impl RecordLayer {
 
     /// From now on, `sink` gets every recorded event too.
     pub fn attach(&self, sink: Sink) {
+        ATTACHED.fetch_add(1, Ordering::Relaxed);
         self.sinks.rcu(|sinks| {
             let mut next = Vec::clone(sinks);
             next.push(sink.clone());
@@ -140,8 +141,21 @@ impl RecordLayer {
 
     /// Stops sending to `sink`.
     pub fn detach(&self, sink: &Sink) {
-        self.sinks.rcu(|sinks| sinks.iter().filter(|s| s.id != sink.id).cloned().collect::<Vec<_>>());
+        let before = self.sinks.rcu(|sinks| sinks.iter().filter(|s| s.id != sink.id).cloned().collect::<Vec<_>>());
+        if before.iter().any(|s| s.id == sink.id) {
+            ATTACHED.fetch_sub(1, Ordering::Relaxed);
+        }
     }
+}
+
+/// Sinks attached to any layer of the process, so that the proxy can skip
+/// building records nobody gets. A layer dropped with sinks attached leaves
+/// this high, which only means records are built for nothing.
+static ATTACHED: AtomicU64 = AtomicU64::new(0);
+
+/// True when some layer has a sink attached.
+pub fn any_attached() -> bool {
+    ATTACHED.load(Ordering::Relaxed) > 0
 }
 
 impl<S: Subscriber> Layer<S> for RecordLayer {

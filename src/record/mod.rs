@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub(crate) use layer::any_attached;
 pub use layer::{Entry, RecordLayer, Sink};
 pub use live::Live;
 

@@ -34,7 +34,7 @@ pub struct Outcome {
 
 /// True when a recorder is listening; otherwise nothing is wrapped.
 pub fn enabled() -> bool {
-    tracing::enabled!(target: fields::RECORD, Level::TRACE)
+    crate::record::any_attached() && tracing::enabled!(target: fields::RECORD, Level::TRACE)
 }
 
 /// The request's side of a record, taken before it is handled.
