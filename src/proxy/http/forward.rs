@@ -1,7 +1,6 @@
 //! Forwarding one request to the upstream over a pooled connection, and
 //! mapping what went wrong on the way to a 502 or 504.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,7 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
-use super::headers;
+use super::headers::{self, Peer};
 use super::pool::{Pool, PoolError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
@@ -59,7 +58,7 @@ impl Forwarder {
 
     /// Forwards `req` from `client` and returns the upstream's response, or a
     /// 502/504 of brownout's own when the upstream failed.
-    pub async fn forward(&self, mut req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+    pub async fn forward(&self, mut req: Request<Incoming>, client: &Peer) -> Response<ProxyBody> {
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         self.prepare(&mut req, client, upgrade);
@@ -89,7 +88,7 @@ impl Forwarder {
     /// Rewrites a client's request into the upstream's: origin-form URI
     /// (under the upstream's base path), HTTP/1.1, hop-by-hop fields out,
     /// forwarding fields in.
-    fn prepare(&self, req: &mut Request<Incoming>, client: SocketAddr, upgrade: bool) {
+    fn prepare(&self, req: &mut Request<Incoming>, client: &Peer, upgrade: bool) {
         let this = &self.inner;
         let up = &this.upstream;
         let original_host = req

@@ -15,6 +15,8 @@ static HOP_BY_HOP: [HeaderName; 6] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
+const CONNECTION_AT: usize = 0;
+const UPGRADE_AT: usize = 5;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -39,18 +41,33 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// When `upgrade` is set, `Upgrade` and `Connection: upgrade` are kept so the
 /// protocol switch reaches the other side.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> =
-            connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
-        for name in named {
-            if !(upgrade && name == header::UPGRADE) {
-                headers.remove(name);
-            }
+    // One pass over the names finds the hop-by-hop fields present, usually
+    // none or only `Connection`, instead of a hash lookup for each of them.
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present[i] = true;
         }
     }
-    let upgrade_value = if upgrade { headers.remove(header::UPGRADE) } else { None };
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    if !present.contains(&true) {
+        return;
+    }
+    if present[CONNECTION_AT] {
+        // Tokens naming hop-by-hop fields (`keep-alive`, `upgrade`) are
+        // removed below anyway; parsing them as names would allocate.
+        let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter(|t| !HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_str())))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    let upgrade_value = if upgrade && present[UPGRADE_AT] { headers.remove(header::UPGRADE) } else { None };
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
     }
     if let Some(value) = upgrade_value {
         headers.insert(header::UPGRADE, value);
@@ -58,19 +75,34 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+/// A client connection's address, with its `X-Forwarded-For` entry written
+/// once for all the connection's requests.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    forwarded_for: HeaderValue,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Self {
+        let ip = addr.ip().to_canonical().to_string();
+        let forwarded_for = HeaderValue::try_from(ip).expect("an IP address is a valid header value");
+        Peer { addr, forwarded_for }
+    }
+}
+
 /// Adds the client's address to `X-Forwarded-For` and records the original
 /// protocol and host unless an earlier proxy already did.
-pub fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, original_host: Option<&HeaderValue>) {
-    use std::fmt::Write;
-    let mut value = String::with_capacity(48);
-    if let Some(prior) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        if !prior.trim().is_empty() {
-            value.push_str(prior);
-            value.push_str(", ");
+pub fn add_forwarded(headers: &mut HeaderMap, client: &Peer, original_host: Option<&HeaderValue>) {
+    let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).filter(|p| !p.trim().is_empty());
+    let value = match prior {
+        None => Some(client.forwarded_for.clone()),
+        Some(prior) => {
+            let ip = client.forwarded_for.to_str().unwrap_or_default();
+            HeaderValue::try_from(format!("{prior}, {ip}")).ok()
         }
-    }
-    let _ = write!(value, "{}", client.ip().to_canonical());
-    if let Ok(v) = HeaderValue::try_from(value) {
+    };
+    if let Some(v) = value {
         headers.insert(&X_FORWARDED_FOR, v);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
@@ -113,6 +145,19 @@ mod tests {
     }
 
     #[test]
+    fn fields_named_by_connection_go_whatever_their_case_and_a_message_without_hop_fields_is_untouched() {
+        let mut h = map(&[("connection", "Keep-Alive, X-Trace-Hop"), ("x-trace-hop", "1"), ("accept", "*/*")]);
+        remove_hop_by_hop(&mut h, false);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["accept"]);
+
+        let pairs = [("host", "shop.example"), ("accept", "*/*"), ("x-end-to-end", "kept")];
+        let mut h = map(&pairs);
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h, map(&pairs));
+    }
+
+    #[test]
     fn an_upgrade_keeps_its_upgrade_and_connection_fields() {
         let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-key", "abc")]);
         assert!(is_upgrade(&h));
@@ -126,7 +171,7 @@ mod tests {
     fn forwarded_for_appends_and_the_others_are_kept_when_present() {
         let client: SocketAddr = "10.1.2.3:5555".parse().unwrap();
         let mut h = map(&[("x-forwarded-for", "192.0.2.1"), ("x-forwarded-proto", "https")]);
-        add_forwarded(&mut h, client, Some(&HeaderValue::from_static("shop.example")));
+        add_forwarded(&mut h, &Peer::new(client), Some(&HeaderValue::from_static("shop.example")));
         assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.1.2.3");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "shop.example");
@@ -136,7 +181,7 @@ mod tests {
     fn ipv4_mapped_clients_are_written_as_ipv4() {
         let client: SocketAddr = "[::ffff:127.0.0.1]:80".parse().unwrap();
         let mut h = HeaderMap::new();
-        add_forwarded(&mut h, client, None);
+        add_forwarded(&mut h, &Peer::new(client), None);
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert!(!h.contains_key("x-forwarded-host"));

@@ -1,7 +1,6 @@
 //! Carrying out the decided faults for one HTTP request, in stage order,
 //! around the forward to the upstream.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
 use super::body::FaultyBody;
+use super::headers::Peer;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::fault::{
@@ -89,7 +89,7 @@ impl Injector {
     pub async fn handle(
         &self,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        peer: &Peer,
         conn: &ResetHandle,
     ) -> Result<Response<ProxyBody>, Injected> {
         let plan = self.switch.load();
@@ -97,14 +97,26 @@ impl Injector {
             drop(plan);
             return Ok(self.forwarder.forward(req, peer).await);
         }
-        let plan = arc_swap::Guard::into_inner(plan);
+        // Boxed: the faulty path's future is several times the plain
+        // forward's, and every request's future would otherwise be that big.
+        Box::pin(self.inject(arc_swap::Guard::into_inner(plan), req, peer, conn)).await
+    }
+
+    /// Applies the decided faults of `plan` to one request.
+    async fn inject(
+        &self,
+        plan: Arc<crate::fault::TargetPlan>,
+        req: Request<Incoming>,
+        peer: &Peer,
+        conn: &ResetHandle,
+    ) -> Result<Response<ProxyBody>, Injected> {
         let picks = {
             let facts = RequestFacts {
                 method: req.method(),
                 path: req.uri().path(),
                 query: req.uri().query(),
                 headers: req.headers(),
-                client: peer.ip(),
+                client: peer.addr.ip(),
             };
             decide_http(&facts, &plan.faults, self.switch.next_request_seed(), Instant::now())
         };

@@ -12,6 +12,7 @@ mod recorded;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
@@ -26,6 +27,7 @@ use tracing::debug;
 
 pub use body::Truncated;
 pub use forward::{plain_response, Failure, Forwarder};
+use headers::Peer;
 pub use inject::{Injected, Injector};
 pub use recorded::Outcome;
 
@@ -104,6 +106,13 @@ async fn speaks_h2(stream: &TcpStream) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// What every request of one client connection shares.
+struct Client {
+    injector: Injector,
+    peer: Peer,
+    reset: ResetHandle,
+}
+
 /// A request being handled: the response, or how a fault ended it.
 type Handling = Pin<Box<dyn Future<Output = Result<hyper::Response<ProxyBody>, Injected>> + Send>>;
 
@@ -119,18 +128,19 @@ fn service(
     Error = Injected,
     Future = Handling,
 > {
+    let client = Arc::new(Client { injector, peer: Peer::new(peer), reset });
     service_fn(move |req| {
-        let injector = injector.clone();
-        let reset = reset.clone();
+        let client = client.clone();
         // Boxed per request: hyper keeps a slot for the service's future
         // for the connection's life, so an unboxed (several KiB) future
         // would cost every idle connection that much.
         let handling: Handling = Box::pin(async move {
+            let Client { injector, peer, reset } = &*client;
             if !recorded::enabled() {
-                return injector.handle(req, peer, &reset).await;
+                return injector.handle(req, peer, reset).await;
             }
             let started = recorded::Started::new(injector.listener(), injector.rules(), &req);
-            match injector.handle(req, peer, &reset).await {
+            match injector.handle(req, peer, reset).await {
                 Ok(resp) => Ok(started.response(resp)),
                 Err(e) => {
                     let error = match &e {
