@@ -33,6 +33,10 @@ impl ResettableStream {
         let reset = ResetHandle::default();
         (ResettableStream { stream, reset: reset.clone() }, reset)
     }
+
+    pub fn tcp(&self) -> &TcpStream {
+        &self.stream
+    }
 }
 
 impl Drop for ResettableStream {

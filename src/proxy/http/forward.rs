@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::uri::PathAndQuery;
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
 use super::headers::{self, Peer};
+use super::fast::RawPool;
 use super::pool::{Pool, PoolError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
@@ -27,6 +28,8 @@ pub struct Forwarder {
 struct Inner {
     name: String,
     upstream: HttpUpstream,
+    /// Connections of the plain pass-through; `None` for `https`.
+    raw: Option<RawPool>,
     /// The `Host` of a request to the upstream when `host = "upstream"`.
     upstream_host: Option<HeaderValue>,
     pool: Arc<Pool>,
@@ -43,17 +46,43 @@ pub enum Failure {
     Broken,
 }
 
+impl Failure {
+    /// How a record names it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Failure::Unreachable => "unreachable",
+            Failure::TimedOut => "timeout",
+            Failure::Broken => "broken",
+        }
+    }
+}
+
 impl Forwarder {
     pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Self, String> {
         let pool = Pool::new(name, upstream)?;
         let upstream_host = HeaderValue::from_str(upstream.authority.as_str()).ok();
         Ok(Forwarder {
-            inner: Arc::new(Inner { name: name.to_string(), upstream: upstream.clone(), upstream_host, pool }),
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                upstream: upstream.clone(),
+                raw: (upstream.scheme == Scheme::HTTP).then(RawPool::default),
+                upstream_host,
+                pool,
+            }),
         })
     }
 
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    pub fn upstream(&self) -> &HttpUpstream {
+        &self.inner.upstream
+    }
+
+    /// The plain pass-through's connections, for a plain `http` upstream.
+    pub(super) fn raw_pool(&self) -> Option<&RawPool> {
+        self.inner.raw.as_ref()
     }
 
     /// Forwards `req` from `client` and returns the upstream's response, or a
@@ -122,6 +151,19 @@ impl Forwarder {
     }
 
     fn failure(&self, failure: Failure, why: &str) -> Response<ProxyBody> {
+        let (status, text) = self.failure_text(failure, why);
+        let mut resp = plain_response(status, text);
+        resp.extensions_mut().insert(super::Outcome {
+            faults: None,
+            origin: Some(fields::ORIGIN_UPSTREAM),
+            error: Some(failure.kind()),
+        });
+        resp
+    }
+
+    /// The status and text of brownout's answer for an upstream failure,
+    /// logged.
+    pub(super) fn failure_text(&self, failure: Failure, why: &str) -> (StatusCode, String) {
         let this = &self.inner;
         let upstream = this.upstream.display();
         let (status, text) = match failure {
@@ -144,17 +186,7 @@ impl Forwarder {
             { fields::HTTP_STATUS } = status.as_u16(),
             "upstream failed: {why}"
         );
-        let mut resp = plain_response(status, text);
-        resp.extensions_mut().insert(super::Outcome {
-            faults: None,
-            origin: Some(fields::ORIGIN_UPSTREAM),
-            error: Some(match failure {
-                Failure::Unreachable => "unreachable",
-                Failure::TimedOut => "timeout",
-                Failure::Broken => "broken",
-            }),
-        });
-        resp
+        (status, text)
     }
 }
 

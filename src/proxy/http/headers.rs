@@ -89,6 +89,11 @@ impl Peer {
         let forwarded_for = HeaderValue::try_from(ip).expect("an IP address is a valid header value");
         Peer { addr, forwarded_for }
     }
+
+    /// The client's address as `X-Forwarded-For` lists it.
+    pub fn forwarded_for(&self) -> &HeaderValue {
+        &self.forwarded_for
+    }
 }
 
 /// Adds the client's address to `X-Forwarded-For` and records the original

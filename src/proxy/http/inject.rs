@@ -64,6 +64,10 @@ impl Injector {
         self
     }
 
+    pub fn forwarder(&self) -> &Forwarder {
+        &self.forwarder
+    }
+
     pub fn listener(&self) -> &Arc<str> {
         &self.listener
     }

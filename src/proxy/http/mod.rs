@@ -3,6 +3,7 @@
 //! upstream over a pooled connection.
 
 mod body;
+mod fast;
 mod forward;
 pub mod headers;
 mod inject;
@@ -15,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::BoxBody;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -74,10 +75,21 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
         () = shutdown.cancelled() => return,
     };
     let Ok(h2) = h2 else { return };
-    let (stream, reset) = ResettableStream::new(stream);
+    let (mut stream, reset) = ResettableStream::new(stream);
+    let peer = Peer::new(peer);
+    let prefix = if h2 {
+        BytesMut::new()
+    } else {
+        match fast::serve(&mut stream, &injector, &peer, &shutdown).await {
+            fast::Left::Done => return,
+            fast::Left::ToHyper(prefix) => prefix,
+        }
+    };
+    let addr = peer.addr;
     let service = service(injector.clone(), peer, reset);
-    let io = TokioIo::new(stream);
+    let io = TokioIo::new(fast::Prefixed::new(prefix, stream));
     let target = injector.name();
+    let peer = addr;
     if h2 {
         let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
         // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
@@ -120,7 +132,7 @@ type Handling = Pin<Box<dyn Future<Output = Result<hyper::Response<ProxyBody>, I
 /// recorded when a recorder listens.
 fn service(
     injector: Injector,
-    peer: SocketAddr,
+    peer: Peer,
     reset: ResetHandle,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
@@ -128,7 +140,7 @@ fn service(
     Error = Injected,
     Future = Handling,
 > {
-    let client = Arc::new(Client { injector, peer: Peer::new(peer), reset });
+    let client = Arc::new(Client { injector, peer, reset });
     service_fn(move |req| {
         let client = client.clone();
         // Boxed per request: hyper keeps a slot for the service's future

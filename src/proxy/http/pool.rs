@@ -155,7 +155,7 @@ impl Pool {
     }
 }
 
-async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
+pub(super) async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
     match host.parse::<std::net::IpAddr>() {
         Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
         Err(_) => TcpStream::connect((host, port)).await,

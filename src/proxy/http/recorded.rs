@@ -65,6 +65,27 @@ impl Started {
         }
     }
 
+    /// The record of a request on the plain pass-through, which knows no
+    /// `http::Request` (and classifies nothing: observers do not take it).
+    pub fn plain(listener: &Arc<str>, method: Method, path: String, bytes_in: u64) -> Self {
+        Started { listener: listener.clone(), rules: None, method, path, bytes_in, at: Instant::now() }
+    }
+
+    /// Records an exchange of the plain pass-through: what the client got,
+    /// and how it failed if it did (`(error, origin)`).
+    pub fn finished(
+        self,
+        status: Option<u16>,
+        ttfb: Option<Duration>,
+        bytes_out: u64,
+        error: Option<(&'static str, &'static str)>,
+    ) {
+        let origin = error.map(|(_, o)| o).or_else(|| status.filter(|s| is_failure(*s)).map(|_| fields::ORIGIN_UPSTREAM));
+        let latency = self.at.elapsed();
+        let ttfb = ttfb.or(Some(latency));
+        emit(&self, status, latency, ttfb, bytes_out, origin, error.map(|(e, _)| e), None, None, None, None);
+    }
+
     /// Records a request that got no response (reset, closed by a fault).
     pub fn no_response(self, error: &'static str, origin: &'static str, fault: Option<&str>) {
         let class = self.rules.as_ref().map(|_| "ungraceful");

@@ -1,0 +1,728 @@
+//! The plain pass-through of HTTP/1.1: while a target has no fault, a
+//! client connection's requests go to the upstream as bytes, without hyper
+//! on either side. A request head is parsed where it lies in the read
+//! buffer, rewritten as the forwarder would (origin-form path under the base
+//! path, hop-by-hop fields out, `Host` by the target's rule, `X-Forwarded-*`
+//! in) and written with its body in one call. The response head is rewritten
+//! the same way and the body passes as it arrives, its framing (length,
+//! chunked or up to the close) followed byte by byte but never re-encoded.
+//!
+//! Only plain requests take this path. At the first request that is not
+//! (a fault in the plan, an observer's classification, HTTP/1.0, an
+//! upgrade, `Expect`, a chunked or large request body, a malformed or huge
+//! head, an `https` upstream) the connection goes to hyper for the rest of
+//! its life, with the bytes read so far put back in front of the stream.
+//! Nothing has been answered or sent upstream for that request by then.
+//!
+//! An idle client connection holds no buffer: one is taken when a request
+//! arrives and given back when its exchange ends.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use http::header;
+use http::Method;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::forward::{Failure, Forwarder};
+use super::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use super::recorded::{self, Started};
+use super::Injector;
+use crate::config::HostHeader;
+use crate::proxy::reset::ResettableStream;
+use crate::record::fields;
+
+/// The most header fields a plain request or response may have.
+const MAX_HEADERS: usize = 64;
+/// A request head longer than this goes to hyper, which has its own limits.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// A response head longer than this is a broken upstream.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// A request body longer than this goes to hyper, which streams it. A plain
+/// request's body is read whole before it is sent, so that the upstream
+/// gets head and body in one write and nothing waits on a slow client.
+const MAX_PLAIN_BODY: u64 = 64 * 1024;
+/// How much of a response body is read at a time.
+const BODY_CHUNK: usize = 64 * 1024;
+/// An upstream connection idle longer than this is checked for a close
+/// before it is reused (one `recv`); a fresher one is used as it is.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// Idle upstream connections kept per target beyond this are closed.
+const MAX_IDLE: usize = 512;
+
+/// How a connection left the plain path.
+pub enum Left {
+    /// It is over: closed by either side, or asked to stop.
+    Done,
+    /// The next request is not plain: hyper serves the rest, starting with
+    /// these bytes.
+    ToHyper(BytesMut),
+}
+
+/// The idle plain upstream connections of one target, oldest first.
+#[derive(Default)]
+pub struct RawPool {
+    idle: Mutex<VecDeque<(TcpStream, Instant)>>,
+}
+
+impl RawPool {
+    fn take(&self) -> Option<TcpStream> {
+        loop {
+            let (stream, since) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop_front()?;
+            if since.elapsed() < CHECK_IDLE_AFTER || still_open(&stream) {
+                return Some(stream);
+            }
+        }
+    }
+
+    fn put_back(&self, stream: TcpStream) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push_back((stream, Instant::now()));
+        }
+    }
+}
+
+/// False when an idle connection has been closed by the upstream (or sent
+/// bytes nobody asked for).
+fn still_open(stream: &TcpStream) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    match stream.poll_read_ready(&mut cx) {
+        Poll::Pending => true,
+        Poll::Ready(Err(_)) => false,
+        Poll::Ready(Ok(())) => {
+            let mut byte = [0u8; 1];
+            matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        }
+    }
+}
+
+/// Serves plain requests on `client` until the connection ends or a request
+/// is not plain.
+pub async fn serve(
+    client: &mut ResettableStream,
+    injector: &Injector,
+    peer: &Peer,
+    shutdown: &CancellationToken,
+) -> Left {
+    let forwarder = injector.forwarder();
+    let Some(raw) = forwarder.raw_pool() else { return Left::ToHyper(BytesMut::new()) };
+    let mut buf = BytesMut::new();
+    loop {
+        if buf.is_empty() {
+            // Idle between requests: no buffer held, and a shutdown ends it.
+            buf = BytesMut::new();
+            tokio::select! {
+                ready = client.tcp().readable() => if ready.is_err() { return Left::Done },
+                () = shutdown.cancelled() => return Left::Done,
+            }
+        }
+        if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
+            return Left::ToHyper(buf);
+        }
+        let request = match read_request(client, &mut buf, forwarder, peer).await {
+            Ok(Some(request)) => request,
+            Ok(None) => return Left::ToHyper(buf),
+            Err(_) => return Left::Done,
+        };
+        let kept = Exchange { injector, forwarder, raw, request: &request }.run(client).await;
+        buf.advance(request.len);
+        if !kept {
+            let _ = client.shutdown().await;
+            return Left::Done;
+        }
+    }
+}
+
+/// A plain request, read whole and rewritten for the upstream.
+struct Request {
+    /// Its length in the read buffer, head and body.
+    len: usize,
+    /// What the upstream gets, head and body.
+    upstream: Vec<u8>,
+    method: Method,
+    /// The path as the client sent it, for the record.
+    path: String,
+    body: u64,
+    /// The client asked for the connection to close after this exchange.
+    close: bool,
+}
+
+/// Reads until `buf` holds a whole request and rewrites it for the
+/// upstream. `Ok(None)`: the request is not plain (or the connection ended
+/// half way through a head), and hyper is to serve it.
+async fn read_request(
+    client: &mut ResettableStream,
+    buf: &mut BytesMut,
+    forwarder: &Forwarder,
+    peer: &Peer,
+) -> io::Result<Option<Request>> {
+    loop {
+        if !buf.is_empty() {
+            match examine(buf, forwarder, peer) {
+                Examined::Plain(request) => return Ok(Some(request)),
+                Examined::NotPlain => return Ok(None),
+                Examined::Partial if buf.len() >= MAX_REQUEST_HEAD => return Ok(None),
+                Examined::Partial => {}
+                Examined::Body(len) => {
+                    while buf.len() < len {
+                        buf.reserve(len - buf.len());
+                        if client.read_buf(buf).await? == 0 {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        buf.reserve(4096);
+        if client.read_buf(buf).await? == 0 {
+            // Closed between requests is the normal end; half a head is
+            // hyper's to answer or drop.
+            return if buf.is_empty() { Err(io::ErrorKind::UnexpectedEof.into()) } else { Ok(None) };
+        }
+    }
+}
+
+enum Examined {
+    Plain(Request),
+    /// The head is whole and plain; the body is not all here: the request
+    /// is this long.
+    Body(usize),
+    Partial,
+    NotPlain,
+}
+
+/// Parses the request at the front of `buf` and, when it is plain and
+/// whole, writes the upstream's request: the request line under the base
+/// path, the client's fields but the hop-by-hop ones, `Host` by the
+/// target's rule, the `X-Forwarded-*` fields, then the body.
+fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Examined::Partial,
+        Err(_) => return Examined::NotPlain,
+    };
+    let (Some(method), Some(path), Some(1)) = (req.method, req.path, req.version) else { return Examined::NotPlain };
+    if !path.starts_with('/') {
+        return Examined::NotPlain;
+    }
+    let mut body = 0;
+    let (mut lengths, mut hosts) = (0, 0);
+    let mut original_host: &[u8] = b"";
+    let mut close = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            match parse_length(h.value) {
+                Some(n) if n <= MAX_PLAIN_BODY => body = n,
+                _ => return Examined::NotPlain,
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            original_host = h.value;
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"close"));
+        } else if ["transfer-encoding", "expect", "upgrade"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            return Examined::NotPlain;
+        }
+    }
+    if lengths > 1 || hosts != 1 {
+        return Examined::NotPlain;
+    }
+    let len = head_len + body as usize;
+    if buf.len() < len {
+        return Examined::Body(len);
+    }
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Examined::NotPlain };
+
+    let up = forwarder.upstream();
+    let mut out = Vec::with_capacity(len + 160);
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(up.base_path.as_bytes());
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    match &up.host {
+        HostHeader::Keep => put_field(&mut out, b"host", original_host),
+        HostHeader::Upstream => put_field(&mut out, b"host", up.authority.as_str().as_bytes()),
+        HostHeader::Fixed(v) => put_field(&mut out, b"host", v.as_bytes()),
+    }
+    let connection: Vec<&[u8]> =
+        req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let mut forwarded_for: Option<&[u8]> = None;
+    let (mut proto, mut forwarded_host) = (false, false);
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("host") || is_hop(name, &connection) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(X_FORWARDED_FOR.as_str()) {
+            // Joined with the client's address below, as the forwarder does.
+            forwarded_for.get_or_insert(h.value);
+            continue;
+        }
+        proto |= name.eq_ignore_ascii_case(X_FORWARDED_PROTO.as_str());
+        forwarded_host |= name.eq_ignore_ascii_case(X_FORWARDED_HOST.as_str());
+        put_field(&mut out, name.as_bytes(), h.value);
+    }
+    let ip = peer.forwarded_for().as_bytes();
+    match forwarded_for.filter(|p| !p.trim_ascii().is_empty()) {
+        Some(prior) => put_field(&mut out, X_FORWARDED_FOR.as_str().as_bytes(), &[prior, b", ", ip].concat()),
+        None => put_field(&mut out, X_FORWARDED_FOR.as_str().as_bytes(), ip),
+    }
+    if !proto {
+        put_field(&mut out, X_FORWARDED_PROTO.as_str().as_bytes(), b"http");
+    }
+    if !forwarded_host {
+        put_field(&mut out, X_FORWARDED_HOST.as_str().as_bytes(), original_host);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&buf[head_len..len]);
+    Examined::Plain(Request { len, upstream: out, method, path: path.to_string(), body, close })
+}
+
+/// A header value's comma-separated tokens, trimmed.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|b| *b == b',').map(|t| t.trim_ascii()).filter(|t| !t.is_empty())
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// Fields that describe one connection (RFC 9110 7.6.1), never passed on.
+const HOP_BY_HOP: [&str; 6] = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
+
+/// True when a field is not passed on: hop-by-hop, or named by one of the
+/// `Connection` values.
+fn is_hop(name: &str, connection: &[&[u8]]) -> bool {
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes())))
+}
+
+fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// One request and its response.
+struct Exchange<'a> {
+    injector: &'a Injector,
+    forwarder: &'a Forwarder,
+    raw: &'a RawPool,
+    request: &'a Request,
+}
+
+/// How a response body is framed.
+#[derive(Clone, Copy)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Up to the upstream's close: the client connection closes after it.
+    Close,
+}
+
+impl Exchange<'_> {
+    /// Forwards the request and relays the response. False when the client
+    /// connection is to close.
+    async fn run(self, client: &mut ResettableStream) -> bool {
+        let request = self.request;
+        let started = recorded::enabled()
+            .then(|| Started::plain(self.injector.listener(), request.method.clone(), request.path.clone(), request.body));
+        let mut kept = !request.close;
+        let at = Instant::now();
+        match self.send(&request.upstream).await {
+            Ok((up, mut rbuf, head)) => {
+                let ttfb = at.elapsed();
+                let relayed = self.relay(client, up, &mut rbuf, head).await;
+                kept &= relayed.kept;
+                if let Some(started) = started {
+                    started.finished(Some(relayed.status), Some(ttfb), relayed.bytes_out, relayed.error);
+                }
+            }
+            Err((failure, why)) => {
+                let (status, text) = self.forwarder.failure_text(failure, &why);
+                let mut out = Vec::with_capacity(128 + text.len());
+                out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).as_bytes());
+                put_field(&mut out, b"content-type", b"text/plain; charset=utf-8");
+                put_field(&mut out, b"content-length", text.len().to_string().as_bytes());
+                if !kept {
+                    put_field(&mut out, b"connection", b"close");
+                }
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(text.as_bytes());
+                let written = client.write_all(&out).await.is_ok();
+                kept &= written;
+                if let Some(started) = started {
+                    let error = if written { Some((failure.kind(), fields::ORIGIN_UPSTREAM)) } else { Some(("client_closed", fields::ORIGIN_CLIENT)) };
+                    started.finished(Some(status.as_u16()), None, if written { text.len() as u64 } else { 0 }, error);
+                }
+            }
+        }
+        kept
+    }
+
+    /// Sends the request over an idle connection, or a new one, and reads
+    /// the response head. An idempotent request that a reused connection
+    /// answered with nothing at all is sent again on a new one.
+    async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, usize), (Failure, String)> {
+        let up = self.forwarder.upstream();
+        let deadline = tokio::time::Instant::now() + up.request_timeout;
+        let mut reused = self.raw.take();
+        loop {
+            let (mut stream, was_reused) = match reused.take() {
+                Some(stream) => (stream, true),
+                None => (self.connect().await?, false),
+            };
+            let mut rbuf = BytesMut::new();
+            let sent = async {
+                stream.write_all(request).await?;
+                read_response_head(&mut stream, &mut rbuf).await
+            };
+            match tokio::time::timeout_at(deadline, sent).await {
+                Ok(Ok(head)) => return Ok((stream, rbuf, head)),
+                Ok(Err(_)) if was_reused && rbuf.is_empty() && idempotent(&self.request.method) => continue,
+                Ok(Err(e)) => return Err((Failure::Broken, e.to_string())),
+                Err(_) => return Err((Failure::TimedOut, format!("no answer within {:?}", up.request_timeout))),
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<TcpStream, (Failure, String)> {
+        let up = self.forwarder.upstream();
+        let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = up.authority.port_u16().unwrap_or(80);
+        let stream = match tokio::time::timeout(up.connect_timeout, super::pool::connect_tcp(host, port)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err((Failure::Unreachable, format!("tcp connect error: {e}"))),
+            Err(_) => {
+                return Err((Failure::Unreachable, format!("tcp connect error: no answer within {:?}", up.connect_timeout)))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    /// Writes the response head and body to the client as they come, and
+    /// gives the upstream connection back when the exchange left it clean.
+    async fn relay(&self, client: &mut ResettableStream, mut up: TcpStream, rbuf: &mut BytesMut, head: usize) -> Relayed {
+        let (status, framing, mut out, mut up_keep) = self.response_head(&rbuf[..head]);
+        let mut relayed = Relayed { status, bytes_out: 0, kept: true, error: None };
+        if matches!(framing, Framing::Close) {
+            relayed.kept = false;
+            put_field(&mut out, b"connection", b"close");
+        } else if self.request.close {
+            put_field(&mut out, b"connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        rbuf.advance(head);
+        let mut body = Body::new(framing);
+        // The head goes with the body bytes already read, in one write.
+        let mut pending = out;
+        loop {
+            let (take, data) = match body.feed(rbuf) {
+                Ok(fed) => fed,
+                Err(()) => {
+                    relayed.error = Some(("upstream_body", fields::ORIGIN_UPSTREAM));
+                    relayed.kept = false;
+                    up_keep = false;
+                    break;
+                }
+            };
+            relayed.bytes_out += data;
+            if pending.is_empty() {
+                if take > 0 && client.write_all(&rbuf[..take]).await.is_err() {
+                    return Relayed { kept: false, error: Some(("client_closed", fields::ORIGIN_CLIENT)), ..relayed };
+                }
+            } else {
+                pending.extend_from_slice(&rbuf[..take]);
+                if client.write_all(&pending).await.is_err() {
+                    return Relayed { kept: false, error: Some(("client_closed", fields::ORIGIN_CLIENT)), ..relayed };
+                }
+                pending = Vec::new();
+            }
+            rbuf.advance(take);
+            if body.done() {
+                // Bytes after the response: the connection is out of step.
+                up_keep &= rbuf.is_empty();
+                break;
+            }
+            rbuf.clear();
+            rbuf.reserve(BODY_CHUNK);
+            match up.read_buf(rbuf).await {
+                Ok(0) if matches!(framing, Framing::Close) => {
+                    up_keep = false;
+                    break;
+                }
+                Ok(0) | Err(_) => {
+                    relayed.error = Some(("upstream_body", fields::ORIGIN_UPSTREAM));
+                    relayed.kept = false;
+                    up_keep = false;
+                    break;
+                }
+                Ok(_) => {}
+            }
+        }
+        if up_keep {
+            self.raw.put_back(up);
+        }
+        relayed
+    }
+
+    /// The response head for the client, its status and framing, and
+    /// whether the upstream connection may be reused after the body.
+    fn response_head(&self, head: &[u8]) -> (u16, Framing, Vec<u8>, bool) {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let _ = resp.parse(head);
+        let status = resp.code.unwrap_or(502);
+        let connection: Vec<&[u8]> =
+            resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+        let up_close =
+            resp.version == Some(0) || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(b"close")));
+        let mut chunked = false;
+        let mut length = None;
+        for h in resp.headers.iter() {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = tokens(h.value).last().is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                length = parse_length(h.value);
+            }
+        }
+        let bodiless = self.request.method == Method::HEAD || status == 204 || status == 304;
+        let framing = match (bodiless, chunked, length) {
+            (true, _, _) => Framing::None,
+            (false, true, _) => Framing::Chunked,
+            (false, false, Some(n)) => Framing::Length(n),
+            (false, false, None) => Framing::Close,
+        };
+        let mut out = Vec::with_capacity(head.len() + 32);
+        out.extend_from_slice(format!("HTTP/1.1 {status} ").as_bytes());
+        out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for h in resp.headers.iter() {
+            // A chunked body passes as it is, so its framing field stays.
+            let framing_field = chunked && h.name.eq_ignore_ascii_case("transfer-encoding");
+            if !framing_field && is_hop(h.name, &connection) {
+                continue;
+            }
+            put_field(&mut out, h.name.as_bytes(), h.value);
+        }
+        (status, framing, out, !up_close)
+    }
+}
+
+fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+}
+
+/// Reads until `rbuf` holds a final response head (a 1xx head before it is
+/// dropped, as hyper's client does) and returns its length.
+async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
+    loop {
+        if !rbuf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(rbuf) {
+                Ok(httparse::Status::Complete(len)) => match resp.code {
+                    Some(101) => return Err(io::Error::other("the upstream switched protocols unasked")),
+                    Some(100..=199) => {
+                        rbuf.advance(len);
+                        continue;
+                    }
+                    _ if framing_is_valid(resp.headers) => return Ok(len),
+                    _ => return Err(io::Error::other("invalid response framing")),
+                },
+                Ok(httparse::Status::Partial) if rbuf.len() < MAX_RESPONSE_HEAD => {}
+                Ok(httparse::Status::Partial) => return Err(io::Error::other("response head too large")),
+                Err(e) => return Err(io::Error::other(format!("invalid response head: {e}"))),
+            }
+        }
+        rbuf.reserve(8192);
+        if up.read_buf(rbuf).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before message completed"));
+        }
+    }
+}
+
+/// At most one valid `Content-Length`, as hyper requires.
+fn framing_is_valid(headers: &[httparse::Header<'_>]) -> bool {
+    let mut lengths = headers.iter().filter(|h| h.name.eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str()));
+    match (lengths.next(), lengths.next()) {
+        (None, _) => true,
+        (Some(h), None) => parse_length(h.value).is_some(),
+        (Some(_), Some(_)) => false,
+    }
+}
+
+struct Relayed {
+    status: u16,
+    bytes_out: u64,
+    /// The client connection may serve another request.
+    kept: bool,
+    error: Option<(&'static str, &'static str)>,
+}
+
+/// Follows a response body's framing over the bytes as they pass.
+struct Body {
+    framing: Framing,
+    state: Chunk,
+    left: u64,
+}
+
+/// Where a chunked body stands.
+#[derive(Clone, Copy, PartialEq)]
+enum Chunk {
+    Size { digits: bool, ext: bool },
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    LineStart,
+    Line,
+    LineLf,
+    LastLf,
+    Done,
+}
+
+impl Body {
+    fn new(framing: Framing) -> Self {
+        let left = if let Framing::Length(n) = framing { n } else { 0 };
+        Body { framing, state: Chunk::Size { digits: false, ext: false }, left }
+    }
+
+    fn done(&self) -> bool {
+        match self.framing {
+            Framing::None => true,
+            Framing::Length(_) => self.left == 0,
+            Framing::Chunked => self.state == Chunk::Done,
+            Framing::Close => false,
+        }
+    }
+
+    /// How many of `bytes` belong to the body, and how many of those are
+    /// content (not chunk framing). `Err` when the chunked framing is broken.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(usize, u64), ()> {
+        match self.framing {
+            Framing::None => Ok((0, 0)),
+            Framing::Close => Ok((bytes.len(), bytes.len() as u64)),
+            Framing::Length(_) => {
+                let take = (bytes.len() as u64).min(self.left);
+                self.left -= take;
+                Ok((take as usize, take))
+            }
+            Framing::Chunked => self.feed_chunked(bytes),
+        }
+    }
+
+    fn feed_chunked(&mut self, bytes: &[u8]) -> Result<(usize, u64), ()> {
+        let mut i = 0;
+        let mut data = 0;
+        while i < bytes.len() && self.state != Chunk::Done {
+            if self.state == Chunk::Data {
+                let take = ((bytes.len() - i) as u64).min(self.left);
+                self.left -= take;
+                data += take;
+                i += take as usize;
+                if self.left == 0 {
+                    self.state = Chunk::DataCr;
+                }
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            self.state = match (self.state, b) {
+                (Chunk::Size { digits: true, .. }, b'\r') => Chunk::SizeLf,
+                (Chunk::Size { digits, ext: true }, _) => Chunk::Size { digits, ext: true },
+                (Chunk::Size { digits: true, .. }, b';' | b' ' | b'\t') => Chunk::Size { digits: true, ext: true },
+                (Chunk::Size { .. }, _) => {
+                    let digit = (b as char).to_digit(16).ok_or(())?;
+                    self.left = self.left.checked_mul(16).ok_or(())? + u64::from(digit);
+                    Chunk::Size { digits: true, ext: false }
+                }
+                (Chunk::SizeLf, b'\n') if self.left == 0 => Chunk::LineStart,
+                (Chunk::SizeLf, b'\n') => Chunk::Data,
+                (Chunk::DataCr, b'\r') => Chunk::DataLf,
+                (Chunk::DataLf, b'\n') => Chunk::Size { digits: false, ext: false },
+                (Chunk::LineStart, b'\r') => Chunk::LastLf,
+                (Chunk::Line, b'\r') => Chunk::LineLf,
+                (Chunk::LineStart | Chunk::Line, _) => Chunk::Line,
+                (Chunk::LineLf, b'\n') => Chunk::LineStart,
+                (Chunk::LastLf, b'\n') => Chunk::Done,
+                _ => return Err(()),
+            };
+        }
+        Ok((i, data))
+    }
+}
+
+/// A stream with bytes already read put back in front of it.
+pub struct Prefixed<T> {
+    prefix: BytesMut,
+    inner: T,
+}
+
+impl<T> Prefixed<T> {
+    pub fn new(prefix: BytesMut, inner: T) -> Self {
+        Prefixed { prefix, inner }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            if self.prefix.is_empty() {
+                self.prefix = BytesMut::new();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
