@@ -345,8 +345,9 @@ impl Exchange<'_> {
     /// connection is to close.
     async fn run(self, client: &mut ResettableStream) -> bool {
         let request = self.request;
-        let started = recorded::enabled()
-            .then(|| Started::plain(self.injector.listener(), request.method.clone(), request.path.clone(), request.body));
+        let started = recorded::enabled().then(|| {
+            Started::plain(self.injector.listener(), request.method.clone(), request.path.clone(), request.body)
+        });
         let mut kept = !request.close;
         let at = Instant::now();
         match self.send(&request.upstream).await {
@@ -361,7 +362,9 @@ impl Exchange<'_> {
             Err((failure, why)) => {
                 let (status, text) = self.forwarder.failure_text(failure, &why);
                 let mut out = Vec::with_capacity(128 + text.len());
-                out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).as_bytes());
+                out.extend_from_slice(
+                    format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).as_bytes(),
+                );
                 put_field(&mut out, b"content-type", b"text/plain; charset=utf-8");
                 put_field(&mut out, b"content-length", text.len().to_string().as_bytes());
                 if !kept {
@@ -372,7 +375,11 @@ impl Exchange<'_> {
                 let written = client.write_all(&out).await.is_ok();
                 kept &= written;
                 if let Some(started) = started {
-                    let error = if written { Some((failure.kind(), fields::ORIGIN_UPSTREAM)) } else { Some(("client_closed", fields::ORIGIN_CLIENT)) };
+                    let error = if written {
+                        Some((failure.kind(), fields::ORIGIN_UPSTREAM))
+                    } else {
+                        Some(("client_closed", fields::ORIGIN_CLIENT))
+                    };
                     started.finished(Some(status.as_u16()), None, if written { text.len() as u64 } else { 0 }, error);
                 }
             }
@@ -414,7 +421,10 @@ impl Exchange<'_> {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err((Failure::Unreachable, format!("tcp connect error: {e}"))),
             Err(_) => {
-                return Err((Failure::Unreachable, format!("tcp connect error: no answer within {:?}", up.connect_timeout)))
+                return Err((
+                    Failure::Unreachable,
+                    format!("tcp connect error: no answer within {:?}", up.connect_timeout),
+                ))
             }
         };
         let _ = stream.set_nodelay(true);
@@ -423,7 +433,13 @@ impl Exchange<'_> {
 
     /// Writes the response head and body to the client as they come, and
     /// gives the upstream connection back when the exchange left it clean.
-    async fn relay(&self, client: &mut ResettableStream, mut up: TcpStream, rbuf: &mut BytesMut, head: usize) -> Relayed {
+    async fn relay(
+        &self,
+        client: &mut ResettableStream,
+        mut up: TcpStream,
+        rbuf: &mut BytesMut,
+        head: usize,
+    ) -> Relayed {
         let (status, framing, mut out, mut up_keep) = self.response_head(&rbuf[..head]);
         let mut relayed = Relayed { status, bytes_out: 0, kept: true, error: None };
         if matches!(framing, Framing::Close) {
@@ -724,5 +740,59 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHUNKED: &[u8] = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+
+    /// Feeds `bytes` in pieces cut at `cuts`; returns (consumed, content, done).
+    fn feed_in_pieces(bytes: &[u8], cuts: &[usize]) -> Result<(usize, u64, bool), ()> {
+        let mut body = Body::new(Framing::Chunked);
+        let (mut consumed, mut content) = (0, 0);
+        let mut from = 0;
+        for &to in cuts.iter().chain([bytes.len()].iter()) {
+            let (took, data) = body.feed(&bytes[from..to])?;
+            consumed += took;
+            content += data;
+            if body.done() {
+                break;
+            }
+            assert_eq!(took, to - from, "bytes before the end are all the body's");
+            from = to;
+        }
+        Ok((consumed, content, body.done()))
+    }
+
+    #[test]
+    fn a_chunked_body_ends_where_it_ends_however_it_is_cut() {
+        let mut with_more = CHUNKED.to_vec();
+        with_more.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        for cut in 0..=CHUNKED.len() {
+            assert_eq!(feed_in_pieces(&with_more, &[cut]), Ok((CHUNKED.len(), 11, true)), "cut at {cut}");
+        }
+        let every_byte: Vec<usize> = (1..CHUNKED.len()).collect();
+        assert_eq!(feed_in_pieces(CHUNKED, &every_byte), Ok((CHUNKED.len(), 11, true)));
+        assert_eq!(feed_in_pieces(b"0\r\n\r\n", &[]), Ok((5, 0, true)));
+        assert_eq!(feed_in_pieces(b"A\r\n0123456789\r\n0\r\n\r\n", &[]), Ok((20, 10, true)));
+    }
+
+    #[test]
+    fn broken_chunked_framing_is_an_error_and_an_unfinished_body_is_not_done() {
+        for broken in [&b"x\r\n"[..], b"5\r\nhelloX\r\n", b"\r\n", b"5\nhello", b"fffffffffffffffff\r\n"] {
+            assert_eq!(feed_in_pieces(broken, &[]), Err(()), "{:?}", String::from_utf8_lossy(broken));
+        }
+        assert_eq!(feed_in_pieces(b"5\r\nhel", &[]), Ok((6, 3, false)));
+    }
+
+    #[test]
+    fn lengths_are_plain_digits() {
+        assert_eq!(parse_length(b" 42 "), Some(42));
+        for bad in [&b""[..], b"-1", b"+1", b"4 2", b"0x10", b"1,1", b"9999999999999999999"] {
+            assert_eq!(parse_length(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 }

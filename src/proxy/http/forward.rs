@@ -12,8 +12,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
-use super::headers::{self, Peer};
 use super::fast::RawPool;
+use super::headers::{self, Peer};
 use super::pool::{Pool, PoolError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};

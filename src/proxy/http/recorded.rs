@@ -80,7 +80,8 @@ impl Started {
         bytes_out: u64,
         error: Option<(&'static str, &'static str)>,
     ) {
-        let origin = error.map(|(_, o)| o).or_else(|| status.filter(|s| is_failure(*s)).map(|_| fields::ORIGIN_UPSTREAM));
+        let origin =
+            error.map(|(_, o)| o).or_else(|| status.filter(|s| is_failure(*s)).map(|_| fields::ORIGIN_UPSTREAM));
         let latency = self.at.elapsed();
         let ttfb = ttfb.or(Some(latency));
         emit(&self, status, latency, ttfb, bytes_out, origin, error.map(|(e, _)| e), None, None, None, None);

@@ -1,0 +1,201 @@
+//! The plain HTTP/1.1 pass-through, over raw sockets: what the client gets is
+//! what the upstream sent, framing and all; a connection moves to hyper when
+//! a fault appears; a reused upstream connection that was closed is retried.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::support::{self, faults, http_target, upstream, LIMIT};
+
+/// The canned answer of the scripted upstream for a request head.
+fn answer(head: &str) -> &'static str {
+    let path = head.split(' ').nth(1).unwrap_or("");
+    match path {
+        "/len" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Up: 1\r\n\r\nhello",
+        "/chunked" => {
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: 2\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        }
+        "/head" => "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+        "/empty" => "HTTP/1.1 204 No Content\r\nX-Up: 3\r\n\r\n",
+        "/early" => "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        "/hop" => "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nContent-Length: 1\r\n\r\nh",
+        "/close" => "HTTP/1.1 200 OK\r\nX-Up: 4\r\n\r\nuntil the close",
+        _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    }
+}
+
+/// An upstream that answers each request head with `answer`, closing after
+/// `/close`; the heads it got are kept.
+async fn scripted() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = heads.clone();
+    let addr = upstream::tcp(move |mut s: TcpStream| {
+        let seen = seen.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+                    buf.drain(..end + 4);
+                    seen.lock().unwrap().push(head.clone());
+                    if s.write_all(answer(&head).as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if head.contains(" /close ") {
+                        return;
+                    }
+                }
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        }
+    })
+    .await;
+    (addr, heads)
+}
+
+#[tokio::test]
+async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
+    let (up, heads) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    let paths = ["/len", "/chunked", "/head", "/empty", "/early", "/hop", "/close"];
+    let mut requests = String::new();
+    for path in paths {
+        let method = if path == "/head" { "HEAD" } else { "GET" };
+        requests.push_str(&format!("{method} {path} HTTP/1.1\r\nHost: shop.example\r\n\r\n"));
+    }
+    // All in one write: the requests are pipelined.
+    client.write_all(requests.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, client.read_to_end(&mut got))
+        .await
+        .expect("the proxy closes after the close-delimited answer")
+        .unwrap();
+    let got = String::from_utf8(got).unwrap();
+
+    // Header names keep their case: hyper would have written them lower-case.
+    let expected = [
+        answer("GET /len "),
+        answer("GET /chunked "),
+        answer("HEAD /head "),
+        answer("GET /empty "),
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nh",
+        "HTTP/1.1 200 OK\r\nX-Up: 4\r\nconnection: close\r\n\r\nuntil the close",
+    ]
+    .concat();
+    assert_eq!(got, expected);
+
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), paths.len(), "{heads:#?}");
+    let first = &heads[0];
+    // The target's default `host = "upstream"`.
+    assert!(first.starts_with(&format!("GET /len HTTP/1.1\r\nhost: {up}\r\n")), "{first}");
+    assert!(first.contains("\r\nx-forwarded-for: 127.0.0.1\r\n"), "{first}");
+    assert!(first.contains("\r\nx-forwarded-proto: http\r\n"), "{first}");
+    assert!(first.contains("\r\nx-forwarded-host: shop.example\r\n"), "{first}");
+}
+
+#[tokio::test]
+async fn a_request_body_and_the_clients_fields_reach_the_upstream_rewritten() {
+    let (up, heads) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    let request = "POST /len HTTP/1.1\r\nHost: a.example\r\nConnection: X-Secret, close\r\nX-Secret: s\r\n\
+                   X-Forwarded-For: 192.0.2.1\r\nTE: trailers\r\nX-Kept: k\r\nContent-Length: 3\r\n\r\nabc";
+    // Head and body in separate writes: the body is waited for.
+    let (head, body) = request.split_at(request.len() - 3);
+    client.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    client.write_all(body.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed as the client asked").unwrap();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Up: 1\r\nconnection: close\r\n\r\nhello"
+    );
+
+    let heads = heads.lock().unwrap().clone();
+    let head = &heads[0];
+    assert!(head.starts_with(&format!("POST /len HTTP/1.1\r\nhost: {up}\r\n")), "{head}");
+    assert!(head.contains("\r\nx-forwarded-host: a.example\r\n"), "{head}");
+    for gone in ["Connection", "X-Secret", "TE:"] {
+        assert!(!head.contains(gone), "{gone} passed on: {head}");
+    }
+    assert!(head.contains("\r\nX-Kept: k\r\n") && head.contains("\r\nContent-Length: 3\r\n"), "{head}");
+    assert!(head.contains("\r\nx-forwarded-for: 192.0.2.1, 127.0.0.1\r\n"), "{head}");
+}
+
+/// Sends one GET on `client` and returns the status and body of the answer
+/// (which must have a `Content-Length`).
+async fn exchange(client: &mut TcpStream, path: &str) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length: usize =
+                head.lines().find_map(|l| l.strip_prefix("content-length: ")).map_or(0, |v| v.trim().parse().unwrap());
+            if got.len() >= end + 4 + length {
+                let status = head[9..12].parse().unwrap();
+                return (status, String::from_utf8_lossy(&got[end + 4..end + 4 + length]).to_string());
+            }
+        }
+        let n = timeout(LIMIT, client.read(&mut chunk)).await.expect("an answer in time").unwrap();
+        assert!(n > 0, "the proxy closed the connection; got {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn a_fault_set_while_a_connection_is_open_applies_to_its_next_request() {
+    let (up, _) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    assert_eq!(exchange(&mut client, "/len").await, (200, "hello".into()));
+    proxy.switch("t").set(faults("http", "[[target.fault]]\nkind = \"error\"\nstatus = 503\n"));
+    assert_eq!(exchange(&mut client, "/len").await.0, 503);
+    proxy.switch("t").clear();
+    assert_eq!(exchange(&mut client, "/len").await, (200, "hello".into()));
+}
+
+#[tokio::test]
+async fn a_reused_upstream_connection_the_upstream_closed_is_retried_on_a_new_one() {
+    // Answers one request per connection, then closes without saying so.
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let up = upstream::tcp(move |mut s: TcpStream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut buf = [0u8; 4096];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+        }
+    })
+    .await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    for i in 0..5 {
+        assert_eq!(exchange(&mut client, "/").await, (200, "ok".into()), "request {i}");
+        // Let the upstream's close arrive before the connection is reused.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 5);
+}
