@@ -24,6 +24,8 @@ fn answer(head: &str) -> &'static str {
         "/empty" => "HTTP/1.1 204 No Content\r\nX-Up: 3\r\n\r\n",
         "/early" => "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
         "/hop" => "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nContent-Length: 1\r\n\r\nh",
+        "/cl-hop" => "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
+        "/both" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "/close" => "HTTP/1.1 200 OK\r\nX-Up: 4\r\n\r\nuntil the close",
         _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
     }
@@ -42,7 +44,15 @@ async fn scripted() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
             loop {
                 while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                     let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-                    buf.drain(..end + 4);
+                    let body: usize = head
+                        .to_lowercase()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + body {
+                        break;
+                    }
+                    buf.drain(..end + 4 + body);
                     seen.lock().unwrap().push(head.clone());
                     if s.write_all(answer(&head).as_bytes()).await.is_err() {
                         return;
@@ -67,7 +77,7 @@ async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
     let (up, heads) = scripted().await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
-    let paths = ["/len", "/chunked", "/head", "/empty", "/early", "/hop", "/close"];
+    let paths = ["/len", "/chunked", "/head", "/empty", "/early", "/hop", "/cl-hop", "/both", "/close"];
     let mut requests = String::new();
     for path in paths {
         let method = if path == "/head" { "HEAD" } else { "GET" };
@@ -90,6 +100,10 @@ async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
         answer("GET /empty "),
         "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nh",
+        // `Connection` cannot take away the framing; with a chunked body,
+        // a length is dropped (RFC 9112 6.3).
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-Up: 4\r\nconnection: close\r\n\r\nuntil the close",
     ]
     .concat();
@@ -198,4 +212,93 @@ async fn a_reused_upstream_connection_the_upstream_closed_is_retried_on_a_new_on
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_content_length_named_by_connection_still_frames_the_body() {
+    let (up, heads) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    let inner = "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n";
+    let request = format!(
+        "POST /len HTTP/1.1\r\nHost: x\r\nConnection: content-length, close\r\nContent-Length: {}\r\n\r\n{inner}",
+        inner.len()
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed as asked").unwrap();
+    assert!(String::from_utf8(got).unwrap().ends_with("\r\n\r\nhello"));
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "the body was read as a request: {heads:#?}");
+    assert!(heads[0].contains(&format!("\r\nContent-Length: {}\r\n", inner.len())), "{}", heads[0]);
+}
+
+#[tokio::test]
+async fn broken_bodies_reach_the_client_as_a_reset_not_a_clean_end() {
+    let up = upstream::tcp(|mut s: TcpStream| async move {
+        let mut buf = [0u8; 4096];
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        if head.starts_with(b"GET /chunk") {
+            // A bare LF in a chunk extension: hyper rejects it too.
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x\nhello\r\n0\r\n\r\n").await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        } else {
+            // Framed by the close, then cut off with a reset.
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\npartial").await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = s.set_zero_linger();
+        }
+    })
+    .await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    for path in ["/cut", "/chunk"] {
+        let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+        client.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let read = timeout(Duration::from_secs(10), client.read_to_end(&mut got)).await.expect("no hang");
+        assert!(read.is_err(), "{path}: a clean end after {:?}", String::from_utf8_lossy(&got));
+    }
+}
+
+#[tokio::test]
+async fn a_post_on_an_upstream_connection_closed_while_idle_goes_on_a_new_one() {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let up = upstream::tcp(move |mut s: TcpStream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            // Head and the one-byte body.
+            while !got.windows(5).any(|w| w == b"\r\n\r\nx") {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+        }
+    })
+    .await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    for i in 0..3 {
+        client.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx").await.unwrap();
+        let mut got = [0u8; 256];
+        let mut n = 0;
+        while !got[..n].ends_with(b"ok") {
+            let m = timeout(LIMIT, client.read(&mut got[n..])).await.expect("an answer").unwrap();
+            assert!(m > 0, "closed after {:?}", String::from_utf8_lossy(&got[..n]));
+            n += m;
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "request {i}: {:?}", String::from_utf8_lossy(&got[..n]));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }

@@ -20,8 +20,8 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -36,15 +36,17 @@ use super::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO}
 use super::recorded::{self, Started};
 use super::Injector;
 use crate::config::HostHeader;
-use crate::proxy::reset::ResettableStream;
+use crate::proxy::reset::{ResetHandle, ResettableStream};
 use crate::record::fields;
 
-/// The most header fields a plain request or response may have.
-const MAX_HEADERS: usize = 64;
+/// The most header fields a plain request or response may have (hyper's
+/// limit too).
+const MAX_HEADERS: usize = 100;
 /// A request head longer than this goes to hyper, which has its own limits.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
-/// A response head longer than this is a broken upstream.
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// A response head longer than this is a broken upstream (about hyper's
+/// limit).
+const MAX_RESPONSE_HEAD: usize = 400 * 1024;
 /// A request body longer than this goes to hyper, which streams it. A plain
 /// request's body is read whole before it is sent, so that the upstream
 /// gets head and body in one write and nothing waits on a slow client.
@@ -52,8 +54,14 @@ const MAX_PLAIN_BODY: u64 = 64 * 1024;
 /// How much of a response body is read at a time.
 const BODY_CHUNK: usize = 64 * 1024;
 /// An upstream connection idle longer than this is checked for a close
-/// before it is reused (one `recv`); a fresher one is used as it is.
+/// before an idempotent request reuses it (other requests always check,
+/// with one `recv`); a fresher one is used as it is, and an idempotent
+/// request it fails to answer at all is sent again on a new connection.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// How often idle upstream connections are looked over, and how long one
+/// may stay idle: those the upstream closed, or idle longer, are closed.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+const MAX_IDLE_TIME: Duration = Duration::from_secs(90);
 /// Idle upstream connections kept per target beyond this are closed.
 const MAX_IDLE: usize = 512;
 
@@ -66,48 +74,65 @@ pub enum Left {
     ToHyper(BytesMut),
 }
 
-/// The idle plain upstream connections of one target, oldest first.
+/// The idle plain upstream connections of one target, oldest first. A
+/// sweeper task, started with the first connection put back and ended with
+/// the pool, closes those the upstream closed meanwhile.
 #[derive(Default)]
 pub struct RawPool {
     idle: Mutex<VecDeque<(TcpStream, Instant)>>,
+    sweeping: std::sync::atomic::AtomicBool,
 }
 
 impl RawPool {
-    fn take(&self) -> Option<TcpStream> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, VecDeque<(TcpStream, Instant)>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self, idempotent: bool) -> Option<TcpStream> {
         loop {
-            let (stream, since) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop_front()?;
-            if since.elapsed() < CHECK_IDLE_AFTER || still_open(&stream) {
+            let (stream, since) = self.idle().pop_front()?;
+            if (idempotent && since.elapsed() < CHECK_IDLE_AFTER) || still_open(&stream) {
                 return Some(stream);
             }
         }
     }
 
-    fn put_back(&self, stream: TcpStream) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push_back((stream, Instant::now()));
+    fn put_back(self: &Arc<Self>, stream: TcpStream) {
+        {
+            let mut idle = self.idle();
+            if idle.len() < MAX_IDLE {
+                idle.push_back((stream, Instant::now()));
+            }
+        }
+        if !self.sweeping.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tokio::spawn(sweep(Arc::downgrade(self)));
         }
     }
 }
 
-/// False when an idle connection has been closed by the upstream (or sent
-/// bytes nobody asked for).
-fn still_open(stream: &TcpStream) -> bool {
-    let mut cx = Context::from_waker(Waker::noop());
-    match stream.poll_read_ready(&mut cx) {
-        Poll::Pending => true,
-        Poll::Ready(Err(_)) => false,
-        Poll::Ready(Ok(())) => {
-            let mut byte = [0u8; 1];
-            matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-        }
+/// Closes idle connections the upstream closed, or idle too long, until the
+/// pool is gone.
+async fn sweep(pool: std::sync::Weak<RawPool>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let Some(pool) = pool.upgrade() else { return };
+        pool.idle().retain(|(stream, since)| since.elapsed() < MAX_IDLE_TIME && still_open(stream));
     }
+}
+
+/// False when an idle connection has been closed by the upstream (or sent
+/// bytes nobody asked for). Asks the kernel, not the reactor, which may not
+/// have seen the close yet.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// Serves plain requests on `client` until the connection ends or a request
 /// is not plain.
 pub async fn serve(
     client: &mut ResettableStream,
+    reset: &ResetHandle,
     injector: &Injector,
     peer: &Peer,
     shutdown: &CancellationToken,
@@ -120,6 +145,8 @@ pub async fn serve(
             // Idle between requests: no buffer held, and a shutdown ends it.
             buf = BytesMut::new();
             tokio::select! {
+                // A request already waiting is served, shutdown or not.
+                biased;
                 ready = client.tcp().readable() => if ready.is_err() { return Left::Done },
                 () = shutdown.cancelled() => return Left::Done,
             }
@@ -132,7 +159,7 @@ pub async fn serve(
             Ok(None) => return Left::ToHyper(buf),
             Err(_) => return Left::Done,
         };
-        let kept = Exchange { injector, forwarder, raw, request: &request }.run(client).await;
+        let kept = Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await;
         buf.advance(request.len);
         if !kept {
             let _ = client.shutdown().await;
@@ -251,6 +278,9 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(up.base_path.as_bytes());
+    // A fragment is the client's own, never sent (the `http` crate drops it
+    // on the hyper path too).
+    let path = path.split('#').next().unwrap_or(path);
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     match &up.host {
@@ -289,7 +319,9 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&buf[head_len..len]);
-    Examined::Plain(Request { len, upstream: out, method, path: path.to_string(), body, close })
+    // The record names the path without its query, as the hyper path's does.
+    let path = path.split('?').next().unwrap_or(path).to_string();
+    Examined::Plain(Request { len, upstream: out, method, path, body, close })
 }
 
 /// A header value's comma-separated tokens, trimmed.
@@ -309,10 +341,14 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 const HOP_BY_HOP: [&str; 6] = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
 
 /// True when a field is not passed on: hop-by-hop, or named by one of the
-/// `Connection` values.
+/// `Connection` values. `Content-Length` frames the message and always
+/// passes, whatever `Connection` says: dropping it would let the body be
+/// read as another message.
 fn is_hop(name: &str, connection: &[&[u8]]) -> bool {
     HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-        || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes())))
+        || (!connection.is_empty()
+            && !name.eq_ignore_ascii_case("content-length")
+            && connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes()))))
 }
 
 fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -326,8 +362,11 @@ fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 struct Exchange<'a> {
     injector: &'a Injector,
     forwarder: &'a Forwarder,
-    raw: &'a RawPool,
+    raw: &'a Arc<RawPool>,
     request: &'a Request,
+    /// Armed when the upstream broke off a response: the client then sees
+    /// a reset, never a clean end of a body that is not whole.
+    reset: &'a ResetHandle,
 }
 
 /// How a response body is framed.
@@ -393,20 +432,24 @@ impl Exchange<'_> {
     async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, usize), (Failure, String)> {
         let up = self.forwarder.upstream();
         let deadline = tokio::time::Instant::now() + up.request_timeout;
-        let mut reused = self.raw.take();
+        let idempotent = idempotent(&self.request.method);
+        let mut reused = self.raw.take(idempotent);
         loop {
             let (mut stream, was_reused) = match reused.take() {
                 Some(stream) => (stream, true),
                 None => (self.connect().await?, false),
             };
             let mut rbuf = BytesMut::new();
+            let mut answered = false;
             let sent = async {
                 stream.write_all(request).await?;
-                read_response_head(&mut stream, &mut rbuf).await
+                read_response_head(&mut stream, &mut rbuf, &mut answered).await
             };
             match tokio::time::timeout_at(deadline, sent).await {
                 Ok(Ok(head)) => return Ok((stream, rbuf, head)),
-                Ok(Err(_)) if was_reused && rbuf.is_empty() && idempotent(&self.request.method) => continue,
+                // Closed by the upstream while it idled here, before a byte
+                // of an answer (RFC 9110 9.2.2 allows the retry).
+                Ok(Err(_)) if was_reused && !answered && idempotent => continue,
                 Ok(Err(e)) => return Err((Failure::Broken, e.to_string())),
                 Err(_) => return Err((Failure::TimedOut, format!("no answer within {:?}", up.request_timeout))),
             }
@@ -457,10 +500,11 @@ impl Exchange<'_> {
             let (take, data) = match body.feed(rbuf) {
                 Ok(fed) => fed,
                 Err(()) => {
-                    relayed.error = Some(("upstream_body", fields::ORIGIN_UPSTREAM));
-                    relayed.kept = false;
-                    up_keep = false;
-                    break;
+                    // The head still goes, as hyper's would, then the reset.
+                    if !pending.is_empty() {
+                        let _ = client.write_all(&pending).await;
+                    }
+                    return self.broken(relayed);
                 }
             };
             relayed.bytes_out += data;
@@ -488,12 +532,7 @@ impl Exchange<'_> {
                     up_keep = false;
                     break;
                 }
-                Ok(0) | Err(_) => {
-                    relayed.error = Some(("upstream_body", fields::ORIGIN_UPSTREAM));
-                    relayed.kept = false;
-                    up_keep = false;
-                    break;
-                }
+                Ok(0) | Err(_) => return self.broken(relayed),
                 Ok(_) => {}
             }
         }
@@ -501,6 +540,13 @@ impl Exchange<'_> {
             self.raw.put_back(up);
         }
         relayed
+    }
+
+    /// The upstream broke off the body: the client connection is reset, so
+    /// that a body framed by the close does not look whole.
+    fn broken(&self, relayed: Relayed) -> Relayed {
+        self.reset.arm();
+        Relayed { kept: false, error: Some(("upstream_body", fields::ORIGIN_UPSTREAM)), ..relayed }
     }
 
     /// The response head for the client, its status and framing, and
@@ -514,33 +560,43 @@ impl Exchange<'_> {
             resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
         let up_close =
             resp.version == Some(0) || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(b"close")));
+        // Transfer-Encoding overrides Content-Length; a body coded other
+        // than chunked runs to the close (RFC 9112 6.3). Either way its
+        // bytes pass as they are, so the field stays and the length goes.
+        let mut coded = false;
         let mut chunked = false;
-        let mut length = None;
-        for h in resp.headers.iter() {
-            if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = tokens(h.value).last().is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-            } else if h.name.eq_ignore_ascii_case("content-length") {
-                length = parse_length(h.value);
-            }
+        for h in resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
+            coded = true;
+            chunked = tokens(h.value).last().is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
         }
+        // Checked valid when the head was read.
+        let length = response_length(resp.headers).ok().flatten();
         let bodiless = self.request.method == Method::HEAD || status == 204 || status == 304;
-        let framing = match (bodiless, chunked, length) {
-            (true, _, _) => Framing::None,
-            (false, true, _) => Framing::Chunked,
-            (false, false, Some(n)) => Framing::Length(n),
-            (false, false, None) => Framing::Close,
+        let framing = match (bodiless, coded, chunked, length) {
+            (true, ..) => Framing::None,
+            (false, true, true, _) => Framing::Chunked,
+            (false, true, false, _) | (false, false, _, None) => Framing::Close,
+            (false, false, _, Some(n)) => Framing::Length(n),
         };
         let mut out = Vec::with_capacity(head.len() + 32);
-        out.extend_from_slice(format!("HTTP/1.1 {status} ").as_bytes());
+        out.extend_from_slice(b"HTTP/1.1 ");
+        // httparse reads exactly three digits.
+        out.extend_from_slice(&[
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ]);
+        out.push(b' ');
         out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
         out.extend_from_slice(b"\r\n");
         for h in resp.headers.iter() {
-            // A chunked body passes as it is, so its framing field stays.
-            let framing_field = chunked && h.name.eq_ignore_ascii_case("transfer-encoding");
-            if !framing_field && is_hop(h.name, &connection) {
+            let name = h.name;
+            let kept_coding = coded && name.eq_ignore_ascii_case("transfer-encoding");
+            let dropped_length = coded && name.eq_ignore_ascii_case("content-length");
+            if dropped_length || (!kept_coding && is_hop(name, &connection)) {
                 continue;
             }
-            put_field(&mut out, h.name.as_bytes(), h.value);
+            put_field(&mut out, name.as_bytes(), h.value);
         }
         (status, framing, out, !up_close)
     }
@@ -552,7 +608,7 @@ fn idempotent(method: &Method) -> bool {
 
 /// Reads until `rbuf` holds a final response head (a 1xx head before it is
 /// dropped, as hyper's client does) and returns its length.
-async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut) -> io::Result<usize> {
+async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut, answered: &mut bool) -> io::Result<usize> {
     loop {
         if !rbuf.is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -576,17 +632,33 @@ async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut) -> io::Resu
         if up.read_buf(rbuf).await? == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before message completed"));
         }
+        *answered = true;
     }
 }
 
-/// At most one valid `Content-Length`, as hyper requires.
+/// `Content-Length` values, when there is no `Transfer-Encoding` to
+/// override them, all valid and equal, as hyper requires.
 fn framing_is_valid(headers: &[httparse::Header<'_>]) -> bool {
-    let mut lengths = headers.iter().filter(|h| h.name.eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str()));
-    match (lengths.next(), lengths.next()) {
-        (None, _) => true,
-        (Some(h), None) => parse_length(h.value).is_some(),
-        (Some(_), Some(_)) => false,
+    if headers.iter().any(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
+        return true;
     }
+    response_length(headers).is_ok()
+}
+
+/// A response's `Content-Length`: `Ok(None)` when it has none, `Err` when
+/// its values are invalid or differ (`Content-Length: 2, 2` is 2).
+fn response_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
+    let mut length = None;
+    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str())) {
+        for value in h.value.split(|b| *b == b',') {
+            let n = parse_length(value).ok_or(())?;
+            if length.is_some_and(|l| l != n) {
+                return Err(());
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
 }
 
 struct Relayed {
@@ -607,7 +679,12 @@ struct Body {
 /// Where a chunked body stands.
 #[derive(Clone, Copy, PartialEq)]
 enum Chunk {
-    Size { digits: bool, ext: bool },
+    Size {
+        digits: bool,
+        ext: bool,
+    },
+    /// Whitespace after the size.
+    Blank,
     SizeLf,
     Data,
     DataCr,
@@ -667,8 +744,14 @@ impl Body {
             i += 1;
             self.state = match (self.state, b) {
                 (Chunk::Size { digits: true, .. }, b'\r') => Chunk::SizeLf,
-                (Chunk::Size { digits, ext: true }, _) => Chunk::Size { digits, ext: true },
-                (Chunk::Size { digits: true, .. }, b';' | b' ' | b'\t') => Chunk::Size { digits: true, ext: true },
+                (Chunk::Size { .. }, b'\n') => return Err(()),
+                (Chunk::Size { ext: true, .. }, _) => Chunk::Size { digits: true, ext: true },
+                // Whitespace may only stand before an extension.
+                (Chunk::Size { digits: true, .. }, b';') => Chunk::Size { digits: true, ext: true },
+                (Chunk::Size { digits: true, ext: false }, b' ' | b'\t') => Chunk::Blank,
+                (Chunk::Blank, b' ' | b'\t') => Chunk::Blank,
+                (Chunk::Blank, b';') => Chunk::Size { digits: true, ext: true },
+                (Chunk::Blank, b'\r') => Chunk::SizeLf,
                 (Chunk::Size { .. }, _) => {
                     let digit = (b as char).to_digit(16).ok_or(())?;
                     self.left = self.left.checked_mul(16).ok_or(())? + u64::from(digit);
@@ -680,6 +763,7 @@ impl Body {
                 (Chunk::DataLf, b'\n') => Chunk::Size { digits: false, ext: false },
                 (Chunk::LineStart, b'\r') => Chunk::LastLf,
                 (Chunk::Line, b'\r') => Chunk::LineLf,
+                (Chunk::LineStart | Chunk::Line, b'\n') => return Err(()),
                 (Chunk::LineStart | Chunk::Line, _) => Chunk::Line,
                 (Chunk::LineLf, b'\n') => Chunk::LineStart,
                 (Chunk::LastLf, b'\n') => Chunk::Done,
@@ -778,11 +862,23 @@ mod tests {
         assert_eq!(feed_in_pieces(CHUNKED, &every_byte), Ok((CHUNKED.len(), 11, true)));
         assert_eq!(feed_in_pieces(b"0\r\n\r\n", &[]), Ok((5, 0, true)));
         assert_eq!(feed_in_pieces(b"A\r\n0123456789\r\n0\r\n\r\n", &[]), Ok((20, 10, true)));
+        let spaced = b"5 \t;e=\"a b\"\r\nhello\r\n0 \r\n\r\n";
+        assert_eq!(feed_in_pieces(spaced, &[]), Ok((spaced.len(), 5, true)));
     }
 
     #[test]
     fn broken_chunked_framing_is_an_error_and_an_unfinished_body_is_not_done() {
-        for broken in [&b"x\r\n"[..], b"5\r\nhelloX\r\n", b"\r\n", b"5\nhello", b"fffffffffffffffff\r\n"] {
+        for broken in [
+            &b"x\r\n"[..],
+            b"5\r\nhelloX\r\n",
+            b"\r\n",
+            b"5\nhello",
+            b"fffffffffffffffff\r\n",
+            b"5;x\nhello\r\n0\r\n\r\n",
+            b"5 x\r\nhello",
+            b"0\r\n\n",
+            b"0\r\nX: y\n\r\n",
+        ] {
             assert_eq!(feed_in_pieces(broken, &[]), Err(()), "{:?}", String::from_utf8_lossy(broken));
         }
         assert_eq!(feed_in_pieces(b"5\r\nhel", &[]), Ok((6, 3, false)));

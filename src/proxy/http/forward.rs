@@ -29,7 +29,7 @@ struct Inner {
     name: String,
     upstream: HttpUpstream,
     /// Connections of the plain pass-through; `None` for `https`.
-    raw: Option<RawPool>,
+    raw: Option<Arc<RawPool>>,
     /// The `Host` of a request to the upstream when `host = "upstream"`.
     upstream_host: Option<HeaderValue>,
     pool: Arc<Pool>,
@@ -65,7 +65,7 @@ impl Forwarder {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 upstream: upstream.clone(),
-                raw: (upstream.scheme == Scheme::HTTP).then(RawPool::default),
+                raw: (upstream.scheme == Scheme::HTTP).then(Arc::default),
                 upstream_host,
                 pool,
             }),
@@ -81,7 +81,7 @@ impl Forwarder {
     }
 
     /// The plain pass-through's connections, for a plain `http` upstream.
-    pub(super) fn raw_pool(&self) -> Option<&RawPool> {
+    pub(super) fn raw_pool(&self) -> Option<&Arc<RawPool>> {
         self.inner.raw.as_ref()
     }
 

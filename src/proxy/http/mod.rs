@@ -80,7 +80,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
     let prefix = if h2 {
         BytesMut::new()
     } else {
-        match fast::serve(&mut stream, &injector, &peer, &shutdown).await {
+        match fast::serve(&mut stream, &reset, &injector, &peer, &shutdown).await {
             fast::Left::Done => return,
             fast::Left::ToHyper(prefix) => prefix,
         }
