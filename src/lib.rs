@@ -19,12 +19,16 @@
 //! - [`proxy`]: binding every listener, serving, draining on shutdown.
 //! - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //! - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first bytes):
-//!   injector, pooled forwarder, faulty bodies.
+//!   while the target has no fault, plain HTTP/1.1 requests pass as bytes (`proxy::http::fast`);
+//!   anything else goes through hyper: injector, pooled forwarder, faulty bodies.
 //! - [`proxy::tcp`]: the TCP listener: admission faults, then per direction a spliced pass-through
 //!   while no fault is active, else a reader and writer with per-chunk faults.
 //! - [`proxy::reset`]: a stream that can close with RST.
 //! - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds) for injected latency.
-//! - `proxy::http::pool`: the upstream connections of an HTTP target, reused oldest first.
+//! - `proxy::http::fast`: the plain pass-through: request and response heads parsed in place and
+//!   rewritten, bodies relayed with their framing followed, its own pool of upstream connections;
+//!   a connection moves to hyper at the first request that is not plain.
+//! - `proxy::http::pool`: hyper's upstream connections of an HTTP target, reused oldest first.
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
 //! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
 //!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.

@@ -1,6 +1,8 @@
 //! The HTTP listener: HTTP/1.1 and HTTP/2 (prior knowledge) from clients,
 //! each request put through the target's faults and forwarded to the
-//! upstream over a pooled connection.
+//! upstream over a pooled connection. While the target has no fault, plain
+//! HTTP/1.1 requests take `fast`, which relays them as bytes; a connection
+//! goes to hyper at its first request that is not plain, for good.
 
 mod body;
 mod fast;
@@ -64,10 +66,11 @@ pub async fn serve(
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// One client connection, counted open while `_open` lives: HTTP/2 when it
-/// opens with the HTTP/2 preface, else HTTP/1.1 with upgrades. The first
-/// bytes are peeked, not read, so hyper's read buffer keeps its initial
-/// 8 KiB (reading them first, as hyper-util's auto builder does, grows it
-/// to 16 KiB for the connection's life).
+/// opens with the HTTP/2 preface, else HTTP/1.1: the plain pass-through
+/// first, then hyper with upgrades. The first bytes are peeked, not read, so
+/// hyper's read buffer keeps its initial 8 KiB (reading them first, as
+/// hyper-util's auto builder does, grows it to 16 KiB for the connection's
+/// life).
 async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shutdown: CancellationToken, _open: Open) {
     let _ = stream.set_nodelay(true);
     let h2 = tokio::select! {
