@@ -149,6 +149,37 @@ async fn a_request_body_and_the_clients_fields_reach_the_upstream_rewritten() {
     assert!(head.contains("\r\nx-forwarded-for: 192.0.2.1, 127.0.0.1\r\n"), "{head}");
 }
 
+/// Reads from `s` until `marker` has arrived; `None` if it closes first.
+async fn read_until(s: &mut TcpStream, marker: &[u8]) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(marker.len()).any(|w| w == marker) {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(got)
+}
+
+/// An upstream that answers one request per connection (read up to
+/// `marker`) with "ok", then closes without saying so; it counts the
+/// connections it accepted.
+async fn one_answer_per_connection(marker: &'static [u8]) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let up = upstream::tcp(move |mut s: TcpStream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if read_until(&mut s, marker).await.is_some() {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+            }
+        }
+    })
+    .await;
+    (up, accepted)
+}
+
 /// Sends one GET on `client` and returns the status and body of the answer
 /// (which must have a `Content-Length`).
 async fn exchange(client: &mut TcpStream, path: &str) -> (u16, String) {
@@ -186,24 +217,7 @@ async fn a_fault_set_while_a_connection_is_open_applies_to_its_next_request() {
 
 #[tokio::test]
 async fn a_reused_upstream_connection_the_upstream_closed_is_retried_on_a_new_one() {
-    // Answers one request per connection, then closes without saying so.
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let up = upstream::tcp(move |mut s: TcpStream| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            let mut buf = [0u8; 4096];
-            let mut head = Vec::new();
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
-        }
-    })
-    .await;
+    let (up, accepted) = one_answer_per_connection(b"\r\n\r\n").await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
     for i in 0..5 {
@@ -236,14 +250,7 @@ async fn a_content_length_named_by_connection_still_frames_the_body() {
 #[tokio::test]
 async fn broken_bodies_reach_the_client_as_a_reset_not_a_clean_end() {
     let up = upstream::tcp(|mut s: TcpStream| async move {
-        let mut buf = [0u8; 4096];
-        let mut head = Vec::new();
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
+        let Some(head) = read_until(&mut s, b"\r\n\r\n").await else { return };
         if head.starts_with(b"GET /chunk") {
             // A bare LF in a chunk extension: hyper rejects it too.
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x\nhello\r\n0\r\n\r\n").await;
@@ -268,24 +275,8 @@ async fn broken_bodies_reach_the_client_as_a_reset_not_a_clean_end() {
 
 #[tokio::test]
 async fn a_post_on_an_upstream_connection_closed_while_idle_goes_on_a_new_one() {
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let up = upstream::tcp(move |mut s: TcpStream| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            let mut buf = [0u8; 4096];
-            let mut got = Vec::new();
-            // Head and the one-byte body.
-            while !got.windows(5).any(|w| w == b"\r\n\r\nx") {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
-        }
-    })
-    .await;
+    // Head and the one-byte body.
+    let (up, accepted) = one_answer_per_connection(b"\r\n\r\nx").await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
     for i in 0..3 {
