@@ -151,6 +151,11 @@ pub async fn serve(
                 () = shutdown.cancelled() => return Left::Done,
             }
         }
+        // Draining: hyper answers what has come and closes with
+        // `Connection: close`, as on its own connections.
+        if shutdown.is_cancelled() {
+            return if buf.is_empty() { Left::Done } else { Left::ToHyper(buf) };
+        }
         if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
             return Left::ToHyper(buf);
         }
@@ -410,7 +415,10 @@ impl Exchange<'_> {
                     put_field(&mut out, b"connection", b"close");
                 }
                 out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(text.as_bytes());
+                // An answer to HEAD has no body, whatever its length says.
+                if request.method != Method::HEAD {
+                    out.extend_from_slice(text.as_bytes());
+                }
                 let written = client.write_all(&out).await.is_ok();
                 kept &= written;
                 if let Some(started) = started {
