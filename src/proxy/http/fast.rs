@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::forward::{Failure, Forwarder};
-use super::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use super::headers::{Peer, HOP_BY_HOP, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use super::recorded::{self, Started};
 use super::Injector;
 use crate::config::HostHeader;
@@ -342,15 +342,12 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
-/// Fields that describe one connection (RFC 9110 7.6.1), never passed on.
-const HOP_BY_HOP: [&str; 6] = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
-
 /// True when a field is not passed on: hop-by-hop, or named by one of the
 /// `Connection` values. `Content-Length` frames the message and always
 /// passes, whatever `Connection` says: dropping it would let the body be
 /// read as another message.
 fn is_hop(name: &str, connection: &[&[u8]]) -> bool {
-    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str()))
         || (!connection.is_empty()
             && !name.eq_ignore_ascii_case("content-length")
             && connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes()))))
@@ -465,21 +462,7 @@ impl Exchange<'_> {
     }
 
     async fn connect(&self) -> Result<TcpStream, (Failure, String)> {
-        let up = self.forwarder.upstream();
-        let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let port = up.authority.port_u16().unwrap_or(80);
-        let stream = match tokio::time::timeout(up.connect_timeout, super::pool::connect_tcp(host, port)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err((Failure::Unreachable, format!("tcp connect error: {e}"))),
-            Err(_) => {
-                return Err((
-                    Failure::Unreachable,
-                    format!("tcp connect error: no answer within {:?}", up.connect_timeout),
-                ))
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        Ok(stream)
+        super::pool::dial(self.forwarder.upstream(), 80).await.map_err(|why| (Failure::Unreachable, why))
     }
 
     /// Writes the response head and body to the client as they come, and

@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus
 /// the obsolete `Proxy-Connection` that some clients still send).
-static HOP_BY_HOP: [HeaderName; 6] = [
+pub(super) static HOP_BY_HOP: [HeaderName; 6] = [
     header::CONNECTION,
     HeaderName::from_static("proxy-connection"),
     HeaderName::from_static("keep-alive"),

@@ -114,15 +114,7 @@ impl Pool {
     async fn connect(&self) -> Result<Sender, PoolError> {
         let up = &self.upstream;
         let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let port = up.authority.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
-        let tcp = match tokio::time::timeout(up.connect_timeout, connect_tcp(host, port)).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => return Err(PoolError::Connect(format!("tcp connect error: {e}"))),
-            Err(_) => {
-                return Err(PoolError::Connect(format!("tcp connect error: no answer within {:?}", up.connect_timeout)))
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+        let tcp = dial(up, if self.tls.is_some() { 443 } else { 80 }).await.map_err(PoolError::Connect)?;
         match &self.tls {
             Some(tls) => {
                 let name = rustls::pki_types::ServerName::try_from(host.to_string())
@@ -155,7 +147,21 @@ impl Pool {
     }
 }
 
-pub(super) async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
+/// A TCP connection to the upstream within its connect timeout, with
+/// `TCP_NODELAY`; the error says why, for a 502.
+pub(super) async fn dial(up: &HttpUpstream, default_port: u16) -> Result<TcpStream, String> {
+    let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
+    let port = up.authority.port_u16().unwrap_or(default_port);
+    let tcp = match tokio::time::timeout(up.connect_timeout, connect_tcp(host, port)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return Err(format!("tcp connect error: {e}")),
+        Err(_) => return Err(format!("tcp connect error: no answer within {:?}", up.connect_timeout)),
+    };
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
     match host.parse::<std::net::IpAddr>() {
         Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
         Err(_) => TcpStream::connect((host, port)).await,
