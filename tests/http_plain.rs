@@ -26,13 +26,18 @@ fn answer(head: &str) -> &'static str {
         "/hop" => "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nContent-Length: 1\r\n\r\nh",
         "/cl-hop" => "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
         "/both" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        // No body, so framing fields that could not frame one pass as they are.
+        "/head-bad" => "HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\n",
+        "/not-modified" => "HTTP/1.1 304 Not Modified\r\nContent-Length: 1, 2\r\n\r\n",
         "/close" => "HTTP/1.1 200 OK\r\nX-Up: 4\r\n\r\nuntil the close",
+        // Chunked is not the last element: the body runs to the close.
+        "/close-coded" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n5\r\nhello\r\n0\r\n\r\nand more",
         _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
     }
 }
 
 /// An upstream that answers each request head with `answer`, closing after
-/// `/close`; the heads it got are kept.
+/// `/close` and `/close-coded`; the heads it got are kept.
 async fn scripted() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let heads: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = heads.clone();
@@ -57,7 +62,7 @@ async fn scripted() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
                     if s.write_all(answer(&head).as_bytes()).await.is_err() {
                         return;
                     }
-                    if head.contains(" /close ") {
+                    if head.contains(" /close") {
                         return;
                     }
                 }
@@ -77,10 +82,22 @@ async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
     let (up, heads) = scripted().await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
-    let paths = ["/len", "/chunked", "/head", "/empty", "/early", "/hop", "/cl-hop", "/both", "/close"];
+    let paths = [
+        "/len",
+        "/chunked",
+        "/head",
+        "/empty",
+        "/early",
+        "/hop",
+        "/cl-hop",
+        "/both",
+        "/head-bad",
+        "/not-modified",
+        "/close",
+    ];
     let mut requests = String::new();
     for path in paths {
-        let method = if path == "/head" { "HEAD" } else { "GET" };
+        let method = if path.starts_with("/head") { "HEAD" } else { "GET" };
         requests.push_str(&format!("{method} {path} HTTP/1.1\r\nHost: shop.example\r\n\r\n"));
     }
     // All in one write: the requests are pipelined.
@@ -104,6 +121,8 @@ async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
         // a length is dropped (RFC 9112 6.3).
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        answer("HEAD /head-bad "),
+        answer("GET /not-modified "),
         "HTTP/1.1 200 OK\r\nX-Up: 4\r\nconnection: close\r\n\r\nuntil the close",
     ]
     .concat();
@@ -292,4 +311,37 @@ async fn a_post_on_an_upstream_connection_closed_while_idle_goes_on_a_new_one() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_body_whose_last_coding_is_not_chunked_runs_to_the_close() {
+    let (up, _) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    client.write_all(b"GET /close-coded HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed after the upstream's close").unwrap();
+    let expected =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\nand more";
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+}
+
+#[tokio::test]
+async fn a_request_half_sent_when_shutdown_comes_does_not_hold_up_the_drain() {
+    let (up, heads) = scripted().await;
+    let proxy =
+        support::start(&http_target("t", up, "").replace("seed = 7\n", "seed = 7\nshutdown_grace = \"20s\"\n")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
+    // A whole request first, so the connection is on the plain path.
+    assert_eq!(exchange(&mut client, "/len").await, (200, "hello".into()));
+    client.write_all(b"GET /len HTTP/1.1\r\nHo").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let cut = proxy.stop().await;
+    assert_eq!(cut, 0, "the half-sent request's connection was cut at the end of the grace period");
+    assert!(started.elapsed() < Duration::from_secs(10), "the drain took {:?}", started.elapsed());
+    let mut rest = Vec::new();
+    let end = timeout(LIMIT, client.read_to_end(&mut rest)).await.expect("the connection ends");
+    assert!(end.is_err() || rest.is_empty() || rest.starts_with(b"HTTP/1.1 "), "{:?}", String::from_utf8_lossy(&rest));
+    assert_eq!(heads.lock().unwrap().len(), 1, "only the whole request reached the upstream");
 }

@@ -44,9 +44,9 @@ use crate::record::fields;
 const MAX_HEADERS: usize = 100;
 /// A request head longer than this goes to hyper, which has its own limits.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
-/// A response head longer than this is a broken upstream (about hyper's
-/// limit).
-const MAX_RESPONSE_HEAD: usize = 400 * 1024;
+/// A response head longer than this is a broken upstream (hyper's client
+/// limit: its largest read buffer).
+const MAX_RESPONSE_HEAD: usize = 8192 + 4096 * 100;
 /// A request body longer than this goes to hyper, which streams it. A plain
 /// request's body is read whole before it is sent, so that the upstream
 /// gets head and body in one write and nothing waits on a slow client.
@@ -121,11 +121,11 @@ async fn sweep(pool: std::sync::Weak<RawPool>) {
 }
 
 /// False when an idle connection has been closed by the upstream (or sent
-/// bytes nobody asked for). Asks the kernel, not the reactor, which may not
-/// have seen the close yet.
+/// bytes nobody asked for). Asks the kernel with a peeking `recv`, not the
+/// reactor, which may not have seen the close yet.
 fn still_open(stream: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+    matches!(socket2::SockRef::from(stream).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// Serves plain requests on `client` until the connection ends or a request
@@ -159,7 +159,7 @@ pub async fn serve(
         if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
             return Left::ToHyper(buf);
         }
-        let request = match read_request(client, &mut buf, forwarder, peer).await {
+        let request = match read_request(client, &mut buf, forwarder, peer, shutdown).await {
             Ok(Some(request)) => request,
             Ok(None) => return Left::ToHyper(buf),
             Err(_) => return Left::Done,
@@ -188,37 +188,46 @@ struct Request {
 }
 
 /// Reads until `buf` holds a whole request and rewrites it for the
-/// upstream. `Ok(None)`: the request is not plain (or the connection ended
-/// half way through a head), and hyper is to serve it.
+/// upstream. `Ok(None)`: the request is not plain, the connection ended
+/// half way through a head, or a shutdown came while the request was still
+/// coming in; hyper is to serve it (and, shutting down, to close after it).
 async fn read_request(
     client: &mut ResettableStream,
     buf: &mut BytesMut,
     forwarder: &Forwarder,
     peer: &Peer,
+    shutdown: &CancellationToken,
 ) -> io::Result<Option<Request>> {
     loop {
+        // The request's whole length, once its head is in and plain.
+        let mut whole = None;
         if !buf.is_empty() {
             match examine(buf, forwarder, peer) {
                 Examined::Plain(request) => return Ok(Some(request)),
                 Examined::NotPlain => return Ok(None),
                 Examined::Partial if buf.len() >= MAX_REQUEST_HEAD => return Ok(None),
                 Examined::Partial => {}
-                Examined::Body(len) => {
-                    while buf.len() < len {
-                        buf.reserve(len - buf.len());
-                        if client.read_buf(buf).await? == 0 {
-                            return Err(io::ErrorKind::UnexpectedEof.into());
-                        }
-                    }
-                    continue;
-                }
+                Examined::Body(len) => whole = Some(len),
             }
         }
-        buf.reserve(4096);
-        if client.read_buf(buf).await? == 0 {
-            // Closed between requests is the normal end; half a head is
-            // hyper's to answer or drop.
-            return if buf.is_empty() { Err(io::ErrorKind::UnexpectedEof.into()) } else { Ok(None) };
+        loop {
+            buf.reserve(whole.map_or(4096, |len| len - buf.len()));
+            let read = tokio::select! {
+                read = client.read_buf(buf) => read?,
+                () = shutdown.cancelled() => return Ok(None),
+            };
+            if read == 0 {
+                // Closed between requests is the normal end; half a head is
+                // hyper's to answer or drop; half a body ends the connection.
+                return if buf.is_empty() || whole.is_some() {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                } else {
+                    Ok(None)
+                };
+            }
+            if whole.is_none_or(|len| buf.len() >= len) {
+                break;
+            }
         }
     }
 }
@@ -424,7 +433,8 @@ impl Exchange<'_> {
                     } else {
                         Some(("client_closed", fields::ORIGIN_CLIENT))
                     };
-                    started.finished(Some(status.as_u16()), None, if written { text.len() as u64 } else { 0 }, error);
+                    let sent = if written && request.method != Method::HEAD { text.len() as u64 } else { 0 };
+                    started.finished(Some(status.as_u16()), None, sent, error);
                 }
             }
         }
@@ -448,7 +458,7 @@ impl Exchange<'_> {
             let mut answered = false;
             let sent = async {
                 stream.write_all(request).await?;
-                read_response_head(&mut stream, &mut rbuf, &mut answered).await
+                read_response_head(&mut stream, &mut rbuf, &mut answered, self.request.method == Method::HEAD).await
             };
             match tokio::time::timeout_at(deadline, sent).await {
                 Ok(Ok(head)) => return Ok((stream, rbuf, head)),
@@ -554,11 +564,15 @@ impl Exchange<'_> {
         // Transfer-Encoding overrides Content-Length; a body coded other
         // than chunked runs to the close (RFC 9112 6.3). Either way its
         // bytes pass as they are, so the field stays and the length goes.
+        // Chunked is the last element of the last field, as hyper's client
+        // reads it: `chunked,` is not chunked, so the body runs to the
+        // close, which a client that reads it either way sees end.
         let mut coded = false;
         let mut chunked = false;
         for h in resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
             coded = true;
-            chunked = tokens(h.value).last().is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+            chunked =
+                h.value.rsplit(|b| *b == b',').next().is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         }
         // Checked valid when the head was read.
         let length = response_length(resp.headers).ok().flatten();
@@ -598,8 +612,15 @@ fn idempotent(method: &Method) -> bool {
 }
 
 /// Reads until `rbuf` holds a final response head (a 1xx head before it is
-/// dropped, as hyper's client does) and returns its length.
-async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut, answered: &mut bool) -> io::Result<usize> {
+/// dropped, as hyper's client does) and returns its length. The framing of
+/// a response that has no body (to `HEAD`, 204, 304) is not checked, as
+/// hyper's client does not.
+async fn read_response_head(
+    up: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    answered: &mut bool,
+    to_head: bool,
+) -> io::Result<usize> {
     loop {
         if !rbuf.is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -611,7 +632,8 @@ async fn read_response_head(up: &mut TcpStream, rbuf: &mut BytesMut, answered: &
                         rbuf.advance(len);
                         continue;
                     }
-                    _ if framing_is_valid(resp.headers) => return Ok(len),
+                    Some(204 | 304) => return Ok(len),
+                    _ if to_head || framing_is_valid(resp.headers) => return Ok(len),
                     _ => return Err(io::Error::other("invalid response framing")),
                 },
                 Ok(httparse::Status::Partial) if rbuf.len() < MAX_RESPONSE_HEAD => {}
@@ -840,6 +862,23 @@ mod tests {
             from = to;
         }
         Ok((consumed, content, body.done()))
+    }
+
+    /// The probe asks the kernel: a close the reactor has not been polled
+    /// for yet (nothing awaited since) is seen all the same.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_idle_connection_closed_by_its_peer_is_seen_closed_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let near = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (far, _) = listener.accept().await.expect("accept");
+        assert!(still_open(&near), "nothing has happened yet");
+        drop(far);
+        // Blocking, so the runtime's reactor runs no turn meanwhile.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while still_open(&near) {
+            assert!(Instant::now() < deadline, "the close was never seen");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
