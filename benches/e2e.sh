@@ -2,8 +2,9 @@
 # The end-to-end benchmark: requests per second, latency and each proxy's
 # CPU time per request (user + system, /proc/<pid>/stat) through brownout
 # (HTTP target with the recorder off and on, TCP target) against the
-# upstream directly and against nginx and haproxy as reverse proxies, in the
-# same run, alternating so that machine drift cancels out.
+# upstream directly and against nginx and haproxy as reverse proxies (and
+# haproxy in TCP mode, the TCP target's peer), in the same run, alternating
+# so that machine drift cancels out.
 #
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
@@ -67,6 +68,13 @@ frontend f
   default_backend b
 backend b
   server s 127.0.0.1:18080
+frontend ft
+  mode tcp
+  bind 127.0.0.1:18085
+  default_backend bt
+backend bt
+  mode tcp
+  server s 127.0.0.1:18080
 CONF
   haproxy -f "$work/haproxy.cfg" -db & pids+=($!); hpid=$!
 fi
@@ -93,7 +101,8 @@ sleep 1.5
 
 declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083)
 names=(direct brownout-http brownout-recorded brownout-tcp nginx)
-if [ "$have_haproxy" = yes ]; then port[haproxy]=18084; names+=(haproxy); fi
+# haproxy in TCP mode is the peer of brownout's TCP target.
+if [ "$have_haproxy" = yes ]; then port[haproxy]=18084; port[haproxy-tcp]=18085; names+=(haproxy haproxy-tcp); fi
 # Every path must answer 200 with the file's exact size before anything is measured.
 if command -v curl >/dev/null; then
   for name in "${names[@]}"; do
@@ -108,7 +117,7 @@ fi
 # (nginx's workers are the master's children).
 declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid
   [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
-if [ "$have_haproxy" = yes ]; then procs[haproxy]=$hpid; fi
+if [ "$have_haproxy" = yes ]; then procs[haproxy]=$hpid; procs[haproxy-tcp]=$hpid; fi
 ticks() { # user + system clock ticks of the given processes, all threads
   local t=0 p
   for p in $1; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done

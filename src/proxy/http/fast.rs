@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::forward::{Failure, Forwarder};
-use super::headers::{Peer, HOP_BY_HOP, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use super::headers::{Peer, HOP_BY_HOP_NAMES, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use super::recorded::{self, Started};
 use super::Injector;
 use crate::config::HostHeader;
@@ -356,7 +356,7 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 /// passes, whatever `Connection` says: dropping it would let the body be
 /// read as another message.
 fn is_hop(name: &str, connection: &[&[u8]]) -> bool {
-    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str()))
+    HOP_BY_HOP_NAMES.iter().any(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h))
         || (!connection.is_empty()
             && !name.eq_ignore_ascii_case("content-length")
             && connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes()))))
@@ -444,7 +444,7 @@ impl Exchange<'_> {
     /// Sends the request over an idle connection, or a new one, and reads
     /// the response head. An idempotent request that a reused connection
     /// answered with nothing at all is sent again on a new one.
-    async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, usize), (Failure, String)> {
+    async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, Head), (Failure, String)> {
         let up = self.forwarder.upstream();
         let deadline = tokio::time::Instant::now() + up.request_timeout;
         let idempotent = idempotent(&self.request.method);
@@ -482,9 +482,9 @@ impl Exchange<'_> {
         client: &mut ResettableStream,
         mut up: TcpStream,
         rbuf: &mut BytesMut,
-        head: usize,
+        head: Head,
     ) -> Relayed {
-        let (status, framing, mut out, mut up_keep) = self.response_head(&rbuf[..head]);
+        let Head { len, status, framing, mut out, mut up_keep } = head;
         let mut relayed = Relayed { status, bytes_out: 0, kept: true, error: None };
         if matches!(framing, Framing::Close) {
             relayed.kept = false;
@@ -493,7 +493,7 @@ impl Exchange<'_> {
             put_field(&mut out, b"connection", b"close");
         }
         out.extend_from_slice(b"\r\n");
-        rbuf.advance(head);
+        rbuf.advance(len);
         let mut body = Body::new(framing);
         // The head goes with the body bytes already read, in one write.
         let mut pending = out;
@@ -549,78 +549,91 @@ impl Exchange<'_> {
         self.reset.arm();
         Relayed { kept: false, error: Some(("upstream_body", fields::ORIGIN_UPSTREAM)), ..relayed }
     }
-
-    /// The response head for the client, its status and framing, and
-    /// whether the upstream connection may be reused after the body.
-    fn response_head(&self, head: &[u8]) -> (u16, Framing, Vec<u8>, bool) {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let _ = resp.parse(head);
-        let status = resp.code.unwrap_or(502);
-        let connection: Vec<&[u8]> =
-            resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
-        let up_close =
-            resp.version == Some(0) || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(b"close")));
-        // Transfer-Encoding overrides Content-Length; a body coded other
-        // than chunked runs to the close (RFC 9112 6.3). Either way its
-        // bytes pass as they are, so the field stays and the length goes.
-        // Chunked is the last element of the last field, as hyper's client
-        // reads it: `chunked,` is not chunked, so the body runs to the
-        // close, which a client that reads it either way sees end.
-        let mut coded = false;
-        let mut chunked = false;
-        for h in resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
-            coded = true;
-            chunked =
-                h.value.rsplit(|b| *b == b',').next().is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        }
-        // Checked valid when the head was read.
-        let length = response_length(resp.headers).ok().flatten();
-        let bodiless = self.request.method == Method::HEAD || status == 204 || status == 304;
-        let framing = match (bodiless, coded, chunked, length) {
-            (true, ..) => Framing::None,
-            (false, true, true, _) => Framing::Chunked,
-            (false, true, false, _) | (false, false, _, None) => Framing::Close,
-            (false, false, _, Some(n)) => Framing::Length(n),
-        };
-        let mut out = Vec::with_capacity(head.len() + 32);
-        out.extend_from_slice(b"HTTP/1.1 ");
-        // httparse reads exactly three digits.
-        out.extend_from_slice(&[
-            b'0' + (status / 100) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ]);
-        out.push(b' ');
-        out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
-        out.extend_from_slice(b"\r\n");
-        for h in resp.headers.iter() {
-            let name = h.name;
-            let kept_coding = coded && name.eq_ignore_ascii_case("transfer-encoding");
-            let dropped_length = coded && name.eq_ignore_ascii_case("content-length");
-            if dropped_length || (!kept_coding && is_hop(name, &connection)) {
-                continue;
-            }
-            put_field(&mut out, name.as_bytes(), h.value);
-        }
-        (status, framing, out, !up_close)
-    }
 }
 
 fn idempotent(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
 }
 
+/// A final response head, rewritten for the client.
+struct Head {
+    /// Its length in the read buffer.
+    len: usize,
+    status: u16,
+    framing: Framing,
+    /// The head for the client, without its closing empty line.
+    out: Vec<u8>,
+    /// The upstream connection may be reused after the body.
+    up_keep: bool,
+}
+
+/// The client's head for a parsed final response, its framing, and whether
+/// the upstream connection may be reused after it. `Err` when a response
+/// that may have a body has invalid or differing `Content-Length` values
+/// and no `Transfer-Encoding` (hyper's client rejects those too); the
+/// framing of a response that has no body (to `HEAD`, 204, 304) is not
+/// checked, as hyper's client does not.
+fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> Result<Head, ()> {
+    let status = resp.code.unwrap_or(502);
+    let connection: Vec<&[u8]> =
+        resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let up_close =
+        resp.version == Some(0) || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(b"close")));
+    // Transfer-Encoding overrides Content-Length; a body coded other than
+    // chunked runs to the close (RFC 9112 6.3). Either way its bytes pass
+    // as they are, so the field stays and the length goes. Chunked is the
+    // last element of the last field, as hyper's client reads it:
+    // `chunked,` is not chunked, so the body runs to the close, which a
+    // client that reads it either way sees end.
+    let mut coded = false;
+    let mut chunked = false;
+    for h in resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
+        coded = true;
+        chunked =
+            h.value.rsplit(|b| *b == b',').next().is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    }
+    let bodiless = to_head || status == 204 || status == 304;
+    let framing = if bodiless {
+        Framing::None
+    } else if coded {
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        }
+    } else {
+        match response_length(resp.headers)? {
+            Some(n) => Framing::Length(n),
+            None => Framing::Close,
+        }
+    };
+    let mut out = Vec::with_capacity(len + 32);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    // httparse reads exactly three digits.
+    out.extend_from_slice(&[b'0' + (status / 100) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8]);
+    out.push(b' ');
+    out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in resp.headers.iter() {
+        let name = h.name;
+        let kept_coding = coded && name.eq_ignore_ascii_case("transfer-encoding");
+        let dropped_length = coded && name.eq_ignore_ascii_case("content-length");
+        if dropped_length || (!kept_coding && is_hop(name, &connection)) {
+            continue;
+        }
+        put_field(&mut out, name.as_bytes(), h.value);
+    }
+    Ok(Head { len, status, framing, out, up_keep: !up_close })
+}
+
 /// Reads until `rbuf` holds a final response head (a 1xx head before it is
-/// dropped, as hyper's client does) and returns its length. The framing of
-/// a response that has no body (to `HEAD`, 204, 304) is not checked, as
-/// hyper's client does not.
+/// dropped, as hyper's client does) and rewrites it for the client.
 async fn read_response_head(
     up: &mut TcpStream,
     rbuf: &mut BytesMut,
     answered: &mut bool,
     to_head: bool,
-) -> io::Result<usize> {
+) -> io::Result<Head> {
     loop {
         if !rbuf.is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -632,9 +645,10 @@ async fn read_response_head(
                         rbuf.advance(len);
                         continue;
                     }
-                    Some(204 | 304) => return Ok(len),
-                    _ if to_head || framing_is_valid(resp.headers) => return Ok(len),
-                    _ => return Err(io::Error::other("invalid response framing")),
+                    _ => {
+                        return client_head(&resp, len, to_head)
+                            .map_err(|()| io::Error::other("invalid response framing"));
+                    }
                 },
                 Ok(httparse::Status::Partial) if rbuf.len() < MAX_RESPONSE_HEAD => {}
                 Ok(httparse::Status::Partial) => return Err(io::Error::other("response head too large")),
@@ -647,15 +661,6 @@ async fn read_response_head(
         }
         *answered = true;
     }
-}
-
-/// `Content-Length` values, when there is no `Transfer-Encoding` to
-/// override them, all valid and equal, as hyper requires.
-fn framing_is_valid(headers: &[httparse::Header<'_>]) -> bool {
-    if headers.iter().any(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {
-        return true;
-    }
-    response_length(headers).is_ok()
 }
 
 /// A response's `Content-Length`: `Ok(None)` when it has none, `Err` when

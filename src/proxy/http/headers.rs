@@ -6,14 +6,18 @@ use std::net::SocketAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus
-/// the obsolete `Proxy-Connection` that some clients still send).
+/// the obsolete `Proxy-Connection` that some clients still send), as text
+/// for the plain pass-through, which compares raw names.
+pub(super) const HOP_BY_HOP_NAMES: [&str; 6] =
+    ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
+/// The same fields as header names.
 pub(super) static HOP_BY_HOP: [HeaderName; 6] = [
-    header::CONNECTION,
-    HeaderName::from_static("proxy-connection"),
-    HeaderName::from_static("keep-alive"),
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+    HeaderName::from_static(HOP_BY_HOP_NAMES[0]),
+    HeaderName::from_static(HOP_BY_HOP_NAMES[1]),
+    HeaderName::from_static(HOP_BY_HOP_NAMES[2]),
+    HeaderName::from_static(HOP_BY_HOP_NAMES[3]),
+    HeaderName::from_static(HOP_BY_HOP_NAMES[4]),
+    HeaderName::from_static(HOP_BY_HOP_NAMES[5]),
 ];
 const CONNECTION_AT: usize = 0;
 const UPGRADE_AT: usize = 5;
@@ -56,7 +60,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         // Tokens naming hop-by-hop fields (`keep-alive`, `upgrade`) are
         // removed below anyway; parsing them as names would allocate.
         let named: Vec<HeaderName> = connection_tokens(headers)
-            .filter(|t| !HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_str())))
+            .filter(|t| !HOP_BY_HOP_NAMES.iter().any(|h| t.eq_ignore_ascii_case(h)))
             .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
             .collect();
         for name in named {
