@@ -100,14 +100,9 @@ async fn pipelined_requests_get_the_upstream_bytes_with_their_framing() {
         let method = if path.starts_with("/head") { "HEAD" } else { "GET" };
         requests.push_str(&format!("{method} {path} HTTP/1.1\r\nHost: shop.example\r\n\r\n"));
     }
-    // All in one write: the requests are pipelined.
-    client.write_all(requests.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    timeout(LIMIT, client.read_to_end(&mut got))
-        .await
-        .expect("the proxy closes after the close-delimited answer")
-        .unwrap();
-    let got = String::from_utf8(got).unwrap();
+    // All in one write: the requests are pipelined; the proxy closes
+    // after the close-delimited answer.
+    let got = until_close(&mut client, requests.as_bytes()).await;
 
     // Header names keep their case: hyper would have written them lower-case.
     let expected = [
@@ -149,11 +144,8 @@ async fn a_request_body_and_the_clients_fields_reach_the_upstream_rewritten() {
     let (head, body) = request.split_at(request.len() - 3);
     client.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    client.write_all(body.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed as the client asked").unwrap();
     assert_eq!(
-        String::from_utf8(got).unwrap(),
+        until_close(&mut client, body.as_bytes()).await,
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Up: 1\r\nconnection: close\r\n\r\nhello"
     );
 
@@ -166,6 +158,15 @@ async fn a_request_body_and_the_clients_fields_reach_the_upstream_rewritten() {
     }
     assert!(head.contains("\r\nX-Kept: k\r\n") && head.contains("\r\nContent-Length: 3\r\n"), "{head}");
     assert!(head.contains("\r\nx-forwarded-for: 192.0.2.1, 127.0.0.1\r\n"), "{head}");
+}
+
+/// Writes `request` on `client` and reads until the proxy closes the
+/// connection.
+async fn until_close(client: &mut TcpStream, request: &[u8]) -> String {
+    client.write_all(request).await.unwrap();
+    let mut got = Vec::new();
+    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("the proxy closes the connection").unwrap();
+    String::from_utf8(got).unwrap()
 }
 
 /// Reads from `s` until `marker` has arrived; `None` if it closes first.
@@ -202,7 +203,12 @@ async fn one_answer_per_connection(marker: &'static [u8]) -> (std::net::SocketAd
 /// Sends one GET on `client` and returns the status and body of the answer
 /// (which must have a `Content-Length`).
 async fn exchange(client: &mut TcpStream, path: &str) -> (u16, String) {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    send(client, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")).await
+}
+
+/// Sends `request` on `client` and returns the status and body of the
+/// answer (which must have a `Content-Length`).
+async fn send(client: &mut TcpStream, request: &str) -> (u16, String) {
     client.write_all(request.as_bytes()).await.unwrap();
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -234,17 +240,24 @@ async fn a_fault_set_while_a_connection_is_open_applies_to_its_next_request() {
     assert_eq!(exchange(&mut client, "/len").await, (200, "hello".into()));
 }
 
-#[tokio::test]
-async fn a_reused_upstream_connection_the_upstream_closed_is_retried_on_a_new_one() {
-    let (up, accepted) = one_answer_per_connection(b"\r\n\r\n").await;
+/// Sends `request` `times` times on one client connection to an upstream
+/// that closes each connection after one answer (read up to `marker`):
+/// every request is answered, each on a new upstream connection.
+async fn answered_after_each_upstream_close(marker: &'static [u8], request: &str, times: usize) {
+    let (up, accepted) = one_answer_per_connection(marker).await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
-    for i in 0..5 {
-        assert_eq!(exchange(&mut client, "/").await, (200, "ok".into()), "request {i}");
+    for i in 0..times {
+        assert_eq!(send(&mut client, request).await, (200, "ok".into()), "request {i}");
         // Let the upstream's close arrive before the connection is reused.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 5);
+    assert_eq!(accepted.load(Ordering::SeqCst), times);
+}
+
+#[tokio::test]
+async fn a_reused_upstream_connection_the_upstream_closed_is_retried_on_a_new_one() {
+    answered_after_each_upstream_close(b"\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5).await;
 }
 
 #[tokio::test]
@@ -257,10 +270,7 @@ async fn a_content_length_named_by_connection_still_frames_the_body() {
         "POST /len HTTP/1.1\r\nHost: x\r\nConnection: content-length, close\r\nContent-Length: {}\r\n\r\n{inner}",
         inner.len()
     );
-    client.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed as asked").unwrap();
-    assert!(String::from_utf8(got).unwrap().ends_with("\r\n\r\nhello"));
+    assert!(until_close(&mut client, request.as_bytes()).await.ends_with("\r\n\r\nhello"));
     let heads = heads.lock().unwrap().clone();
     assert_eq!(heads.len(), 1, "the body was read as a request: {heads:#?}");
     assert!(heads[0].contains(&format!("\r\nContent-Length: {}\r\n", inner.len())), "{}", heads[0]);
@@ -295,22 +305,8 @@ async fn broken_bodies_reach_the_client_as_a_reset_not_a_clean_end() {
 #[tokio::test]
 async fn a_post_on_an_upstream_connection_closed_while_idle_goes_on_a_new_one() {
     // Head and the one-byte body.
-    let (up, accepted) = one_answer_per_connection(b"\r\n\r\nx").await;
-    let proxy = support::start(&http_target("t", up, "")).await;
-    let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
-    for i in 0..3 {
-        client.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx").await.unwrap();
-        let mut got = [0u8; 256];
-        let mut n = 0;
-        while !got[..n].ends_with(b"ok") {
-            let m = timeout(LIMIT, client.read(&mut got[n..])).await.expect("an answer").unwrap();
-            assert!(m > 0, "closed after {:?}", String::from_utf8_lossy(&got[..n]));
-            n += m;
-        }
-        assert!(got.starts_with(b"HTTP/1.1 200 "), "request {i}: {:?}", String::from_utf8_lossy(&got[..n]));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    let post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx";
+    answered_after_each_upstream_close(b"\r\n\r\nx", post, 3).await;
 }
 
 #[tokio::test]
@@ -318,12 +314,10 @@ async fn a_body_whose_last_coding_is_not_chunked_runs_to_the_close() {
     let (up, _) = scripted().await;
     let proxy = support::start(&http_target("t", up, "")).await;
     let mut client = TcpStream::connect(proxy.addr("t")).await.unwrap();
-    client.write_all(b"GET /close-coded HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    let mut got = Vec::new();
-    timeout(LIMIT, client.read_to_end(&mut got)).await.expect("closed after the upstream's close").unwrap();
+    let got = until_close(&mut client, b"GET /close-coded HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let expected =
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\nand more";
-    assert_eq!(String::from_utf8_lossy(&got), expected);
+    assert_eq!(got, expected);
 }
 
 #[tokio::test]
