@@ -26,8 +26,8 @@
 //! - [`proxy::reset`]: a stream that can close with RST.
 //! - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds) for injected latency.
 //! - `proxy::http::fast`: the plain pass-through: request and response heads parsed in place and
-//!   rewritten, bodies relayed with their framing followed, its own pool of upstream connections;
-//!   a connection moves to hyper at the first request that is not plain.
+//!   rewritten, bodies relayed with their framing followed (`fast::body`), its own pool of upstream
+//!   connections (`fast::pool`); a connection moves to hyper at the first request that is not plain.
 //! - `proxy::http::pool`: hyper's upstream connections of an HTTP target, reused oldest first.
 //! - `proxy::http::recorded`: the response body that records each exchange (and classifies it at the observer).
 //! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
