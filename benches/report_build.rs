@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use brownout::record::journal::{FaultOff, FaultOn, Line, Request, Start, Stop};
+use brownout::record::journal::{Class, FaultOff, FaultOn, Line, Origin, Outcome, Request, Start, Stop};
 
 fn main() {
     let lines: usize = std::env::var("BROWNOUT_BENCH_LINES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
@@ -54,14 +54,14 @@ fn main() {
             ttfb_ms: Some(0.4),
             bytes_in: 0,
             bytes_out: 512,
-            origin: fail.then(|| if observer { "upstream" } else { "injected" }.to_string()),
+            origin: fail.then_some(if observer { Origin::Upstream } else { Origin::Injected }),
             error: None,
             fault: (fail && !observer).then(|| "outage".to_string()),
-            class: observer.then(|| if fail { "graceful" } else { "ok" }.to_string()),
+            class: observer.then_some(if fail { Class::Graceful } else { Class::Ok }),
         }));
     }
     write(&Line::FaultOff(FaultOff { t: 400.0, target: "payments".into(), fault: "outage".into(), applied: 1 }));
-    write(&Line::Stop(Stop { t: duration, outcome: "stopped".into(), dropped: 0 }));
+    write(&Line::Stop(Stop { t: duration, outcome: Outcome::Stopped, dropped: 0 }));
     out.flush().expect("flush");
     drop(out);
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());

@@ -194,7 +194,8 @@ fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: 
     // shutdown was asked for and has happened.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     if let Some(recorder) = recorder {
-        let journal = recorder.finish("stopped").context("cannot finish the journal")?;
+        let journal =
+            recorder.finish(brownout::record::journal::Outcome::Stopped).context("cannot finish the journal")?;
         write_reports(&journal, None)?;
     }
     Ok(ExitCode::SUCCESS)

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use brownout::record::journal::Line;
+use brownout::record::journal::{Line, Origin, Outcome};
 use brownout::record::Recorder;
+use brownout::report::verdict::Status;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
@@ -124,8 +125,8 @@ async fn run_experiment(tag: &str, graceful: bool, extra: &str) -> (brownout::ru
 async fn the_hypothesis_holds_when_the_app_degrades_gracefully() {
     let (finished, lines) = run_experiment("graceful", true, "").await;
     let verdict = finished.report.verdict.clone().expect("a verdict");
-    assert_eq!(finished.outcome, "completed");
-    assert_eq!(verdict.status, "held", "{:#?}", verdict.checks);
+    assert_eq!(finished.outcome, Outcome::Completed);
+    assert_eq!(verdict.status, Status::Held, "{:#?}", verdict.checks);
     assert_eq!(finished.exit_code(), 0);
     let phases: Vec<&str> = finished.report.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(phases, ["baseline", "payments down", "recovery"]);
@@ -145,7 +146,7 @@ async fn the_hypothesis_holds_when_the_app_degrades_gracefully() {
 async fn the_hypothesis_deviates_and_names_the_failed_check_when_the_app_does_not() {
     let (finished, _) = run_experiment("ungraceful", false, "").await;
     let verdict = finished.report.verdict.clone().expect("a verdict");
-    assert_eq!(verdict.status, "deviated");
+    assert_eq!(verdict.status, Status::Deviated);
     assert_eq!(finished.exit_code(), 1);
     let failed: Vec<String> =
         verdict.checks.iter().filter(|c| !c.passed).map(|c| format!("{} in {}", c.check, c.phase)).collect();
@@ -159,7 +160,7 @@ async fn a_tripped_guardrail_aborts_and_clears_every_fault_within_100ms() {
     let guard =
         "[guardrails]\nabort_if = [{ metric = \"error_rate\", above = \"50%\", for = \"1s\", min_requests = 10 }]\n";
     let (finished, lines) = run_experiment("guardrail", false, guard).await;
-    assert_eq!(finished.outcome, "aborted");
+    assert_eq!(finished.outcome, Outcome::Aborted);
     assert_eq!(finished.exit_code(), 3);
     let verdict = finished.report.verdict.clone().expect("verdict");
     let abort = verdict.abort.expect("the abort is in the report");
@@ -169,7 +170,7 @@ async fn a_tripped_guardrail_aborts_and_clears_every_fault_within_100ms() {
         .iter()
         .filter_map(|l| if let Line::Request(r) = l { Some(r) } else { None })
         .filter(|r| r.listener == "payments" && r.t > abort.at_s + 0.1)
-        .filter(|r| r.origin.as_deref() == Some("injected"))
+        .filter(|r| r.origin == Some(Origin::Injected))
         .count();
     assert_eq!(late_injected, 0, "faults were still applied 100 ms after the abort");
     let fault_off = lines.iter().filter_map(|l| if let Line::FaultOff(f) = l { Some(f.t) } else { None }).next();
@@ -237,7 +238,7 @@ faults = [{{ target = "t", kind = "hang" }}]
     .expect("run");
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(stopper.await.expect("stopper"), 202);
-    assert_eq!(finished.outcome, "interrupted");
+    assert_eq!(finished.outcome, Outcome::Interrupted);
     assert_eq!(finished.exit_code(), 3);
     let journal = std::fs::read_to_string(&finished.journal).expect("journal");
     assert!(journal.contains("\"type\":\"fault_off\""), "the fault was cleared");

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brownout::record::journal::Line;
+use brownout::record::journal::{Line, Outcome};
 use brownout::record::Recorder;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -162,7 +162,7 @@ faults = [{ target = "slow", kind = "hang" }]
         assert!(lines.iter().any(|l| matches!(l, Line::FaultOn(_))), "the fault phase had begun");
         assert!(lines.iter().any(|l| matches!(l, Line::FaultOff(_))), "{signal}: the fault was cleared");
         assert!(
-            matches!(lines.last(), Some(Line::Stop(s)) if s.outcome == "interrupted"),
+            matches!(lines.last(), Some(Line::Stop(s)) if s.outcome == Outcome::Interrupted),
             "{signal}: the journal ends with the interruption"
         );
         for name in ["report.json", "report.md", "report.html"] {

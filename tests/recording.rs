@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use brownout::record::journal::Line;
+use brownout::record::journal::{Class, Line, Origin, Outcome};
 use brownout::record::{Recorder, RunInfo};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -101,7 +101,7 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
     }
     proxy.stop().await;
     drop(_guard);
-    let journal = recorder.finish("stopped").expect("finish");
+    let journal = recorder.finish(Outcome::Stopped).expect("finish");
 
     let injected = statuses.get(&("/checkout".to_string(), 503)).copied().unwrap_or(0);
     assert_eq!(statuses.get(&("/broken".to_string(), 500)), Some(&100));
@@ -116,16 +116,16 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
     assert_eq!(count(&|r| r.listener == "observer"), 1000);
     assert_eq!(count(&|r| r.listener == "payments"), 900);
     assert_eq!(
-        count(&|r| r.listener == "payments" && r.status == Some(503) && r.origin.as_deref() == Some("injected")),
+        count(&|r| r.listener == "payments" && r.status == Some(503) && r.origin == Some(Origin::Injected)),
         injected
     );
     assert_eq!(count(&|r| r.listener == "payments" && r.fault.as_deref() == Some("charges-503")), injected);
-    assert_eq!(count(&|r| r.route == "POST /checkout" && r.class.as_deref() == Some("graceful")), injected);
-    assert_eq!(count(&|r| r.route == "POST /checkout" && r.class.as_deref() == Some("ok")), 900 - injected);
+    assert_eq!(count(&|r| r.route == "POST /checkout" && r.class == Some(Class::Graceful)), injected);
+    assert_eq!(count(&|r| r.route == "POST /checkout" && r.class == Some(Class::Ok)), 900 - injected);
     assert_eq!(
         count(&|r| r.route == "GET /broken"
-            && r.class.as_deref() == Some("ungraceful")
-            && r.origin.as_deref() == Some("upstream")),
+            && r.class == Some(Class::Ungraceful)
+            && r.origin == Some(Origin::Upstream)),
         100
     );
     assert!(matches!(lines.first(), Some(Line::Start(_))) && matches!(lines.last(), Some(Line::Stop(_))));
@@ -137,7 +137,7 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
         serde_json::from_str(&std::fs::read_to_string(&written.json).expect("json")).expect("parse");
     assert_eq!(json, report);
     assert_eq!(json.schema, 1);
-    assert_eq!(json.outcome, "stopped");
+    assert_eq!(json.outcome, Outcome::Stopped);
     let route = |l: &str, r: &str| json.routes.iter().find(|x| x.listener == l && x.route == r).expect(r).stats.clone();
     let checkout = route("observer", "POST /checkout");
     assert_eq!(
@@ -156,7 +156,7 @@ async fn a_known_mix_lands_in_the_journal_and_report_with_exact_counts_classes_a
     let impact = json.impact.iter().find(|i| i.route == "POST /checkout").expect("impact of the fault");
     assert_eq!(impact.during.graceful, injected);
     // Evidence is kept, with secrets redacted.
-    let sample = json.samples.iter().find(|s| s.class == "graceful").expect("a graceful sample");
+    let sample = json.samples.iter().find(|s| s.class == Some(Class::Graceful)).expect("a graceful sample");
     assert!(sample.body.contains("please try again"));
     assert!(sample.headers.iter().any(|(k, v)| k == "set-cookie" && v == "[redacted]"), "{:?}", sample.headers);
     assert!(std::fs::read_to_string(&written.markdown).expect("md").contains("POST /checkout"));
@@ -198,7 +198,7 @@ async fn report_percentiles_agree_with_the_journal_within_histogram_precision() 
     }
     proxy.stop().await;
     drop(_guard);
-    let journal = recorder.finish("stopped").expect("finish");
+    let journal = recorder.finish(Outcome::Stopped).expect("finish");
     let mut latencies: Vec<f64> = journal_lines(&journal)
         .into_iter()
         .filter_map(|l| if let Line::Request(r) = l { Some(r.latency_ms) } else { None })
@@ -306,7 +306,7 @@ fn a_killed_proxy_keeps_every_request_answered_a_second_before_and_reports_rebui
     }
     let report: brownout::report::Report =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).expect("json")).expect("parse");
-    assert_eq!(report.outcome, "unfinished");
+    assert_eq!(report.outcome, Outcome::Unfinished);
 }
 
 #[tokio::test]
@@ -366,7 +366,7 @@ async fn metrics_count_requests_faults_and_open_connections() {
     let _ = stop.send(());
     running.await.expect("proxy");
     drop(_guard);
-    recorder.finish("stopped").expect("finish");
+    recorder.finish(Outcome::Stopped).expect("finish");
 }
 
 #[tokio::test]
@@ -397,7 +397,7 @@ async fn a_tcp_connection_records_the_bytes_it_carried_each_way_with_and_without
     drop(proxy);
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(_guard);
-    let journal = recorder.finish("stopped").expect("finish");
+    let journal = recorder.finish(Outcome::Stopped).expect("finish");
     let carried: Vec<(u64, u64)> = journal_lines(&journal)
         .into_iter()
         .filter_map(|l| if let Line::Connection(c) = l { Some((c.bytes_in, c.bytes_out)) } else { None })

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::sample_report::sample_report;
+use brownout::record::journal::Outcome;
 use brownout::report::html::render;
 use brownout::report::model::{Report, Stats, SCHEMA};
 
@@ -162,7 +163,7 @@ fn empty_report() -> Report {
         started_ms: 0,
         duration_s: 0.0,
         seed: None,
-        outcome: "unfinished".to_string(),
+        outcome: Outcome::Unfinished,
         headline: Stats::default(),
         routes: Vec::new(),
         windows: Vec::new(),

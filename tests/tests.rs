@@ -12,6 +12,7 @@ mod http_faults;
 mod http_plain;
 mod http_proxy;
 mod https_upstream;
+mod journal_format;
 mod load_driver;
 mod recording;
 mod report_html;

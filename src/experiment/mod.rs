@@ -18,7 +18,8 @@ use crate::config::fault::{parse_request_rate, validate as validate_fault, Numbe
 use crate::config::{self, Config, FileError, Locator, Problem, Protocol, RawConfig};
 use crate::fault::Fault;
 use crate::record::classify::GracefulRules;
-use crate::report::verdict::{route_matches, GracefulCheck, Hypothesis, Slo};
+use crate::record::journal::{GracefulCheck, Hypothesis, Slo};
+use crate::record::route::matches as route_matches;
 
 pub use timeline::Timeline;
 

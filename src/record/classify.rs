@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use super::journal::Class;
+
 /// The graceful-degradation rules a failure must meet to count as graceful.
 #[derive(Debug, Clone)]
 pub struct GracefulRules {
@@ -36,10 +38,7 @@ impl GracefulRules {
         let templated = format!("{method} {}", super::route::template(path));
         self.by_route
             .iter()
-            .find(|(pattern, _)| {
-                crate::report::verdict::route_matches(pattern, &raw)
-                    || crate::report::verdict::route_matches(pattern, &templated)
-            })
+            .find(|(pattern, _)| super::route::matches(pattern, &raw) || super::route::matches(pattern, &templated))
             .map_or(self, |(_, rules)| rules)
     }
 }
@@ -54,23 +53,6 @@ impl Default for GracefulRules {
             leaks: Vec::new(),
             body_matches: Vec::new(),
             by_route: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    Ok,
-    Graceful,
-    Ungraceful,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Ok => "ok",
-            Class::Graceful => "graceful",
-            Class::Ungraceful => "ungraceful",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Stable tracing field names and values. The recorder reads events by these
 //! names, so they change only with the journal's schema.
 
+use super::journal::Origin;
+
 /// The tracing target of every event the recorder turns into a journal line.
 pub const RECORD: &str = "brownout::record";
 /// What a recorded event is: one of the `TYPE_*` values. Events with a
@@ -54,10 +56,10 @@ pub const FAULT_APPLIED: &str = "fault.applied";
 pub const FAULT_COUNT: &str = "fault.count";
 
 /// The failure came from a fault of brownout's.
-pub const ORIGIN_INJECTED: &str = "injected";
+pub const ORIGIN_INJECTED: &str = Origin::Injected.as_str();
 /// The failure came from the real dependency.
-pub const ORIGIN_UPSTREAM: &str = "upstream";
+pub const ORIGIN_UPSTREAM: &str = Origin::Upstream.as_str();
 /// The failure came from brownout itself.
-pub const ORIGIN_PROXY: &str = "proxy";
+pub const ORIGIN_PROXY: &str = Origin::Proxy.as_str();
 /// The failure came from the client.
-pub const ORIGIN_CLIENT: &str = "client";
+pub const ORIGIN_CLIENT: &str = Origin::Client.as_str();

@@ -1,5 +1,8 @@
 //! The journal's lines: one JSON object per line, each with a `type`. The
-//! report is rebuilt from these alone.
+//! report is rebuilt from these alone, so this file is also the vocabulary
+//! every layer above shares: where a failure came from ([`Origin`]), how a
+//! user's answer was classed ([`Class`]), how a run ended ([`Outcome`]),
+//! and what an experiment's hypothesis says ([`Hypothesis`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +43,132 @@ pub struct AbortLine {
 /// What the journal needs to know of an experiment to judge it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentInfo {
-    pub hypothesis: crate::report::verdict::Hypothesis,
+    pub hypothesis: Hypothesis,
     pub guardrails: Vec<String>,
+}
+
+/// What must stay true, as the journal carries it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hypothesis {
+    pub slos: Vec<Slo>,
+    pub graceful: Vec<GracefulCheck>,
+}
+
+/// A service-level objective for a route, in every phase or in one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    /// `POST /checkout`, a glob such as `GET /products/*`, or `*` for all.
+    pub route: String,
+    /// One phase by name; `None` for every phase.
+    pub phase: Option<String>,
+    pub availability: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// A graceful-degradation rule: the route's failures must be graceful.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GracefulCheck {
+    pub route: String,
+    pub phase: Option<String>,
+    /// The share of failures that must be graceful (1.0: all of them).
+    pub at_least: f64,
+}
+
+/// Where a failure came from. Reports count each origin apart and never mix them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A fault of brownout's.
+    Injected,
+    /// The real dependency (or the application, at the observer).
+    Upstream,
+    /// brownout itself.
+    Proxy,
+    /// The client gave up or broke the exchange.
+    Client,
+}
+
+impl Origin {
+    pub const ALL: [Origin; 4] = [Origin::Injected, Origin::Upstream, Origin::Proxy, Origin::Client];
+
+    /// The word in the journal, the tracing field and the metrics' label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Origin::Injected => "injected",
+            Origin::Upstream => "upstream",
+            Origin::Proxy => "proxy",
+            Origin::Client => "client",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Origin> {
+        Origin::ALL.into_iter().find(|o| o.as_str() == word)
+    }
+}
+
+/// How a user's answer at the observer is classed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Ok,
+    /// A failure that meets the graceful-degradation rules.
+    Graceful,
+    /// A failure that does not: a bare 5xx, a reset, too slow, leaked internals.
+    Ungraceful,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Ok, Class::Graceful, Class::Ungraceful];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::Graceful => "graceful",
+            Class::Ungraceful => "ungraceful",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A proxy without an experiment was shut down.
+    Stopped,
+    /// An experiment's timeline ran to its end.
+    Completed,
+    /// A guardrail tripped, or the run outlived its `max_duration`.
+    Aborted,
+    /// Stopped early: Ctrl-C, SIGTERM or the admin API.
+    Interrupted,
+    /// The journal has no stop line: the process was killed. Never written
+    /// by a recorder, only concluded by a reader.
+    Unfinished,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Stopped => "stopped",
+            Outcome::Completed => "completed",
+            Outcome::Aborted => "aborted",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +203,7 @@ pub struct Request {
     pub bytes_out: u64,
     /// Where a failure came from; absent for successes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub origin: Option<String>,
+    pub origin: Option<Origin>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
     /// The faults applied to it, by name, comma-separated.
@@ -84,7 +211,7 @@ pub struct Request {
     pub fault: Option<String>,
     /// At the observer: `ok`, `graceful` or `ungraceful`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub class: Option<String>,
+    pub class: Option<Class>,
 }
 
 /// One TCP connection, recorded when it ends.
@@ -97,7 +224,7 @@ pub struct Connection {
     pub bytes_in: u64,
     pub bytes_out: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub origin: Option<String>,
+    pub origin: Option<Origin>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -127,7 +254,9 @@ pub struct SampleLine {
     pub t: f64,
     pub listener: String,
     pub route: String,
-    pub class: String,
+    /// The class at the observer; `failed` (no class) at a target.
+    #[serde(with = "class_or_failed")]
+    pub class: Option<Class>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -140,7 +269,30 @@ pub struct SampleLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stop {
     pub t: f64,
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Lines the recorder dropped because it could not keep up.
     pub dropped: u64,
+}
+
+/// A sample's class: one of [`Class`]'s words, or `failed` for a failure
+/// at a target, where nothing is classed.
+pub mod class_or_failed {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Class;
+
+    pub const FAILED: &str = "failed";
+
+    pub fn serialize<S: Serializer>(class: &Option<Class>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(class.map_or(FAILED, Class::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Class>, D::Error> {
+        let word = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        match Class::parse(&word) {
+            Some(class) => Ok(Some(class)),
+            None if word == FAILED => Ok(None),
+            None => Err(serde::de::Error::unknown_variant(&word, &["ok", "graceful", "ungraceful", FAILED])),
+        }
+    }
 }

@@ -15,6 +15,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
 
 use super::fields;
+use super::journal::{Class, Origin, Outcome};
 
 /// The fields of one recorded event.
 #[derive(Debug, Default, Clone)]
@@ -30,18 +31,21 @@ pub struct Entry {
     pub ttfb_us: Option<u64>,
     pub bytes_in: u64,
     pub bytes_out: u64,
-    pub origin: Option<String>,
+    /// Unknown words are left out: a failure without an origin counts as the upstream's.
+    pub origin: Option<Origin>,
     pub error: Option<String>,
     pub fault: Option<String>,
     pub fault_kind: Option<String>,
     pub configured: Option<String>,
     pub count: u64,
-    pub class: Option<String>,
+    pub class: Option<Class>,
     pub body: Option<String>,
     pub headers: Option<String>,
     pub phase: Option<String>,
     pub guardrail: Option<String>,
     pub value: Option<String>,
+    /// The recorder's own stop entry: how the run ended.
+    pub outcome: Option<Outcome>,
 }
 
 impl Visit for Entry {
@@ -52,12 +56,12 @@ impl Visit for Entry {
             fields::TARGET => self.target = value.to_string(),
             fields::HTTP_METHOD => self.method = v,
             fields::HTTP_PATH => self.path = v,
-            fields::ORIGIN => self.origin = v,
+            fields::ORIGIN => self.origin = Origin::parse(value),
             fields::ERROR_KIND => self.error = v,
             fields::FAULT_NAME => self.fault = v,
             fields::FAULT_KIND => self.fault_kind = v,
             fields::FAULT_CONFIGURED => self.configured = v,
-            fields::GRACEFUL => self.class = v,
+            fields::GRACEFUL => self.class = Class::parse(value),
             fields::BODY => self.body = v,
             fields::HEADERS => self.headers = v,
             fields::PHASE_NAME => self.phase = v,

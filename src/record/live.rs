@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 
+use super::journal::{Class, Origin};
+
 /// Latencies are kept in microseconds, 1 µs to 10 minutes, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
@@ -25,8 +27,8 @@ fn coarse_histogram() -> Histogram<u64> {
 pub struct Tally {
     pub requests: u64,
     pub failed: u64,
-    pub by_origin: BTreeMap<String, u64>,
-    pub by_class: BTreeMap<String, u64>,
+    pub by_origin: BTreeMap<Origin, u64>,
+    pub by_class: BTreeMap<Class, u64>,
     pub latency: Histogram<u64>,
 }
 
@@ -37,16 +39,21 @@ impl Default for Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, failed_origin: Option<&str>, class: Option<&str>, latency_us: u64) {
+    pub fn add(&mut self, failed_origin: Option<Origin>, class: Option<Class>, latency_us: u64) {
         self.requests += 1;
         if let Some(origin) = failed_origin {
             self.failed += 1;
-            *self.by_origin.entry(origin.to_string()).or_default() += 1;
+            *self.by_origin.entry(origin).or_default() += 1;
         }
         if let Some(class) = class {
-            *self.by_class.entry(class.to_string()).or_default() += 1;
+            *self.by_class.entry(class).or_default() += 1;
         }
         let _ = self.latency.record(latency_us.max(1));
+    }
+
+    /// How many answers of `class` there were.
+    pub fn classed(&self, class: Class) -> u64 {
+        self.by_class.get(&class).copied().unwrap_or(0)
     }
 
     pub fn error_rate(&self) -> f64 {
@@ -101,8 +108,8 @@ impl Live {
         listener: &str,
         route: &str,
         second: u64,
-        failed_origin: Option<&str>,
-        class: Option<&str>,
+        failed_origin: Option<Origin>,
+        class: Option<Class>,
         latency_us: u64,
     ) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,26 +162,19 @@ impl Live {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut total = Tally { latency: coarse_histogram(), ..Tally::default() };
         let Some(by_route) = s.recent.get(listener) else { return total };
-        let seconds =
-            by_route
-                .iter()
-                .filter(|(r, _)| {
-                    if route == "*" {
-                        *r == "*"
-                    } else {
-                        *r != "*" && crate::report::verdict::route_matches(route, r)
-                    }
-                })
-                .flat_map(|(_, deque)| deque.iter())
-                .filter(|b| b.second >= from && b.second <= to);
+        let seconds = by_route
+            .iter()
+            .filter(|(r, _)| if route == "*" { *r == "*" } else { *r != "*" && super::route::matches(route, r) })
+            .flat_map(|(_, deque)| deque.iter())
+            .filter(|b| b.second >= from && b.second <= to);
         for b in seconds {
             total.requests += b.tally.requests;
             total.failed += b.tally.failed;
             for (k, v) in &b.tally.by_origin {
-                *total.by_origin.entry(k.clone()).or_default() += v;
+                *total.by_origin.entry(*k).or_default() += v;
             }
             for (k, v) in &b.tally.by_class {
-                *total.by_class.entry(k.clone()).or_default() += v;
+                *total.by_class.entry(*k).or_default() += v;
             }
             let _ = total.latency.add(&b.tally.latency);
         }
@@ -199,7 +199,7 @@ impl Live {
                 let _ = writeln!(
                     out,
                     "brownout_requests_total{{listener=\"{l}\",route=\"{r}\",result=\"failed\",origin=\"{}\"}} {n}",
-                    escape(origin)
+                    origin.as_str()
                 );
             }
         }
@@ -212,7 +212,7 @@ impl Live {
                     "brownout_graceful_total{{listener=\"{}\",route=\"{}\",class=\"{}\"}} {n}",
                     escape(listener),
                     escape(route),
-                    escape(class)
+                    class.as_str()
                 );
             }
         }

@@ -31,7 +31,8 @@ pub use live::Live;
 
 use classify::is_failure;
 use journal::{
-    AbortLine, Connection, FaultOff, FaultOn, Line, PhaseLine, Request, SampleLine, Start, Stop, JOURNAL_SCHEMA,
+    AbortLine, Connection, FaultOff, FaultOn, Line, Origin, Outcome, PhaseLine, Request, SampleLine, Start, Stop,
+    JOURNAL_SCHEMA,
 };
 
 /// Entries that may wait for the writer; past this, they are dropped.
@@ -108,8 +109,8 @@ impl Recorder {
     }
 
     /// Writes the stop line with `outcome`, flushes, and waits for the writer.
-    pub fn finish(mut self, outcome: &str) -> io::Result<PathBuf> {
-        let stop = Entry { kind: STOP.into(), target: outcome.into(), at: Some(SystemTime::now()), ..Entry::default() };
+    pub fn finish(mut self, outcome: Outcome) -> io::Result<PathBuf> {
+        let stop = Entry { kind: STOP.into(), outcome: Some(outcome), at: Some(SystemTime::now()), ..Entry::default() };
         // Blocking here is fine: the run is over and the data path is quiet.
         let _ = self.tx.send(stop);
         if let Some(writer) = self.writer.take() {
@@ -129,7 +130,7 @@ struct Writer {
     out: BufWriter<File>,
     started: SystemTime,
     live: Arc<Live>,
-    samples: HashMap<(String, String, String), u8>,
+    samples: HashMap<(String, String, Option<journal::Class>), u8>,
 }
 
 impl Writer {
@@ -150,7 +151,8 @@ impl Writer {
                     Ok(entry) if entry.kind == STOP => {
                         let t = self.seconds(entry.at);
                         let dropped = self.live.dropped.load(Ordering::Relaxed);
-                        self.write(&Line::Stop(Stop { t, outcome: entry.target, dropped }))?;
+                        let outcome = entry.outcome.unwrap_or(Outcome::Stopped);
+                        self.write(&Line::Stop(Stop { t, outcome, dropped }))?;
                         return self.out.flush();
                     }
                     Ok(entry) => self.entry(entry)?,
@@ -185,15 +187,8 @@ impl Writer {
                 let path = e.path.clone().unwrap_or_default();
                 let route = format!("{method} {}", route::template(&path));
                 let failed = e.error.is_some() || e.status.is_none_or(is_failure);
-                let origin = failed.then(|| e.origin.clone().unwrap_or_else(|| fields::ORIGIN_UPSTREAM.into()));
-                self.live.add(
-                    &e.target,
-                    &route,
-                    t as u64,
-                    origin.as_deref(),
-                    e.class.as_deref(),
-                    e.latency_us.unwrap_or(0),
-                );
+                let origin = failed.then(|| e.origin.unwrap_or(Origin::Upstream));
+                self.live.add(&e.target, &route, t as u64, origin, e.class, e.latency_us.unwrap_or(0));
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
@@ -218,9 +213,8 @@ impl Writer {
                 })
             }
             fields::TYPE_CONNECTION => {
-                let origin =
-                    e.error.is_some().then(|| e.origin.clone().unwrap_or_else(|| fields::ORIGIN_UPSTREAM.into()));
-                self.live.add(&e.target, "tcp", t as u64, origin.as_deref(), None, e.latency_us.unwrap_or(0));
+                let origin = e.error.is_some().then(|| e.origin.unwrap_or(Origin::Upstream));
+                self.live.add(&e.target, "tcp", t as u64, origin, None, e.latency_us.unwrap_or(0));
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
@@ -263,8 +257,8 @@ impl Writer {
     }
 
     fn sample(&mut self, e: &Entry, route: &str, t: f64, latency_ms: f64) -> io::Result<()> {
-        let class = e.class.clone().unwrap_or_else(|| "failed".into());
-        let kept = self.samples.entry((e.target.clone(), route.to_string(), class.clone())).or_default();
+        let class = e.class;
+        let kept = self.samples.entry((e.target.clone(), route.to_string(), class)).or_default();
         if *kept >= SAMPLES_PER_CLASS {
             return Ok(());
         }

@@ -1,5 +1,13 @@
-//! Route templates: `GET /users/42/orders` becomes `GET /users/{id}/orders`,
-//! so that reports group requests the way people think of them.
+//! Routes: templates (`GET /users/42/orders` becomes `GET /users/{id}/orders`,
+//! so that reports group requests the way people think of them) and the
+//! route patterns that hypotheses, guardrails and graceful rules select
+//! routes with (`POST /checkout`, `GET /products/*`, `*`).
+
+/// True when `route` (`POST /checkout`) matches `pattern`: `*` matches every
+/// route, and `*` and `?` inside a pattern are globs, as in a fault's `match.path`.
+pub fn matches(pattern: &str, route: &str) -> bool {
+    pattern == "*" || crate::fault::matcher::glob_matches(pattern, route)
+}
 
 /// The template of a path: segments that look like identifiers (numbers,
 /// UUIDs, long hex or mixed letter-digit tokens) become `{id}`.

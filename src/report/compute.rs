@@ -9,10 +9,11 @@ use hdrhistogram::Histogram;
 use super::model::{
     FaultStats, Impact, Origins, PhaseStats, Report, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA,
 };
-use super::verdict::{check_graceful, check_slo, route_matches, AbortInfo, Verdict};
+use super::verdict::{check_graceful, check_slo, AbortInfo, Status, Verdict};
 use crate::record::classify::is_failure;
-use crate::record::journal::Line;
+use crate::record::journal::{Class, Line, Origin, Outcome};
 use crate::record::live::histogram;
+use crate::record::route;
 
 /// Why a journal could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,21 +59,22 @@ pub fn from_file(path: &std::path::Path) -> Result<Report, JournalError> {
     Ok(compute(&lines))
 }
 
-/// Running counts and a latency histogram for one group.
+/// Running counts and a latency histogram for one group of exchanges,
+/// finished into [`Stats`].
 #[derive(Clone)]
-struct Acc {
+struct StatsBuilder {
     stats: Stats,
     latency: Histogram<u64>,
 }
 
-impl Default for Acc {
+impl Default for StatsBuilder {
     fn default() -> Self {
-        Acc { stats: Stats::default(), latency: histogram() }
+        StatsBuilder { stats: Stats::default(), latency: histogram() }
     }
 }
 
-impl Acc {
-    fn add(&mut self, o: &Obs) {
+impl StatsBuilder {
+    fn add(&mut self, o: &Exchange) {
         let s = &mut self.stats;
         s.requests += 1;
         match o.failed {
@@ -111,23 +113,8 @@ impl Acc {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Injected,
-    Upstream,
-    Proxy,
-    Client,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Ok,
-    Graceful,
-    Ungraceful,
-}
-
 /// One request or connection, reduced to what the report needs.
-struct Obs {
+struct Exchange {
     t: f64,
     listener: usize,
     route: usize,
@@ -136,21 +123,12 @@ struct Obs {
     latency_us: u64,
 }
 
-fn origin(o: Option<&str>) -> Origin {
-    match o {
-        Some("injected") => Origin::Injected,
-        Some("proxy") => Origin::Proxy,
-        Some("client") => Origin::Client,
-        _ => Origin::Upstream,
-    }
-}
-
 /// Computes the report of a whole journal.
 pub fn compute(lines: &[Line]) -> Report {
     let mut title = "brownout proxy".to_string();
     let mut started_ms = 0;
     let mut seed = None;
-    let mut outcome = "unfinished".to_string();
+    let mut outcome = Outcome::Unfinished;
     let mut dropped = 0;
     let mut end_t: f64 = 0.0;
     let mut names: Vec<String> = Vec::new();
@@ -163,7 +141,7 @@ pub fn compute(lines: &[Line]) -> Report {
         name_ids.insert(s.to_string(), names.len() - 1);
         names.len() - 1
     };
-    let mut obs: Vec<Obs> = Vec::new();
+    let mut obs: Vec<Exchange> = Vec::new();
     let mut faults: Vec<FaultStats> = Vec::new();
     let mut applied_by_records: HashMap<(String, String), u64> = HashMap::new();
     let mut samples = Vec::new();
@@ -187,13 +165,9 @@ pub fn compute(lines: &[Line]) -> Report {
                 abort = Some(AbortInfo { guardrail: a.guardrail.clone(), at_s: a.t, value: a.value.clone() });
             }
             Line::Request(r) => {
-                let failed =
-                    (r.error.is_some() || r.status.is_none_or(is_failure)).then(|| origin(r.origin.as_deref()));
-                let class = r.class.as_deref().map(|c| match c {
-                    "ok" => Class::Ok,
-                    "graceful" => Class::Graceful,
-                    _ => Class::Ungraceful,
-                });
+                let failed = (r.error.is_some() || r.status.is_none_or(is_failure))
+                    .then(|| r.origin.unwrap_or(Origin::Upstream));
+                let class = r.class;
                 let latency_us = (r.latency_ms * 1000.0).round() as u64;
                 end_t = end_t.max(r.t + r.latency_ms / 1000.0);
                 if let Some(f) = &r.fault {
@@ -203,10 +177,10 @@ pub fn compute(lines: &[Line]) -> Report {
                 }
                 let listener = intern(&r.listener, &mut names);
                 let route = intern(&r.route, &mut names);
-                obs.push(Obs { t: r.t, listener, route, failed, class, latency_us });
+                obs.push(Exchange { t: r.t, listener, route, failed, class, latency_us });
             }
             Line::Connection(c) => {
-                let failed = c.error.is_some().then(|| origin(c.origin.as_deref()));
+                let failed = c.error.is_some().then(|| c.origin.unwrap_or(Origin::Upstream));
                 end_t = end_t.max(c.t + c.duration_ms / 1000.0);
                 if let Some(f) = &c.fault {
                     for name in f.split(',') {
@@ -216,7 +190,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 let listener = intern(&c.listener, &mut names);
                 let route = intern("tcp", &mut names);
                 let latency_us = (c.duration_ms * 1000.0).round() as u64;
-                obs.push(Obs { t: c.t, listener, route, failed, class: None, latency_us });
+                obs.push(Exchange { t: c.t, listener, route, failed, class: None, latency_us });
             }
             Line::FaultOn(f) => {
                 end_t = end_t.max(f.t);
@@ -242,7 +216,7 @@ pub fn compute(lines: &[Line]) -> Report {
             Line::Sample(s) => samples.push(Sample {
                 listener: s.listener.clone(),
                 route: s.route.clone(),
-                class: s.class.clone(),
+                class: s.class,
                 status: s.status,
                 error: s.error.clone(),
                 latency_ms: s.latency_ms,
@@ -250,7 +224,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 body: s.body.clone(),
             }),
             Line::Stop(s) => {
-                outcome = s.outcome.clone();
+                outcome = s.outcome;
                 dropped = s.dropped;
                 end_t = end_t.max(s.t);
             }
@@ -265,9 +239,9 @@ pub fn compute(lines: &[Line]) -> Report {
 
     let observer = name_ids.get("observer").copied();
     let window_s = window_size(end_t);
-    let mut routes: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
-    let mut windows: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
-    let mut headline = Acc::default();
+    let mut routes: BTreeMap<(usize, usize), StatsBuilder> = BTreeMap::new();
+    let mut windows: BTreeMap<(usize, usize), StatsBuilder> = BTreeMap::new();
+    let mut headline = StatsBuilder::default();
     for o in &obs {
         routes.entry((o.listener, o.route)).or_default().add(o);
         windows.entry((o.listener, (o.t / window_s) as usize)).or_default().add(o);
@@ -295,7 +269,7 @@ pub fn compute(lines: &[Line]) -> Report {
     let impact = impact(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
     // The user-facing listener: the observer, else the load driver, else all.
     let user = observer.or_else(|| name_ids.get("load").copied());
-    let in_user = |o: &Obs| user.is_none_or(|u| u == o.listener);
+    let in_user = |o: &Exchange| user.is_none_or(|u| u == o.listener);
     let spans: Vec<(String, f64, f64, u64)> = phase_lines
         .iter()
         .enumerate()
@@ -305,8 +279,9 @@ pub fn compute(lines: &[Line]) -> Report {
         })
         .collect();
     let stats_where = |from: f64, to: f64, pattern: &str| -> Stats {
-        let mut acc = Acc::default();
-        for o in obs.iter().filter(|o| in_user(o) && o.t >= from && o.t < to && route_matches(pattern, &names[o.route]))
+        let mut acc = StatsBuilder::default();
+        for o in
+            obs.iter().filter(|o| in_user(o) && o.t >= from && o.t < to && route::matches(pattern, &names[o.route]))
         {
             acc.add(o);
         }
@@ -344,11 +319,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 checks.push(check_graceful(rule, name, &stats_where(*start, *end, &rule.route)));
             }
         }
-        let status = match outcome.as_str() {
-            "aborted" | "interrupted" | "unfinished" => outcome.clone(),
-            _ if checks.iter().all(|c| c.passed) => "held".into(),
-            _ => "deviated".into(),
-        };
+        let status = Status::of(outcome, checks.iter().all(|c| c.passed));
         Verdict { status, checks, abort: abort.clone() }
     });
     Report {
@@ -387,7 +358,7 @@ fn window_size(duration: f64) -> f64 {
 /// For each fault, each user-facing route while the fault was on, against
 /// the same route while no fault was on.
 fn impact(
-    obs: &[Obs],
+    obs: &[Exchange],
     faults: &[FaultStats],
     names: &[String],
     end_t: f64,
@@ -395,14 +366,14 @@ fn impact(
 ) -> Vec<Impact> {
     let on_intervals: Vec<(f64, f64)> = faults.iter().map(|f| (f.on_s, f.off_s.unwrap_or(end_t))).collect();
     let any_on = |t: f64| on_intervals.iter().any(|(a, b)| t >= *a && t < *b);
-    let mut baseline: BTreeMap<usize, Acc> = BTreeMap::new();
+    let mut baseline: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
     for o in obs.iter().filter(|o| user_facing(o.listener) && !any_on(o.t)) {
         baseline.entry(o.route).or_default().add(o);
     }
     let baseline: BTreeMap<usize, Stats> = baseline.into_iter().map(|(r, a)| (r, a.finish())).collect();
     let mut out = Vec::new();
     for (f, (on, off)) in faults.iter().zip(&on_intervals) {
-        let mut during: BTreeMap<usize, Acc> = BTreeMap::new();
+        let mut during: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
         for o in obs.iter().filter(|o| user_facing(o.listener) && o.t >= *on && o.t < *off) {
             during.entry(o.route).or_default().add(o);
         }

@@ -215,7 +215,8 @@ pub fn render(r: &Report) -> String {
                 (Some(code), None) => code.to_string(),
                 (None, None) => "no response".into(),
             };
-            let _ = writeln!(md, "\n**{} {}**: {}, {what}, {:.1} ms\n", s.listener, s.route, s.class, s.latency_ms);
+            let _ =
+                writeln!(md, "\n**{} {}**: {}, {what}, {:.1} ms\n", s.listener, s.route, s.class_word(), s.latency_ms);
             md.push_str("```text\n");
             for (k, v) in &s.headers {
                 let _ = writeln!(md, "{k}: {v}");

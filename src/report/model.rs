@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::journal::{class_or_failed, Class, Outcome};
+
 /// The version of this schema; bumped on any incompatible change.
 pub const SCHEMA: u32 = 1;
 
@@ -16,9 +18,9 @@ pub struct Report {
     /// Seconds from the start to the last line of the journal.
     pub duration_s: f64,
     pub seed: Option<u64>,
-    /// How the run ended: "stopped", "completed", "aborted", "interrupted", or
-    /// "unfinished" when the journal has no stop line (a killed process).
-    pub outcome: String,
+    /// How the run ended (`unfinished` when the journal has no stop line: a
+    /// killed process).
+    pub outcome: Outcome,
     /// The whole run at the observer (or at every listener without one).
     pub headline: Stats,
     /// Per listener (the observer and each target) and route.
@@ -153,11 +155,19 @@ pub struct Sample {
     pub listener: String,
     pub route: String,
     /// "ok", "graceful" or "ungraceful" at the observer; "failed" elsewhere.
-    pub class: String,
+    #[serde(with = "class_or_failed")]
+    pub class: Option<Class>,
     pub status: Option<u16>,
     /// What went wrong without a response: "reset", "timeout", ...
     pub error: Option<String>,
     pub latency_ms: f64,
     pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Sample {
+    /// The class as the reports print it: `failed` where nothing is classed.
+    pub fn class_word(&self) -> &'static str {
+        self.class.map_or(class_or_failed::FAILED, Class::as_str)
+    }
 }

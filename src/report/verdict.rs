@@ -1,47 +1,73 @@
-//! The hypothesis of an experiment and its verdict: checks computed from
-//! what the journal recorded, per phase.
+//! The verdict on an experiment's hypothesis: checks computed from what the
+//! journal recorded, per phase.
 
 use serde::{Deserialize, Serialize};
 
 use super::model::Stats;
-
-/// What must stay true, as the journal carries it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Hypothesis {
-    pub slos: Vec<Slo>,
-    pub graceful: Vec<GracefulCheck>,
-}
-
-/// A service-level objective for a route, in every phase or in one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Slo {
-    /// `POST /checkout`, a glob such as `GET /products/*`, or `*` for all.
-    pub route: String,
-    /// One phase by name; `None` for every phase.
-    pub phase: Option<String>,
-    pub availability: Option<f64>,
-    pub error_rate: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-}
-
-/// A graceful-degradation rule: the route's failures must be graceful.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GracefulCheck {
-    pub route: String,
-    pub phase: Option<String>,
-    /// The share of failures that must be graceful (1.0: all of them).
-    pub at_least: f64,
-}
+use crate::record::journal::{GracefulCheck, Outcome, Slo};
 
 /// How a run ended and whether its hypothesis held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// `held`, `deviated`, `aborted` or `interrupted`.
-    pub status: String,
+    pub status: Status,
     pub checks: Vec<CheckResult>,
     pub abort: Option<AbortInfo>,
+}
+
+/// What a verdict says of the hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The run completed and every check passed.
+    Held,
+    /// The run completed and at least one check failed.
+    Deviated,
+    /// A guardrail (or `max_duration`) stopped the run.
+    Aborted,
+    /// The run was stopped early by a signal or the admin API.
+    Interrupted,
+    /// The journal ends without a stop line.
+    Unfinished,
+}
+
+impl Status {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Held => "held",
+            Status::Deviated => "deviated",
+            Status::Aborted => "aborted",
+            Status::Interrupted => "interrupted",
+            Status::Unfinished => "unfinished",
+        }
+    }
+
+    /// The verdict of a run that ended with `outcome`, whose checks all
+    /// passed or not.
+    pub fn of(outcome: Outcome, all_passed: bool) -> Status {
+        match outcome {
+            Outcome::Aborted => Status::Aborted,
+            Outcome::Interrupted => Status::Interrupted,
+            Outcome::Unfinished => Status::Unfinished,
+            Outcome::Completed | Outcome::Stopped if all_passed => Status::Held,
+            Outcome::Completed | Outcome::Stopped => Status::Deviated,
+        }
+    }
+
+    /// The process exit status a CI job reads: 0 held, 1 deviated, 3 aborted,
+    /// interrupted or unfinished.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Held => 0,
+            Status::Deviated => 1,
+            Status::Aborted | Status::Interrupted | Status::Unfinished => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,11 +86,6 @@ pub struct AbortInfo {
     pub guardrail: String,
     pub at_s: f64,
     pub value: String,
-}
-
-/// True when `route` (`POST /checkout`) matches `pattern`.
-pub fn route_matches(pattern: &str, route: &str) -> bool {
-    pattern == "*" || crate::fault::matcher::Glob(pattern.to_string()).matches(route)
 }
 
 fn pct(v: f64) -> String {

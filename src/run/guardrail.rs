@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::experiment::{Guardrail, Metric};
+use crate::record::journal::Class;
 use crate::record::live::Live;
 
 /// Where one guardrail stands at one moment.
@@ -38,8 +39,8 @@ fn state(g: &Guardrail, live: &Live, listener: &str, now_s: u64) -> GuardState {
             (v, format!("{:.1}%", v * 100.0))
         }
         Metric::UngracefulShare => {
-            let ungraceful = tally.by_class.get("ungraceful").copied().unwrap_or(0);
-            let graceful = tally.by_class.get("graceful").copied().unwrap_or(0);
+            let ungraceful = tally.classed(Class::Ungraceful);
+            let graceful = tally.classed(Class::Graceful);
             if ungraceful + graceful == 0 {
                 return state;
             }

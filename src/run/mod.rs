@@ -25,7 +25,7 @@ use crate::fault::FaultSwitch;
 use crate::proxy::Proxy;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
-use crate::record::journal::ExperimentInfo;
+use crate::record::journal::{ExperimentInfo, Outcome};
 use crate::record::{Recorder, RunInfo};
 use crate::report::{Report, Written};
 
@@ -54,7 +54,7 @@ pub enum RunError {
 /// What a finished run left behind.
 pub struct Finished {
     /// `completed`, `aborted` or `interrupted`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub report: Report,
     pub journal: PathBuf,
     pub written: Written,
@@ -63,11 +63,7 @@ pub struct Finished {
 impl Finished {
     /// The process exit status: 0 held, 1 deviated, 3 aborted or interrupted.
     pub fn exit_code(&self) -> u8 {
-        match self.report.verdict.as_ref().map(|v| v.status.as_str()) {
-            Some("held") | None => 0,
-            Some("deviated") => 1,
-            _ => 3,
-        }
+        self.report.verdict.as_ref().map_or(0, |v| v.status.exit_code())
     }
 }
 
@@ -201,12 +197,12 @@ pub async fn run(
 }
 
 /// Flushes the journal with `outcome` and writes the reports next to it.
-fn finish(recorder: Recorder, outcome: &str) -> Result<Finished, RunError> {
+fn finish(recorder: Recorder, outcome: Outcome) -> Result<Finished, RunError> {
     let journal = recorder.finish(outcome).map_err(RunError::Journal)?;
     let report = crate::report::from_file(&journal)?;
     let dir = journal.parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
     let written = crate::report::write(&report, &dir).map_err(RunError::Write)?;
-    Ok(Finished { outcome: outcome.to_string(), report, journal, written })
+    Ok(Finished { outcome, report, journal, written })
 }
 
 /// Drives `exp` on `stage` until its timeline ends, a guardrail trips, it
@@ -217,7 +213,7 @@ pub async fn drive(
     stage: &Stage,
     handle: &RunHandle,
     show_progress: bool,
-) -> Result<&'static str, RunError> {
+) -> Result<Outcome, RunError> {
     let live = handle.live.clone();
     let switches: Vec<(String, Arc<FaultSwitch>)> =
         exp.config.targets.iter().filter_map(|t| stage.switch(&t.name).map(|s| (t.name.clone(), s.clone()))).collect();
@@ -282,10 +278,10 @@ pub async fn drive(
                     }
                 }
             }
-            () = tokio::time::sleep_until(start + timeline.total) => break "completed",
+            () = tokio::time::sleep_until(start + timeline.total) => break Outcome::Completed,
             () = tokio::time::sleep_until(start + exp.max_duration) => {
                 abort(&fail_open, "max_duration", &format!("{:?}", exp.max_duration));
-                break "aborted";
+                break Outcome::Aborted;
             }
             _ = guard_tick.tick() => {
                 let now_s = (Instant::now() - start).as_secs();
@@ -294,7 +290,7 @@ pub async fn drive(
                 handle.guardrails(states);
                 if let Some(tripped) = tripped {
                     abort(&fail_open, &tripped.guardrail, tripped.value.as_deref().unwrap_or(""));
-                    break "aborted";
+                    break Outcome::Aborted;
                 }
             }
             _ = progress_tick.tick() => {
@@ -303,7 +299,7 @@ pub async fn drive(
             }
             () = interrupt.cancelled() => {
                 warn!("interrupted: clearing every fault and writing the reports");
-                break "interrupted";
+                break Outcome::Interrupted;
             }
         }
     };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::experiment::timeline::clock;
 use serde::Serialize;
 
+use crate::record::journal::Class;
 use crate::record::live::Live;
 
 /// A listener's last five whole seconds: what the progress line and the
@@ -31,8 +32,8 @@ impl Figures {
         let from = to.saturating_sub(4);
         let t = live.window(listener, "*", from, to);
         let window_s = to - from + 1;
-        let graceful = t.by_class.get("graceful").copied().unwrap_or(0);
-        let ungraceful = t.by_class.get("ungraceful").copied().unwrap_or(0);
+        let graceful = t.classed(Class::Graceful);
+        let ungraceful = t.classed(Class::Ungraceful);
         Figures {
             listener: listener.to_string(),
             window_s,

@@ -17,7 +17,9 @@ use super::progress::Figures;
 use super::{drive, finish, run_info, Finished, RunError, Stage};
 use crate::experiment::{Experiment, Timeline};
 use crate::fault::Fault;
+use crate::record::journal::Outcome;
 use crate::record::{Live, RecordLayer, Recorder};
+use crate::report::verdict::Status;
 use crate::report::Written;
 
 /// How long a run started through the API waits, once over, for requests
@@ -196,8 +198,9 @@ struct RunState {
 }
 
 struct Ended {
-    outcome: String,
-    verdict: Option<String>,
+    /// `None`: the run failed before it could finish its reports.
+    outcome: Option<Outcome>,
+    verdict: Option<Status>,
     reports: Option<Written>,
     error: Option<String>,
     took: Duration,
@@ -258,21 +261,19 @@ impl RunHandle {
         let took = state.started.map_or(Duration::ZERO, |s| s.elapsed());
         state.ended = Some(match finished {
             Ok(f) => Ended {
-                outcome: f.outcome.clone(),
-                verdict: f.report.verdict.as_ref().map(|v| v.status.clone()),
+                outcome: Some(f.outcome),
+                verdict: f.report.verdict.as_ref().map(|v| v.status),
                 reports: Some(f.written.clone()),
                 error: None,
                 took,
             },
-            Err(e) => {
-                Ended { outcome: "failed".into(), verdict: None, reports: None, error: Some(e.to_string()), took }
-            }
+            Err(e) => Ended { outcome: None, verdict: None, reports: None, error: Some(e.to_string()), took },
         });
     }
 
     fn end_with_error(&self, error: &str) {
         self.lock().ended = Some(Ended {
-            outcome: "failed".into(),
+            outcome: None,
             verdict: None,
             reports: None,
             error: Some(error.to_string()),
@@ -299,7 +300,7 @@ impl RunHandle {
             (None, None) => Duration::ZERO,
         };
         let status = match (&state.ended, state.stopping) {
-            (Some(e), _) => e.outcome.as_str(),
+            (Some(e), _) => e.outcome.map_or("failed", Outcome::as_str),
             (None, true) => "stopping",
             (None, false) => "running",
         };

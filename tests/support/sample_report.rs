@@ -5,6 +5,7 @@
 //! The numbers come from a small deterministic simulation (a fixed-seed xorshift), so they are consistent with
 //! each other: windows add up to routes, routes to the headline, and impacts are computed from the same windows.
 
+use brownout::record::journal::{Class, Outcome};
 use brownout::report::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats, SCHEMA};
 
 const DURATION_S: f64 = 298.6;
@@ -259,7 +260,7 @@ fn samples() -> Vec<Sample> {
         Sample {
             listener: "observer".into(),
             route: "POST /checkout".into(),
-            class: "ungraceful".into(),
+            class: Some(Class::Ungraceful),
             status: Some(500),
             error: None,
             latency_ms: 2143.0,
@@ -278,7 +279,7 @@ fn samples() -> Vec<Sample> {
         Sample {
             listener: "observer".into(),
             route: "POST /checkout".into(),
-            class: "graceful".into(),
+            class: Some(Class::Graceful),
             status: Some(503),
             error: None,
             latency_ms: 184.0,
@@ -294,7 +295,7 @@ fn samples() -> Vec<Sample> {
         Sample {
             listener: "observer".into(),
             route: "GET /products/{id}".into(),
-            class: "ungraceful".into(),
+            class: Some(Class::Ungraceful),
             status: None,
             error: Some("reset".into()),
             latency_ms: 61.4,
@@ -304,7 +305,7 @@ fn samples() -> Vec<Sample> {
         Sample {
             listener: "payments".into(),
             route: "POST /v1/charges".into(),
-            class: "failed".into(),
+            class: None,
             status: Some(503),
             error: None,
             latency_ms: 0.8,
@@ -318,7 +319,7 @@ fn samples() -> Vec<Sample> {
         Sample {
             listener: "inventory".into(),
             route: "GET /stock/{sku}".into(),
-            class: "failed".into(),
+            class: None,
             status: None,
             error: Some("client gave up after 1000 ms".into()),
             latency_ms: 1000.2,
@@ -450,7 +451,7 @@ pub fn sample_report() -> Report {
         started_ms: 1_763_861_820_000,
         duration_s: DURATION_S,
         seed: Some(20_251_123),
-        outcome: "completed".into(),
+        outcome: Outcome::Completed,
         headline,
         routes,
         windows,

@@ -9,6 +9,7 @@ mod verdict;
 use std::collections::BTreeMap;
 
 use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats};
+use crate::record::journal::{Class, Outcome};
 use chart::*;
 use style::*;
 use tables::*;
@@ -238,13 +239,12 @@ fn head(out: &mut String, title: &str) {
     out.push_str("</style>\n</head>\n");
 }
 
-fn outcome_class(outcome: &str) -> &'static str {
+fn outcome_class(outcome: Outcome) -> &'static str {
     match outcome {
-        "completed" => "good",
-        "stopped" => "neutral",
-        "interrupted" | "unfinished" => "warn",
-        "aborted" => "bad",
-        _ => "neutral",
+        Outcome::Completed => "good",
+        Outcome::Stopped => "neutral",
+        Outcome::Interrupted | Outcome::Unfinished => "warn",
+        Outcome::Aborted => "bad",
     }
 }
 
@@ -252,7 +252,7 @@ fn header(out: &mut String, r: &Report) {
     out.push_str("<header class=\"top\">\n<div class=\"brand\">brownout \u{00b7} run report</div>\n");
     out.push_str(&format!("<h1>{}</h1>\n<dl class=\"meta\">\n", esc(&r.title)));
     let seed = r.seed.map_or_else(|| DASH.to_string(), |s| s.to_string());
-    let outcome = format!("<span class=\"badge {}\">{}</span>", outcome_class(&r.outcome), esc(&r.outcome));
+    let outcome = format!("<span class=\"badge {}\">{}</span>", outcome_class(r.outcome), r.outcome);
     for (label, value) in [
         ("Started", esc(&fmt_utc(r.started_ms))),
         ("Duration", esc(&fmt_duration(r.duration_s))),
@@ -325,7 +325,7 @@ mod tests {
             started_ms: 0,
             duration_s: 0.0,
             seed: None,
-            outcome: "unfinished".to_string(),
+            outcome: Outcome::Unfinished,
             headline: Stats::default(),
             routes: Vec::new(),
             windows: Vec::new(),

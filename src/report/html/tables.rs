@@ -239,12 +239,11 @@ pub(super) fn faults_section(out: &mut String, faults: &[FaultStats]) {
 // ---------------------------------------------------------------------------------------------------------------
 // Samples
 
-pub(super) fn class_tone(class: &str) -> &'static str {
+pub(super) fn class_tone(class: Option<Class>) -> &'static str {
     match class {
-        "ok" => "good",
-        "graceful" => "warn",
-        "ungraceful" | "failed" => "bad",
-        _ => "neutral",
+        Some(Class::Ok) => "good",
+        Some(Class::Graceful) => "warn",
+        Some(Class::Ungraceful) | None => "bad",
     }
 }
 
@@ -259,8 +258,8 @@ pub(super) fn sample_card(out: &mut String, s: &Sample) {
     out.push_str(&format!(
         "<span class=\"badge {}\">{}</span><span class=\"route\">{}</span><span class=\"pill\">{}</span>\
          <span class=\"spacer\"></span><span class=\"{outcome_class}\">{}</span><span class=\"latency\">{}</span>",
-        class_tone(&s.class),
-        esc(&s.class),
+        class_tone(s.class),
+        s.class_word(),
         esc(&s.route),
         esc(&s.listener),
         esc(&outcome),

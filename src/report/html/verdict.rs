@@ -3,20 +3,21 @@
 
 use super::{esc, fmt_ms, fmt_pct};
 use crate::report::model::{PhaseStats, Report, Stats};
+use crate::report::verdict::Status;
 
 /// Writes the verdict, phases and steady state, if the run was an experiment.
 pub fn section(out: &mut String, r: &Report) {
     if let Some(v) = &r.verdict {
-        let class = match v.status.as_str() {
-            "held" => "ok",
-            "deviated" => "bad",
-            _ => "warn",
+        let class = match v.status {
+            Status::Held => "ok",
+            Status::Deviated => "bad",
+            Status::Aborted | Status::Interrupted | Status::Unfinished => "warn",
         };
         let failed = v.checks.iter().filter(|c| !c.passed).count();
         out.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
         out.push_str(&format!(
             "<p class=\"verdict verdict-{class}\"><strong>{}</strong>: {} checks, {failed} failed.</p>\n",
-            esc(&v.status),
+            v.status,
             v.checks.len()
         ));
         if let Some(a) = &v.abort {
