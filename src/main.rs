@@ -467,7 +467,7 @@ fn print_verdict(finished: &brownout::run::Finished) {
 /// Runs due experiments one at a time, for ever; `--list` prints the next
 /// run of each and returns.
 fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use brownout::run::schedule::{Cron, Zone};
+    use brownout::experiment::schedule::{Cron, Zone};
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();

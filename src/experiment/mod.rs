@@ -4,6 +4,7 @@
 //! are in force when.
 
 mod raw;
+pub mod schedule;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -699,7 +700,7 @@ impl Validator<'_> {
     fn schedule(&mut self, raw: &Spanned<raw::RawSchedule>) -> Option<Schedule> {
         let s = raw.get_ref();
         let cron = s.cron.get_ref().clone();
-        if let Err(why) = crate::run::schedule::Cron::parse(&cron) {
+        if let Err(why) = schedule::Cron::parse(&cron) {
             self.problem(
                 s.cron.span().start,
                 "schedule.cron".into(),
@@ -708,7 +709,7 @@ impl Validator<'_> {
             return None;
         }
         let timezone = s.timezone.as_ref().map_or_else(|| "UTC".to_string(), |t| t.get_ref().clone());
-        if let Err(why) = crate::run::schedule::Zone::parse(&timezone) {
+        if let Err(why) = schedule::Zone::parse(&timezone) {
             let at = s.timezone.as_ref().map_or(s.cron.span().start, |t| t.span().start);
             self.problem(
                 at,

@@ -7,7 +7,6 @@
 pub mod guardrail;
 pub mod progress;
 mod registry;
-pub mod schedule;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
