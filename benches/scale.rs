@@ -534,11 +534,11 @@ async fn pool_exhaustion(secs: f64, rounds: usize) {
         "seed = 1\nshutdown_grace = \"1s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\nrequest_timeout = \"{hold}s\"\n[[target.fault]]\nkind = \"pool_exhaustion\"\nlimit = {POOL_LIMIT}\nwhen_full = \"queue\"\nqueue_timeout = \"{hold}s\"\nmatch = {{ path = \"/slow*\" }}\n"
     );
     let config = brownout::config::parse("bench.toml", &text, None).expect("valid bench config");
-    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind");
-    let addr = proxy.local_addr("t").expect("addr");
-    let admin = proxy.local_addr("admin").expect("admin");
+    let app = brownout::app::App::bind(&config).expect("bind");
+    let addr = app.proxy().target_addr("t").expect("addr");
+    let admin = app.admin_addr().expect("admin");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run(async move {
+    let running = tokio::spawn(app.serve(async move {
         let _ = stopped.await;
     }));
 

@@ -148,10 +148,10 @@ pub async fn drive(addr: SocketAddr, connections: usize, rate: f64, secs: f64) -
 /// target `t` and what stops it when sent to (or dropped).
 #[allow(dead_code)] // not every bench uses every helper
 pub async fn proxy(config: &brownout::config::Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let proxy = brownout::proxy::Proxy::bind(config).await.expect("bind");
-    let addr = proxy.local_addr("t").expect("a target named t");
+    let app = brownout::app::App::bind(config).expect("bind");
+    let addr = app.proxy().target_addr("t").expect("a target named t");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(proxy.run(async move {
+    tokio::spawn(app.serve(async move {
         let _ = rx.await;
     }));
     (addr, tx)

@@ -64,6 +64,7 @@
 //! - Nothing binds before the whole config is valid.
 
 pub mod admin;
+pub mod app;
 pub mod config;
 pub mod demo;
 pub mod experiment;

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use brownout::record::RecordLayer;
-use brownout::run::{Launcher, Runs};
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -33,12 +32,10 @@ async fn serve(tag: &str, layer: &RecordLayer) -> Served {
     let config = brownout::config::parse("serving.toml", &text, None).expect("valid");
     let dir = std::env::temp_dir().join(format!("brownout-runs-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind");
-    let launcher = Launcher { stage: proxy.stage(), layer: layer.clone(), dir: dir.clone(), config };
-    let proxy = proxy.with_runs(Runs::new(Some(launcher)));
-    let (admin, target) = (proxy.local_addr("admin").expect("admin"), proxy.local_addr("t").expect("t"));
+    let app = brownout::app::App::bind(&config).expect("bind").with_launcher(layer.clone(), dir.clone(), config);
+    let (admin, target) = (app.admin_addr().expect("admin"), app.proxy().target_addr("t").expect("t"));
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(proxy.run(async move {
+    let task = tokio::spawn(app.serve(async move {
         let _ = rx.await;
     }));
     Served { admin, target, dir, stop, task }

@@ -108,7 +108,7 @@ async fn run_experiment(tag: &str, graceful: bool, extra: &str) -> (brownout::ru
     let _guard = tracing::subscriber::set_default(subscriber);
     let finished = tokio::time::timeout(
         Duration::from_secs(60),
-        brownout::run::run(&exp, recorder, CancellationToken::new(), false),
+        brownout::app::run_experiment(&exp, recorder, CancellationToken::new(), false),
     )
     .await
     .expect("the run ended in time")
@@ -231,7 +231,7 @@ faults = [{{ target = "t", kind = "hang" }}]
     let started = std::time::Instant::now();
     let finished = tokio::time::timeout(
         Duration::from_secs(30),
-        brownout::run::run(&exp, recorder, CancellationToken::new(), false),
+        brownout::app::run_experiment(&exp, recorder, CancellationToken::new(), false),
     )
     .await
     .expect("stopped in time")

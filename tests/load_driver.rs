@@ -44,7 +44,7 @@ async fn run(tag: &str, text: &str) -> (brownout::run::Finished, Vec<brownout::r
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.layer()));
     let finished = tokio::time::timeout(
         Duration::from_secs(60),
-        brownout::run::run(&exp, recorder, CancellationToken::new(), false),
+        brownout::app::run_experiment(&exp, recorder, CancellationToken::new(), false),
     )
     .await
     .expect("in time")

@@ -322,10 +322,10 @@ async fn metrics_count_requests_faults_and_open_connections() {
     let up = upstream::mirror().await;
     let fault = "[[target.fault]]\nname = \"teapot\"\nkind = \"error\"\nstatus = 503\nmatch = { path = \"/fail\" }\n";
     let config = brownout::config::parse("m.toml", &support::http_target("t", up, fault), None).expect("config");
-    let proxy = brownout::proxy::Proxy::bind(&config).await.expect("bind").with_live(recorder.live());
-    let (admin, target) = (proxy.local_addr("admin").expect("admin"), proxy.local_addr("t").expect("t"));
+    let app = brownout::app::App::bind(&config).expect("bind").with_live(recorder.live());
+    let (admin, target) = (app.admin_addr().expect("admin"), app.proxy().target_addr("t").expect("t"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run(async move {
+    let running = tokio::spawn(app.serve(async move {
         let _ = stopped.await;
     }));
     for _ in 0..7 {

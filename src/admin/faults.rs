@@ -4,7 +4,7 @@
 use http::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::{ok, respond, AdminState, Refused, TargetEntry};
+use super::{ok, respond, AdminState, Refused, TargetInfo};
 use crate::fault::Fault;
 use crate::proxy::http::ProxyBody;
 
@@ -59,11 +59,11 @@ pub fn route(method: &Method, parts: &[&str], body: &[u8], state: &AdminState) -
     }
 }
 
-fn no_fault(target: &TargetEntry, fault: &str) -> Refused {
+fn no_fault(target: &TargetInfo, fault: &str) -> Refused {
     Refused(StatusCode::NOT_FOUND, format!("target {} has no fault named {fault:?}", target.name))
 }
 
-fn describe(t: &TargetEntry) -> Value {
+fn describe(t: &TargetInfo) -> Value {
     json!({
         "name": t.name,
         "protocol": t.protocol,
@@ -74,7 +74,7 @@ fn describe(t: &TargetEntry) -> Value {
     })
 }
 
-fn faults_json(t: &TargetEntry) -> Value {
+fn faults_json(t: &TargetInfo) -> Value {
     Value::Array(t.switch.load().faults.iter().map(|a| fault_json(&a.fault, a.applied())).collect())
 }
 
@@ -91,7 +91,7 @@ fn fault_json(f: &Fault, applied: u64) -> Value {
 /// Applies `edit` to the target's ad-hoc faults and, if it changed
 /// something (`true`), swaps the config's faults plus the ad-hoc ones in.
 fn change(
-    target: &TargetEntry,
+    target: &TargetInfo,
     state: &AdminState,
     edit: impl FnOnce(&mut Vec<Fault>) -> bool,
 ) -> Result<bool, Refused> {
@@ -114,7 +114,7 @@ fn change(
     Ok(true)
 }
 
-fn parse(target: &TargetEntry, body: &[u8], state: &AdminState) -> Result<Fault, Refused> {
+fn parse(target: &TargetInfo, body: &[u8], state: &AdminState) -> Result<Fault, Refused> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Refused(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}")))?;
     let id = state.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -122,7 +122,7 @@ fn parse(target: &TargetEntry, body: &[u8], state: &AdminState) -> Result<Fault,
         .map_err(|message| Refused(StatusCode::BAD_REQUEST, message))
 }
 
-fn add(target: &TargetEntry, body: &[u8], state: &AdminState) -> Answer {
+fn add(target: &TargetInfo, body: &[u8], state: &AdminState) -> Answer {
     let fault = parse(target, body, state)?;
     let taken = target.base.iter().any(|f| f.name == fault.name);
     let answer = fault_json(&fault, 0);
@@ -143,7 +143,7 @@ fn add(target: &TargetEntry, body: &[u8], state: &AdminState) -> Answer {
     Ok(respond(StatusCode::CREATED, answer))
 }
 
-fn replace(target: &TargetEntry, fault_name: &str, body: &[u8], state: &AdminState) -> Answer {
+fn replace(target: &TargetInfo, fault_name: &str, body: &[u8], state: &AdminState) -> Answer {
     let mut fault = parse(target, body, state)?;
     fault.name = fault_name.to_string();
     let answer = fault_json(&fault, 0);

@@ -11,7 +11,6 @@ mod toxiproxy;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -29,24 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Admin, Secret};
-use crate::fault::{Fault, FaultSwitch};
+use crate::fault::Fault;
 use crate::proxy::http::ProxyBody;
-use crate::proxy::ConnGauge;
+use crate::proxy::{ConnGauge, TargetInfo};
 use crate::record::Live;
 use crate::run::Runs;
-
-/// What the admin API knows of one target.
-#[derive(Clone)]
-pub struct TargetEntry {
-    pub name: String,
-    pub protocol: &'static str,
-    pub listen: SocketAddr,
-    pub upstream: String,
-    pub switch: Arc<FaultSwitch>,
-    /// The faults of the config file, always active beside the ad-hoc ones.
-    pub base: Vec<Fault>,
-    pub gauge: ConnGauge,
-}
 
 /// What the admin API reads and changes. Cheap to clone.
 #[derive(Clone, Default)]
@@ -57,7 +43,7 @@ pub struct AdminState {
     pub runs: Arc<Runs>,
     token: Option<Secret>,
     allow_browsers: bool,
-    targets: Arc<Vec<TargetEntry>>,
+    targets: Arc<Vec<TargetInfo>>,
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
     next_id: Arc<AtomicU64>,
@@ -72,7 +58,7 @@ impl AdminState {
         gauges: Vec<(String, ConnGauge)>,
         runs: Arc<Runs>,
         admin: &Admin,
-        targets: Vec<TargetEntry>,
+        targets: Vec<TargetInfo>,
         seed: u64,
     ) -> Self {
         AdminState {

@@ -4,6 +4,7 @@
 //! refused with `file:line:col`, the key path, the value and the expected form,
 //! before anything binds.
 
+mod describe;
 mod error;
 pub mod fault;
 mod model;

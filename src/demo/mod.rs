@@ -8,11 +8,7 @@ mod shop;
 
 use std::net::SocketAddr;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::experiment::Experiment;
-use crate::record::Recorder;
-use crate::run::{Finished, RunError};
 
 /// The bundled game day, with `{placeholders}` for the ports and the phase
 /// length. Kept as a file so it reads like any other experiment.
@@ -66,22 +62,10 @@ pub async fn prepare(quick: bool) -> Result<Demo, DemoError> {
     Ok(Demo { experiment })
 }
 
-/// Runs the game day with `recorder` (already installed as a tracing layer).
-pub async fn run(
-    demo: &Demo,
-    recorder: Recorder,
-    interrupt: CancellationToken,
-    progress: bool,
-) -> Result<Finished, DemoError> {
-    Ok(crate::run::run(&demo.experiment, recorder, interrupt, progress).await?)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("the demo could not start its in-process services: {0}")]
     Io(#[from] std::io::Error),
     #[error("the bundled game day is invalid (a bug in brownout): {0}")]
     Bundled(String),
-    #[error(transparent)]
-    Run(#[from] RunError),
 }

@@ -3,6 +3,7 @@
 //! module parses and validates it; [`timeline`] says, purely, which faults
 //! are in force when.
 
+mod describe;
 mod raw;
 pub mod schedule;
 pub mod timeline;
@@ -150,7 +151,7 @@ pub struct Schedule {
 
 pub const DEFAULT_SEED: u64 = 1;
 /// Extra time the run may take beyond its phases before it is stopped.
-const SLACK: Duration = Duration::from_secs(60);
+pub(crate) const SLACK: Duration = Duration::from_secs(60);
 
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment, FileError> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Experiment, PhaseFault};
+use super::{Experiment, Phase, PhaseFault};
 use crate::fault::{Distribution, Fault, HttpKind, Kind, TcpKind};
 
 /// One phase placed on the timeline.
@@ -12,6 +12,17 @@ pub struct Span {
     pub name: String,
     pub start: Duration,
     pub end: Duration,
+}
+
+impl Experiment {
+    /// The same experiment with one quiet phase of `duration` instead of its
+    /// own, and no guardrails: its load driven alone (`brownout load`).
+    pub fn load_only(mut self, duration: Duration) -> Experiment {
+        self.phases = vec![Phase { name: "load".into(), duration, faults: Vec::new() }];
+        self.max_duration = duration + super::SLACK;
+        self.guardrails.clear();
+        self
+    }
 }
 
 #[derive(Debug, Clone)]

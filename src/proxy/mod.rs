@@ -1,5 +1,7 @@
-//! The listeners: binding every target, the observer and the admin API, then
-//! serving them until shutdown and draining what is in flight.
+//! The data path's listeners: binding the observer and every target,
+//! serving them, and draining what is in flight on shutdown. The proxy
+//! knows nothing of the admin API or of runs: what assembles them around
+//! it is [`crate::app`].
 
 mod gate;
 pub mod http;
@@ -7,18 +9,19 @@ pub mod reset;
 pub mod tcp;
 pub mod timer;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::{Config, Protocol};
-use crate::fault::FaultSwitch;
+use crate::fault::{Fault, FaultSwitch};
+use crate::record::classify::GracefulRules;
 
 pub use gate::ConnGauge;
 pub(crate) use gate::{Gate, Open};
@@ -37,49 +40,66 @@ pub enum StartError {
     Upstream { who: String, message: String },
 }
 
+/// What a data-path listener is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// In front of the application: records and classifies, injects nothing.
+    Observer,
+    /// In front of one dependency: injects its faults.
+    Target,
+}
+
 enum Serve {
     Http(http::Injector),
-    Tcp(Arc<FaultSwitch>, Arc<crate::config::TcpUpstream>),
-    Admin,
+    Tcp(Arc<crate::config::TcpUpstream>),
 }
 
 struct Bound {
+    role: Role,
+    /// The listener's name in the journal: `observer` or the target's name.
     name: String,
     listener: TcpListener,
     serve: Serve,
+    switch: Arc<FaultSwitch>,
     gauge: ConnGauge,
 }
 
-/// Every listener of a config, bound and ready to serve.
+/// What the proxy knows of one bound target, for those who drive its
+/// faults (runs, the admin API) and show it.
+#[derive(Clone)]
+pub struct TargetInfo {
+    pub name: String,
+    pub protocol: &'static str,
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub switch: Arc<FaultSwitch>,
+    /// The faults of the config file, always active beside the ad-hoc ones.
+    pub base: Vec<Fault>,
+    pub gauge: ConnGauge,
+}
+
+/// The observer and every target of a config, bound and ready to serve.
 pub struct Proxy {
     bound: Vec<Bound>,
-    /// What the admin API serves about each target.
-    targets: Vec<crate::admin::TargetEntry>,
-    admin: crate::config::Admin,
-    grace: Duration,
-    live: Option<Arc<crate::record::Live>>,
-    runs: Arc<crate::run::Runs>,
+    targets: Vec<TargetInfo>,
     seed: u64,
 }
 
 impl Proxy {
     /// Binds every listener before serving any, so a port already in use
     /// stops the start with a message naming the listener and the address.
-    pub async fn bind(config: &Config) -> Result<Proxy, StartError> {
+    pub fn bind(config: &Config) -> Result<Proxy, StartError> {
         let mut bound = Vec::new();
-        bound.push(Bound {
-            name: "admin".into(),
-            listener: listen("admin", config.admin.listen).await?,
-            serve: Serve::Admin,
-            gauge: ConnGauge::default(),
-        });
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
                 .map_err(|message| StartError::Upstream { who: "observer".into(), message })?;
+            let injector = http::observer(forwarder, config.graceful.clone());
             bound.push(Bound {
+                role: Role::Observer,
                 name: o.name.clone(),
-                listener: listen("observer", o.listen).await?,
-                serve: Serve::Http(http::observer(forwarder, config.graceful.clone())),
+                listener: listen("observer", o.listen)?,
+                switch: injector.switch().clone(),
+                serve: Serve::Http(injector),
                 gauge: ConnGauge::default(),
             });
         }
@@ -93,13 +113,13 @@ impl Proxy {
                 Protocol::Http(up) => {
                     let forwarder = http::Forwarder::new(&t.name, up)
                         .map_err(|message| StartError::Upstream { who: who.clone(), message })?;
-                    Serve::Http(http::Injector::new(switch, forwarder))
+                    Serve::Http(http::Injector::new(switch.clone(), forwarder))
                 }
-                Protocol::Tcp(up) => Serve::Tcp(switch, Arc::new(up.clone())),
+                Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
             };
-            let listener = listen(&who, t.listen).await?;
+            let listener = listen(&who, t.listen)?;
             let gauge = ConnGauge::default();
-            targets.push(crate::admin::TargetEntry {
+            targets.push(TargetInfo {
                 name: t.name.clone(),
                 protocol: t.protocol_name(),
                 listen: listener.local_addr().unwrap_or(t.listen),
@@ -107,115 +127,92 @@ impl Proxy {
                     Protocol::Http(up) => up.display(),
                     Protocol::Tcp(up) => up.address.clone(),
                 },
-                switch: switch_of(&serve),
+                switch: switch.clone(),
                 base: t.faults.clone(),
                 gauge: gauge.clone(),
             });
-            bound.push(Bound { name: t.name.clone(), listener, serve, gauge });
+            bound.push(Bound { role: Role::Target, name: t.name.clone(), listener, serve, switch, gauge });
         }
-        Ok(Proxy {
-            bound,
-            targets,
-            admin: config.admin.clone(),
-            grace: config.shutdown_grace,
-            live: None,
-            runs: Arc::default(),
-            seed,
-        })
+        Ok(Proxy { bound, targets, seed })
     }
 
-    /// Serves the recorder's live aggregates at the admin API's `/metrics`.
-    pub fn with_live(mut self, live: Arc<crate::record::Live>) -> Self {
-        self.live = Some(live);
-        self
+    /// The seed every target's fault decisions derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
-    /// The runs the admin API shows, stops and (with a launcher) starts.
-    pub fn with_runs(mut self, runs: Arc<crate::run::Runs>) -> Self {
-        self.runs = runs;
-        self
+    /// Every target, in the config's order.
+    pub fn targets(&self) -> &[TargetInfo] {
+        &self.targets
     }
 
-    /// What a run drives: the targets' switches, the listeners' addresses
-    /// and the observer's classification rules.
-    pub fn stage(&self) -> crate::run::Stage {
-        let mut stage = crate::run::Stage::default();
-        for b in &self.bound {
-            if let Ok(addr) = b.listener.local_addr() {
-                stage.addrs.push((b.name.clone(), addr));
-            }
-            match &b.serve {
-                Serve::Http(i) if i.rules_switch().is_some() => stage.rules = i.rules_switch().cloned(),
-                _ => {}
-            }
-        }
-        stage.targets = self
-            .targets
-            .iter()
-            .map(|t| crate::run::StageTarget { name: t.name.clone(), protocol: t.protocol, switch: t.switch.clone() })
-            .collect();
-        stage
+    /// The observer's address, if there is an observer.
+    pub fn observer_addr(&self) -> Option<SocketAddr> {
+        self.addr_of(|b| b.role == Role::Observer)
     }
 
-    /// The address a listener is bound to (`admin`, `observer` or a target's name).
-    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.bound.iter().find(|b| b.name == name).and_then(|b| b.listener.local_addr().ok())
+    /// The address of the target named `name`.
+    pub fn target_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addr_of(|b| b.role == Role::Target && b.name == name)
+    }
+
+    fn addr_of(&self, which: impl Fn(&Bound) -> bool) -> Option<SocketAddr> {
+        self.bound.iter().find(|b| which(b)).and_then(|b| b.listener.local_addr().ok())
+    }
+
+    /// Every listener's name and address, the observer first.
+    pub fn addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.bound.iter().filter_map(|b| b.listener.local_addr().ok().map(|a| (b.name.clone(), a))).collect()
     }
 
     /// The fault switch of a target: what changes its active faults.
     pub fn switch(&self, target: &str) -> Option<Arc<FaultSwitch>> {
-        self.bound.iter().filter(|b| b.name == target).find_map(|b| match &b.serve {
-            Serve::Http(i) if b.name != "observer" => Some(i.switch().clone()),
-            Serve::Tcp(s, _) => Some(s.clone()),
+        self.targets.iter().find(|t| t.name == target).map(|t| t.switch.clone())
+    }
+
+    /// Where the observer's classification rules are swapped, if there is an observer.
+    pub fn observer_rules(&self) -> Option<Arc<ArcSwap<GracefulRules>>> {
+        self.bound.iter().find_map(|b| match &b.serve {
+            Serve::Http(i) if b.role == Role::Observer => i.rules_switch().cloned(),
             _ => None,
         })
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and waits up to
-    /// the grace period for in-flight work. Returns how many connection tasks
-    /// were still running when the grace period ran out.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> usize {
-        let token = CancellationToken::new();
-        let tracker = TaskTracker::new();
-        let switches: Vec<Arc<FaultSwitch>> = self.bound.iter().filter_map(|b| self.switch(&b.name)).collect();
-        let gauges: Vec<(String, ConnGauge)> =
-            self.bound.iter().filter(|b| b.name != "admin").map(|b| (b.name.clone(), b.gauge.clone())).collect();
-        let admin = crate::admin::AdminState::new(
-            self.live.clone(),
-            gauges,
-            self.runs.clone(),
-            &self.admin,
-            std::mem::take(&mut self.targets),
-            self.seed,
-        );
+    /// Open connections per listener, for `/metrics`.
+    pub fn gauges(&self) -> Vec<(String, ConnGauge)> {
+        self.bound.iter().map(|b| (b.name.clone(), b.gauge.clone())).collect()
+    }
+
+    /// Spawns every listener's accept loop on `tracker`; they stop
+    /// accepting when `shutdown` is cancelled. Returns the targets' switches,
+    /// for whoever must clear every fault before the drain.
+    pub fn serve(self, shutdown: &CancellationToken, tracker: &TaskTracker) -> Vec<Arc<FaultSwitch>> {
+        let switches = self.targets.iter().map(|t| t.switch.clone()).collect();
         for b in self.bound {
-            let addr = b.listener.local_addr().ok();
-            info!(listener = %b.name, addr = ?addr, "listening");
-            let (token, t) = (token.clone(), tracker.clone());
+            let addr = b.listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+            info!(listener = %b.name, %addr, "listening");
+            let (token, t) = (shutdown.clone(), tracker.clone());
             match b.serve {
-                Serve::Http(f) => tracker.spawn(http::serve(b.listener, f, b.gauge, token, t)),
-                Serve::Tcp(switch, up) => tracker.spawn(tcp::serve(b.listener, switch, up, b.gauge, token, t)),
-                Serve::Admin => tracker.spawn(crate::admin::serve(b.listener, admin.clone(), token, t)),
+                Serve::Http(injector) => tracker.spawn(http::serve(b.listener, injector, b.gauge, token, t)),
+                Serve::Tcp(up) => tracker.spawn(tcp::serve(b.listener, b.switch, up, b.gauge, token, t)),
             };
         }
-        shutdown.await;
-        // A run started through the API ends first, writing its reports.
-        self.runs.stop_launched(Duration::from_secs(30)).await;
-        // Fail open: whatever drains from here on passes untouched.
-        for switch in &switches {
-            switch.clear();
-        }
-        info!(grace = ?self.grace, "shutting down: no new connections, draining");
-        token.cancel();
-        tracker.close();
-        if tokio::time::timeout(self.grace, tracker.wait()).await.is_err() {
-            let left = tracker.len();
-            warn!(connections = left, "grace period over, cutting what is left");
-            return left;
-        }
-        info!("drained");
-        0
+        switches
     }
+}
+
+/// Waits up to `grace` for the tasks on `tracker` (closed here) to finish.
+/// Returns how many were still running when the grace period ran out.
+pub async fn drain(tracker: &TaskTracker, grace: Duration) -> usize {
+    info!(?grace, "shutting down: no new connections, draining");
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        let left = tracker.len();
+        warn!(connections = left, "grace period over, cutting what is left");
+        return left;
+    }
+    info!("drained");
+    0
 }
 
 /// How many connections a listener lets wait for accept (the kernel caps it
@@ -232,7 +229,8 @@ pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-async fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+/// Binds `addr` for the listener `who`, with a message naming both when it cannot.
+pub fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
     bind(addr).map_err(|source| StartError::Bind { who: who.to_string(), addr, source })
 }
 
@@ -243,40 +241,8 @@ pub(crate) async fn accept_failed(name: &str, e: &std::io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-fn switch_of(serve: &Serve) -> Arc<FaultSwitch> {
-    match serve {
-        Serve::Http(i) => i.switch().clone(),
-        Serve::Tcp(s, _) => s.clone(),
-        Serve::Admin => Arc::new(FaultSwitch::new("admin", 0, Vec::new())),
-    }
-}
-
 /// A seed from the clock, for runs that did not ask for one.
 fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     crate::fault::rng::mix(nanos as u64, u64::from(std::process::id()))
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -1,10 +1,16 @@
-//! Reports: computed purely from a journal, then rendered as JSON, Markdown
-//! and a self-contained HTML page.
+//! Reports: computed purely from a journal, then rendered as JSON, Markdown,
+//! a self-contained HTML page, and lines for the terminal.
+//!
+//! - `compute.rs`: journal lines to the [`Report`] model (pure).
+//! - `model.rs`: the report, which is also `report.json`'s schema.
+//! - `verdict.rs`: the hypothesis's checks and the verdict.
+//! - `markdown.rs`, `html/`, `terminal.rs`: the renderings.
 
 pub mod compute;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod terminal;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +24,30 @@ pub struct Written {
     pub json: PathBuf,
     pub markdown: PathBuf,
     pub html: PathBuf,
+}
+
+/// Why a journal's reports could not be rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot write the reports in {dir}: {source}")]
+    Write {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Computes the report of `journal` and writes it next to the journal (or
+/// into `out`).
+pub fn rebuild(journal: &Path, out: Option<&Path>) -> Result<(Report, Written), RebuildError> {
+    let report = from_file(journal)?;
+    let dir =
+        out.map(Path::to_path_buf).unwrap_or_else(|| journal.parent().map_or_else(|| ".".into(), Path::to_path_buf));
+    let written =
+        write(&report, &dir).map_err(|source| RebuildError::Write { dir: dir.display().to_string(), source })?;
+    Ok((report, written))
 }
 
 /// Writes `report.json`, `report.md` and `report.html` into `dir`.

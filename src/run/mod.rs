@@ -1,8 +1,10 @@
-//! The run controller: binds the experiment's listeners, drives the phases
-//! on their timeline (swapping each target's faults at phase changes and
-//! ramp steps), runs the load, watches the guardrails, and on any ending
-//! (the timeline's end, a guardrail, an interrupt, a panic) clears every
-//! fault, flushes the journal and writes the reports with the verdict.
+//! The run controller: drives an experiment's phases on their timeline
+//! over the [`Controls`] of a bound proxy (swapping each target's faults at
+//! phase changes and ramp steps), runs the load, watches the guardrails,
+//! and on any ending (the timeline's end, a guardrail, an interrupt, a
+//! panic) clears every fault, flushes the journal and writes the reports
+//! with the verdict. It binds nothing: [`crate::app`] binds the listeners
+//! and hands the controls in.
 
 pub mod guardrail;
 pub mod progress;
@@ -21,7 +23,6 @@ use tracing::{info, warn};
 
 use crate::experiment::{Experiment, Timeline};
 use crate::fault::FaultSwitch;
-use crate::proxy::Proxy;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
 use crate::record::journal::{ExperimentInfo, Outcome};
@@ -33,19 +34,13 @@ pub use registry::{Launcher, RunHandle, Runs, StartRunError};
 /// How often guardrails are checked: a tripped one clears the faults
 /// within this (plus the recorder's half a tick).
 const GUARD_EVERY: Duration = Duration::from_millis(25);
-/// How long in-flight requests may finish once the run is over.
-const RUN_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error(transparent)]
-    Start(#[from] crate::proxy::StartError),
     #[error("cannot finish the journal: {0}")]
     Journal(#[source] std::io::Error),
     #[error(transparent)]
-    Report(#[from] crate::report::JournalError),
-    #[error("cannot write the reports: {0}")]
-    Write(#[source] std::io::Error),
+    Report(#[from] crate::report::RebuildError),
     #[error("load.target {0:?} is not an address brownout can send to")]
     LoadTarget(String),
 }
@@ -88,8 +83,6 @@ pub fn run_info(exp: &Experiment) -> RunInfo {
 /// that no ending leaves a fault active.
 pub struct FailOpenGuard(Vec<Arc<FaultSwitch>>);
 
-type FailOpen = FailOpenGuard;
-
 impl FailOpenGuard {
     pub fn new(switches: Vec<Arc<FaultSwitch>>) -> Self {
         FailOpenGuard(switches)
@@ -107,20 +100,23 @@ impl Drop for FailOpenGuard {
 /// What a run drives: the fault switches of a bound proxy's targets, the
 /// addresses of its listeners, and the observer's classification rules.
 #[derive(Clone, Default)]
-pub struct Stage {
-    pub targets: Vec<StageTarget>,
+pub struct Controls {
+    pub targets: Vec<ControlledTarget>,
+    /// Each listener's name (`observer` or a target's) and address: where
+    /// the load driver can send.
     pub addrs: Vec<(String, SocketAddr)>,
     pub rules: Option<Arc<ArcSwap<GracefulRules>>>,
 }
 
+/// One target a run can set faults on.
 #[derive(Clone)]
-pub struct StageTarget {
+pub struct ControlledTarget {
     pub name: String,
     pub protocol: &'static str,
     pub switch: Arc<FaultSwitch>,
 }
 
-impl Stage {
+impl Controls {
     fn switch(&self, name: &str) -> Option<&Arc<FaultSwitch>> {
         self.targets.iter().find(|t| t.name == name).map(|t| &t.switch)
     }
@@ -162,68 +158,37 @@ impl Stage {
     }
 }
 
-/// Runs `exp` to its end in a proxy of its own. `recorder` must already be
-/// installed as a tracing layer (its journal gets everything); `interrupt`
-/// stops the run early as interrupted. The reports go next to the journal.
-pub async fn run(
-    exp: &Experiment,
-    recorder: Recorder,
-    interrupt: CancellationToken,
-    show_progress: bool,
-) -> Result<Finished, RunError> {
-    let mut config = exp.config.clone();
-    config.graceful = exp.graceful.clone();
-    config.seed = Some(exp.seed);
-    let dir = recorder.journal().parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let runs = Runs::new(None);
-    let handle = runs
-        .register(|id| RunHandle::new(id, exp, dir.clone(), recorder.live(), interrupt.clone()))
-        .expect("a new registry has no run in progress");
-    let proxy = Proxy::bind(&config).await?.with_live(recorder.live()).with_runs(runs);
-    let stage = proxy.stage();
-    let stop_proxy = CancellationToken::new();
-    let proxy_task = {
-        let stop = stop_proxy.clone();
-        tokio::spawn(proxy.run(async move { stop.cancelled().await }))
-    };
-    let outcome = drive(exp, &stage, &handle, show_progress).await;
-    stop_proxy.cancel();
-    let _ = tokio::time::timeout(RUN_GRACE + Duration::from_secs(1), proxy_task).await;
-    let outcome = outcome?;
-    let finished = finish(recorder, outcome);
-    handle.end(&finished);
-    finished
-}
-
 /// Flushes the journal with `outcome` and writes the reports next to it.
-fn finish(recorder: Recorder, outcome: Outcome) -> Result<Finished, RunError> {
+pub fn finish(recorder: Recorder, outcome: Outcome) -> Result<Finished, RunError> {
     let journal = recorder.finish(outcome).map_err(RunError::Journal)?;
-    let report = crate::report::from_file(&journal)?;
-    let dir = journal.parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let written = crate::report::write(&report, &dir).map_err(RunError::Write)?;
+    let (report, written) = crate::report::rebuild(&journal, None)?;
     Ok(Finished { outcome, report, journal, written })
 }
 
-/// Drives `exp` on `stage` until its timeline ends, a guardrail trips, it
+/// Drives `exp` on `controls` until its timeline ends, a guardrail trips, it
 /// outlives `max_duration` or `handle.stop` is cancelled; then clears every
 /// fault and waits for the load to finish. Returns the outcome.
 pub async fn drive(
     exp: &Experiment,
-    stage: &Stage,
+    controls: &Controls,
     handle: &RunHandle,
     show_progress: bool,
 ) -> Result<Outcome, RunError> {
     let live = handle.live.clone();
-    let switches: Vec<(String, Arc<FaultSwitch>)> =
-        exp.config.targets.iter().filter_map(|t| stage.switch(&t.name).map(|s| (t.name.clone(), s.clone()))).collect();
+    let switches: Vec<(String, Arc<FaultSwitch>)> = exp
+        .config
+        .targets
+        .iter()
+        .filter_map(|t| controls.switch(&t.name).map(|s| (t.name.clone(), s.clone())))
+        .collect();
     let load_base = match &exp.load {
-        Some(load) => Some(load_uri(&load.target, stage)?),
+        Some(load) => Some(load_uri(&load.target, controls)?),
         None => None,
     };
     for (_, switch) in &switches {
         switch.reseed(exp.seed);
     }
-    let rules_before = stage.rules.as_ref().map(|r| r.swap(Arc::new(exp.graceful.clone())));
+    let rules_before = controls.rules.as_ref().map(|r| r.swap(Arc::new(exp.graceful.clone())));
     let fail_open = FailOpenGuard::new(switches.iter().map(|(_, s)| s.clone()).collect());
     let timeline = Timeline::new(exp);
     let changes = timeline.changes(exp);
@@ -306,7 +271,7 @@ pub async fn drive(
     handle.stopping();
     // Fail open first, then let what is in flight finish and record.
     drop(fail_open);
-    if let (Some(rules), Some(before)) = (&stage.rules, rules_before) {
+    if let (Some(rules), Some(before)) = (&controls.rules, rules_before) {
         rules.store(before);
     }
     stop_load.cancel();
@@ -317,7 +282,7 @@ pub async fn drive(
 }
 
 /// Clears every fault at once and records why the run stopped.
-fn abort(fail_open: &FailOpen, guardrail: &str, value: &str) {
+fn abort(fail_open: &FailOpenGuard, guardrail: &str, value: &str) {
     for s in &fail_open.0 {
         s.clear();
     }
@@ -330,11 +295,11 @@ fn abort(fail_open: &FailOpen, guardrail: &str, value: &str) {
     );
 }
 
-fn load_uri(target: &str, stage: &Stage) -> Result<Uri, RunError> {
+fn load_uri(target: &str, controls: &Controls) -> Result<Uri, RunError> {
     if target.starts_with("http://") {
         return target.parse().map_err(|_| RunError::LoadTarget(target.into()));
     }
-    let addr = stage
+    let addr = controls
         .addrs
         .iter()
         .find(|(n, _)| n == target)

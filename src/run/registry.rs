@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::guardrail::GuardState;
 use super::progress::Figures;
-use super::{drive, finish, run_info, Finished, RunError, Stage};
+use super::{drive, finish, run_info, Controls, Finished, RunError};
 use crate::experiment::{Experiment, Timeline};
 use crate::fault::Fault;
 use crate::record::journal::Outcome;
@@ -28,7 +28,7 @@ const SETTLE: Duration = Duration::from_millis(250);
 
 /// What a proxy needs to start runs on itself.
 pub struct Launcher {
-    pub stage: Stage,
+    pub controls: Controls,
     /// The layer installed for the process: each run attaches its recorder.
     pub layer: RecordLayer,
     /// Each run writes into `<dir>/run-<id>`.
@@ -113,7 +113,7 @@ impl Runs {
     /// run goes on in a task of its own and writes its reports when over.
     pub fn launch(&self, exp: Experiment) -> Result<Arc<RunHandle>, StartRunError> {
         let launcher = self.launcher.as_ref().ok_or(StartRunError::NoLauncher)?;
-        if let Some(why) = launcher.stage.unfit(&exp) {
+        if let Some(why) = launcher.controls.unfit(&exp) {
             return Err(StartRunError::Unfit(why));
         }
         let mut recorder = None;
@@ -132,7 +132,7 @@ impl Runs {
                 return Err(e);
             }
         };
-        let (stage, layer, run) = (launcher.stage.clone(), launcher.layer.clone(), handle.clone());
+        let (controls, layer, run) = (launcher.controls.clone(), launcher.layer.clone(), handle.clone());
         info!(run = run.id, title = %exp.title, dir = %run.dir.display(), "run started through the admin API");
         tokio::spawn(async move {
             // The faults standing before the run come back after it.
@@ -140,12 +140,12 @@ impl Runs {
                 .config
                 .targets
                 .iter()
-                .filter_map(|t| stage.targets.iter().find(|s| s.name == t.name))
+                .filter_map(|t| controls.targets.iter().find(|s| s.name == t.name))
                 .map(|t| (t.switch.clone(), t.switch.load().faults.iter().map(|a| a.fault.clone()).collect()))
                 .collect();
             let sink = recorder.sink();
             layer.attach(sink.clone());
-            let outcome = drive(&exp, &stage, &run, false).await;
+            let outcome = drive(&exp, &controls, &run, false).await;
             tokio::time::sleep(SETTLE).await;
             layer.detach(&sink);
             for (switch, faults) in before {
@@ -256,7 +256,7 @@ impl RunHandle {
         self.lock().guardrails = states;
     }
 
-    pub(super) fn end(&self, finished: &Result<Finished, RunError>) {
+    pub fn end(&self, finished: &Result<Finished, RunError>) {
         let mut state = self.lock();
         let took = state.started.map_or(Duration::ZERO, |s| s.elapsed());
         state.ended = Some(match finished {

@@ -10,8 +10,8 @@ pub mod upstream;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use brownout::app::App;
 use brownout::config;
-use brownout::proxy::Proxy;
 use rand::{RngCore, SeedableRng};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -60,22 +60,13 @@ impl Drop for Running {
 /// Starts a proxy from config text (listen on `127.0.0.1:0` for any free port).
 pub async fn start(toml: &str) -> Running {
     let config = config::parse("test.toml", toml, None).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-    let proxy = Proxy::bind(&config).await.expect("bind");
-    let mut names = vec!["admin".to_string()];
-    if config.observer.is_some() {
-        names.push("observer".into());
-    }
-    names.extend(config.targets.iter().map(|t| t.name.clone()));
-    let addrs = names
-        .into_iter()
-        .map(|n| {
-            let a = proxy.local_addr(&n).expect("bound");
-            (n, a)
-        })
-        .collect();
-    let switches = config.targets.iter().map(|t| (t.name.clone(), proxy.switch(&t.name).expect("switch"))).collect();
+    let app = App::bind(&config).expect("bind");
+    let mut addrs = vec![("admin".to_string(), app.admin_addr().expect("bound"))];
+    addrs.extend(app.proxy().addrs());
+    let switches =
+        config.targets.iter().map(|t| (t.name.clone(), app.proxy().switch(&t.name).expect("switch"))).collect();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(proxy.run(async move {
+    let task = tokio::spawn(app.serve(async move {
         let _ = rx.await;
     }));
     Running { addrs, switches, stop: Some(tx), task: Some(task) }
