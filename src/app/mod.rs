@@ -173,6 +173,7 @@ pub async fn run_experiment(
     let handle = runs
         .register(|id| RunHandle::new(id, exp, dir.clone(), recorder.live(), interrupt.clone()))
         .expect("a new registry has no run in progress");
+    let exp = Arc::new(exp.clone());
     let app = App::bind(&config)?.with_live(recorder.live()).with_runs(runs);
     let controls = app.controls();
     let stop_app = CancellationToken::new();
@@ -180,10 +181,10 @@ pub async fn run_experiment(
         let stop = stop_app.clone();
         tokio::spawn(app.serve(async move { stop.cancelled().await }))
     };
-    let outcome = crate::run::drive(exp, &controls, &handle, show_progress).await;
+    let ending = crate::run::supervise(exp, controls, handle.clone(), show_progress).await;
     stop_app.cancel();
     let _ = tokio::time::timeout(RUN_GRACE + Duration::from_secs(1), app_task).await;
-    let finished = crate::run::finish(recorder, outcome?);
+    let finished = crate::run::finish(recorder, ending);
     handle.end(&finished);
     Ok(finished?)
 }

@@ -148,6 +148,9 @@ pub enum Outcome {
     Aborted,
     /// Stopped early: Ctrl-C, SIGTERM or the admin API.
     Interrupted,
+    /// brownout itself failed during the run (a panic, an unreachable load
+    /// target); every fault was cleared all the same.
+    Failed,
     /// The journal has no stop line: the process was killed. Never written
     /// by a recorder, only concluded by a reader.
     Unfinished,
@@ -160,6 +163,7 @@ impl Outcome {
             Outcome::Completed => "completed",
             Outcome::Aborted => "aborted",
             Outcome::Interrupted => "interrupted",
+            Outcome::Failed => "failed",
             Outcome::Unfinished => "unfinished",
         }
     }

@@ -26,6 +26,8 @@ pub enum Status {
     Aborted,
     /// The run was stopped early by a signal or the admin API.
     Interrupted,
+    /// brownout failed during the run: nothing can be said of the hypothesis.
+    Failed,
     /// The journal ends without a stop line.
     Unfinished,
 }
@@ -37,6 +39,7 @@ impl Status {
             Status::Deviated => "deviated",
             Status::Aborted => "aborted",
             Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
             Status::Unfinished => "unfinished",
         }
     }
@@ -47,6 +50,7 @@ impl Status {
         match outcome {
             Outcome::Aborted => Status::Aborted,
             Outcome::Interrupted => Status::Interrupted,
+            Outcome::Failed => Status::Failed,
             Outcome::Unfinished => Status::Unfinished,
             Outcome::Completed | Outcome::Stopped if all_passed => Status::Held,
             Outcome::Completed | Outcome::Stopped => Status::Deviated,
@@ -54,12 +58,12 @@ impl Status {
     }
 
     /// The process exit status a CI job reads: 0 held, 1 deviated, 3 aborted,
-    /// interrupted or unfinished.
+    /// interrupted, failed or unfinished.
     pub fn exit_code(self) -> u8 {
         match self {
             Status::Held => 0,
             Status::Deviated => 1,
-            Status::Aborted | Status::Interrupted | Status::Unfinished => 3,
+            Status::Aborted | Status::Interrupted | Status::Failed | Status::Unfinished => 3,
         }
     }
 }

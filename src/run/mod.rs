@@ -34,6 +34,9 @@ pub use registry::{Launcher, RunHandle, Runs, StartRunError};
 /// How often guardrails are checked: a tripped one clears the faults
 /// within this (plus the recorder's half a tick).
 const GUARD_EVERY: Duration = Duration::from_millis(25);
+/// How long a stopped run's controller may take to wind down (clear its
+/// faults, wait for its load) before it is cut off.
+const STOP_WITHIN: Duration = Duration::from_millis(800);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -47,8 +50,9 @@ pub enum RunError {
 
 /// What a finished run left behind.
 pub struct Finished {
-    /// `completed`, `aborted` or `interrupted`.
     pub outcome: Outcome,
+    /// Why the run failed, when its outcome is `failed`.
+    pub error: Option<String>,
     pub report: Report,
     pub journal: PathBuf,
     pub written: Written,
@@ -158,11 +162,67 @@ impl Controls {
     }
 }
 
-/// Flushes the journal with `outcome` and writes the reports next to it.
-pub fn finish(recorder: Recorder, outcome: Outcome) -> Result<Finished, RunError> {
-    let journal = recorder.finish(outcome).map_err(RunError::Journal)?;
+/// Flushes the journal with how the run ended and writes the reports next to it.
+pub fn finish(recorder: Recorder, ending: Ending) -> Result<Finished, RunError> {
+    let journal = recorder.finish(ending.outcome).map_err(RunError::Journal)?;
     let (report, written) = crate::report::rebuild(&journal, None)?;
-    Ok(Finished { outcome, report, journal, written })
+    Ok(Finished { outcome: ending.outcome, error: ending.error, report, journal, written })
+}
+
+/// How a supervised run ended, and why, when it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+/// Drives `exp` (see [`drive`]) in a task of its own, so that the run ends
+/// whatever happens in it: an error or a panic ends it as `failed` (the
+/// fail-open guard clears its faults as the task unwinds), and once
+/// `handle.stop` is cancelled the controller has [`STOP_WITHIN`] to wind
+/// down before it is cut off, its faults cleared all the same.
+pub async fn supervise(
+    exp: Arc<Experiment>,
+    controls: Controls,
+    handle: Arc<RunHandle>,
+    show_progress: bool,
+) -> Ending {
+    let stop = handle.stop.clone();
+    watch(tokio::spawn(async move { drive(&exp, &controls, &handle, show_progress).await }), stop).await
+}
+
+/// Waits for a run controller's task: its outcome, or `failed` with why.
+async fn watch(mut task: tokio::task::JoinHandle<Result<Outcome, RunError>>, stop: CancellationToken) -> Ending {
+    let joined = tokio::select! {
+        joined = &mut task => joined,
+        () = stop.cancelled() => match tokio::time::timeout(STOP_WITHIN, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                warn!("the run did not wind down within {STOP_WITHIN:?} of its stop; cut off, its faults cleared");
+                task.abort();
+                let _ = task.await;
+                return Ending { outcome: Outcome::Interrupted, error: None };
+            }
+        },
+    };
+    let failed = |error: String| {
+        warn!(%error, "the run failed; every fault was cleared");
+        Ending { outcome: Outcome::Failed, error: Some(error) }
+    };
+    match joined {
+        Ok(Ok(outcome)) => Ending { outcome, error: None },
+        Ok(Err(e)) => failed(e.to_string()),
+        Err(e) if e.is_panic() => failed(format!("the run controller panicked: {}", panic_message(e.into_panic()))),
+        Err(e) => failed(format!("the run controller stopped: {e}")),
+    }
+}
+
+/// The text a panic was raised with, when it was text.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "(no message)".into(), |s| s.to_string()),
+    }
 }
 
 /// Drives `exp` on `controls` until its timeline ends, a guardrail trips, it
@@ -195,6 +255,8 @@ pub async fn drive(
     let start = Instant::now();
     handle.started(start);
     let stop_load = CancellationToken::new();
+    // The load stops with the controller, whichever way it ends (a panic included).
+    let _stop_load_on_drop = stop_load.clone().drop_guard();
     let load_task = match (&exp.load, load_base) {
         (Some(load), Some(base)) => Some(tokio::spawn(crate::load::drive(
             Arc::new(load.clone()),
@@ -306,4 +368,48 @@ fn load_uri(target: &str, controls: &Controls) -> Result<Uri, RunError> {
         .map(|(_, a)| *a)
         .ok_or_else(|| RunError::LoadTarget(target.into()))?;
     format!("http://{addr}").parse().map_err(|_| RunError::LoadTarget(target.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_controller_that_panics_ends_the_run_as_failed_with_the_panic_message() {
+        let task = tokio::spawn(async {
+            if std::hint::black_box(true) {
+                panic!("overflow when adding duration to instant");
+            }
+            Ok(Outcome::Completed)
+        });
+        let ending = watch(task, CancellationToken::new()).await;
+        assert_eq!(ending.outcome, Outcome::Failed);
+        assert_eq!(
+            ending.error.as_deref(),
+            Some("the run controller panicked: overflow when adding duration to instant")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_fails_ends_the_run_as_failed_with_the_error() {
+        let task = tokio::spawn(async { Err(RunError::LoadTarget("nowhere".into())) });
+        let ending = watch(task, CancellationToken::new()).await;
+        assert_eq!(ending.outcome, Outcome::Failed);
+        assert_eq!(ending.error.as_deref(), Some("load.target \"nowhere\" is not an address brownout can send to"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_controller_that_does_not_wind_down_is_cut_off_within_a_second() {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(async {
+            // A controller wedged on something that never comes.
+            std::future::pending::<()>().await;
+            Ok(Outcome::Completed)
+        });
+        let started = tokio::time::Instant::now();
+        stop.cancel();
+        let ending = watch(task, stop).await;
+        assert_eq!(ending.outcome, Outcome::Interrupted);
+        assert!(started.elapsed() <= Duration::from_secs(1), "took {:?}", started.elapsed());
+    }
 }

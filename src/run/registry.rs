@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::guardrail::GuardState;
 use super::progress::Figures;
-use super::{drive, finish, run_info, Controls, Finished, RunError};
+use super::{finish, run_info, supervise, Controls, Finished, RunError};
 use crate::experiment::{Experiment, Timeline};
 use crate::fault::Fault;
 use crate::record::journal::Outcome;
@@ -145,7 +145,7 @@ impl Runs {
                 .collect();
             let sink = recorder.sink();
             layer.attach(sink.clone());
-            let outcome = drive(&exp, &controls, &run, false).await;
+            let ending = supervise(Arc::new(exp.clone()), controls, run.clone(), false).await;
             tokio::time::sleep(SETTLE).await;
             layer.detach(&sink);
             for (switch, faults) in before {
@@ -153,12 +153,9 @@ impl Runs {
                     switch.set(faults);
                 }
             }
-            let finished = match outcome {
-                Ok(outcome) => tokio::task::spawn_blocking(move || finish(recorder, outcome))
-                    .await
-                    .unwrap_or_else(|e| Err(RunError::Journal(std::io::Error::other(e.to_string())))),
-                Err(e) => Err(e),
-            };
+            let finished = tokio::task::spawn_blocking(move || finish(recorder, ending))
+                .await
+                .unwrap_or_else(|e| Err(RunError::Journal(std::io::Error::other(e.to_string()))));
             if let Err(e) = &finished {
                 warn!(run = run.id, error = %e, "the run could not finish its reports");
             }
@@ -264,7 +261,7 @@ impl RunHandle {
                 outcome: Some(f.outcome),
                 verdict: f.report.verdict.as_ref().map(|v| v.status),
                 reports: Some(f.written.clone()),
-                error: None,
+                error: f.error.clone(),
                 took,
             },
             Err(e) => Ended { outcome: None, verdict: None, reports: None, error: Some(e.to_string()), took },

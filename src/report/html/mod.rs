@@ -244,7 +244,7 @@ fn outcome_class(outcome: Outcome) -> &'static str {
         Outcome::Completed => "good",
         Outcome::Stopped => "neutral",
         Outcome::Interrupted | Outcome::Unfinished => "warn",
-        Outcome::Aborted => "bad",
+        Outcome::Aborted | Outcome::Failed => "bad",
     }
 }
 

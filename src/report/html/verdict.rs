@@ -11,7 +11,7 @@ pub fn section(out: &mut String, r: &Report) {
         let class = match v.status {
             Status::Held => "ok",
             Status::Deviated => "bad",
-            Status::Aborted | Status::Interrupted | Status::Unfinished => "warn",
+            Status::Aborted | Status::Interrupted | Status::Failed | Status::Unfinished => "warn",
         };
         let failed = v.checks.iter().filter(|c| !c.passed).count();
         out.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
