@@ -5,6 +5,7 @@
 //! goes to hyper at its first request that is not plain, for good.
 
 mod body;
+mod dial;
 mod fast;
 mod forward;
 pub mod headers;

@@ -8,7 +8,6 @@
 //! task is each connection's own.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -20,14 +19,11 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::dial::{self, MAX_IDLE};
 use crate::config::HttpUpstream;
 use crate::record::fields;
-
-/// Idle connections kept per target beyond this are closed.
-const MAX_IDLE: usize = 512;
 
 type Sender = SendRequest<Incoming>;
 
@@ -112,11 +108,10 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Sender, PoolError> {
-        let up = &self.upstream;
-        let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let tcp = dial(up, if self.tls.is_some() { 443 } else { 80 }).await.map_err(PoolError::Connect)?;
+        let tcp = dial::dial(&self.upstream).await.map_err(PoolError::Connect)?;
         match &self.tls {
             Some(tls) => {
+                let host = dial::host(&self.upstream);
                 let name = rustls::pki_types::ServerName::try_from(host.to_string())
                     .map_err(|e| PoolError::Connect(format!("{host:?} is not a TLS server name: {e}")))?;
                 let stream = tls
@@ -144,27 +139,6 @@ impl Pool {
             }
         });
         Ok(sender)
-    }
-}
-
-/// A TCP connection to the upstream within its connect timeout, with
-/// `TCP_NODELAY`; the error says why, for a 502.
-pub(super) async fn dial(up: &HttpUpstream, default_port: u16) -> Result<TcpStream, String> {
-    let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-    let port = up.authority.port_u16().unwrap_or(default_port);
-    let tcp = match tokio::time::timeout(up.connect_timeout, connect_tcp(host, port)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("tcp connect error: {e}")),
-        Err(_) => return Err(format!("tcp connect error: no answer within {:?}", up.connect_timeout)),
-    };
-    let _ = tcp.set_nodelay(true);
-    Ok(tcp)
-}
-
-async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
-        Err(_) => TcpStream::connect((host, port)).await,
     }
 }
 
