@@ -75,7 +75,7 @@ impl Proxy {
         });
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
-                .map_err(|message| StartError::Upstream { who: "observer".into(), message })?;
+                .map_err(|e| StartError::Upstream { who: "observer".into(), message: e.to_string() })?;
             bound.push(Bound {
                 name: o.name.clone(),
                 listener: listen("observer", o.listen).await?,
@@ -92,7 +92,7 @@ impl Proxy {
             let serve = match &t.protocol {
                 Protocol::Http(up) => {
                     let forwarder = http::Forwarder::new(&t.name, up)
-                        .map_err(|message| StartError::Upstream { who: who.clone(), message })?;
+                        .map_err(|e| StartError::Upstream { who: who.clone(), message: e.to_string() })?;
                     Serve::Http(http::Injector::new(switch, forwarder))
                 }
                 Protocol::Tcp(up) => Serve::Tcp(switch, Arc::new(up.clone())),

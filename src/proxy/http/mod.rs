@@ -33,6 +33,7 @@ pub use body::Truncated;
 pub use forward::{plain_response, Failure, Forwarder};
 use headers::Peer;
 pub use inject::{Injected, Injector};
+pub use pool::SetupError;
 pub use recorded::Outcome;
 
 use super::reset::{ResetHandle, ResettableStream};

@@ -401,7 +401,7 @@ impl Exchange<'_> {
     }
 
     async fn connect(&self) -> Result<TcpStream, (Failure, String)> {
-        super::dial::dial(self.forwarder.upstream()).await.map_err(|why| (Failure::Unreachable, why))
+        super::dial::dial(self.forwarder.upstream()).await.map_err(|why| (Failure::Unreachable, why.to_string()))
     }
 
     /// Writes the response head and body to the client as they come, and
