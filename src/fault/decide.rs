@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::kinds::{HttpKind, Kind, LatencyPoint};
 use super::matcher::RequestFacts;
@@ -185,5 +187,24 @@ mod tests {
         let req = get_root(&headers);
         let picks = |secs| decide_http(&req, &plan.faults, 1, at + Duration::from_secs(secs)).len();
         assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
+    }
+
+    /// The window counts from the plan swap on tokio's clock, however long
+    /// the clock ran before it.
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_acts_from_its_after_until_its_lasting_ends_on_tokios_clock() {
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let mut f = error_fault(1, 1.0);
+        f.scope.after = Duration::from_secs(10);
+        f.scope.lasting = Some(Duration::from_secs(5));
+        let switch = FaultSwitch::new("t", 1, vec![f]);
+        let headers = HeaderMap::new();
+        let req = get_root(&headers);
+        let mut picked = Vec::new();
+        for wait_ms in [0, 9_999, 1, 4_999, 1] {
+            tokio::time::advance(Duration::from_millis(wait_ms)).await;
+            picked.push(decide_http(&req, &switch.load().faults, 1, Instant::now()).len());
+        }
+        assert_eq!(picked, [0, 0, 1, 1, 0]);
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! Deciding does no I/O and reads no clock: time and randomness come in as
 //! arguments, so the same seed and the same traffic give the same decisions.
+//! The one clock read is a plan swap's (`FaultSwitch::set`): tokio's clock
+//! stamps each new fault with when it became active, where its `after` and
+//! `lasting` window and a rate limit's bucket start.
 
 mod decide;
 pub mod kinds;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 struct Entry {
+    /// In real time: the thread's clock, never paused.
     at: Instant,
     seq: u64,
     wake: oneshot::Sender<()>,

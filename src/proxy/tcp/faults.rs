@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::fault::{tcp_applies, ActiveFault, FaultSwitch};
@@ -18,7 +19,7 @@ pub struct ConnFaults {
     seed: u64,
     state: Mutex<State>,
     /// When the connection was accepted: connection-wide deadlines count from here.
-    pub opened: std::time::Instant,
+    pub opened: Instant,
 }
 
 struct State {
@@ -39,7 +40,7 @@ impl ConnFaults {
             client,
             seed,
             state: Mutex::new(state),
-            opened: std::time::Instant::now(),
+            opened: Instant::now(),
         }
     }
 

@@ -24,13 +24,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use http::header;
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::forward::{Failure, Forwarder};
@@ -375,7 +375,7 @@ impl Exchange<'_> {
     /// answered with nothing at all is sent again on a new one.
     async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, Head), (Failure, String)> {
         let up = self.forwarder.upstream();
-        let deadline = tokio::time::Instant::now() + up.request_timeout;
+        let deadline = Instant::now() + up.request_timeout;
         let idempotent = idempotent(&self.request.method);
         let mut reused = self.raw.take(idempotent);
         loop {
