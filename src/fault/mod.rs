@@ -16,7 +16,7 @@ pub mod rng;
 
 use std::time::Duration;
 
-pub use decide::{decide_http, tcp_applies, Picked, Stage};
+pub use decide::{decide_http, tcp_applies, Picked, Step};
 pub use kinds::{Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull};
 pub use latency::Distribution;
 pub use matcher::{Match, RequestFacts};

@@ -86,8 +86,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
         BytesMut::new()
     } else {
         match fast::serve(&mut stream, &reset, &injector, &peer, &shutdown).await {
-            fast::Left::Done => return,
-            fast::Left::ToHyper(prefix) => prefix,
+            fast::Exit::Done => return,
+            fast::Exit::ToHyper(prefix) => prefix,
         }
     };
     let addr = peer.addr;

@@ -44,7 +44,7 @@ struct Queued {
 
 /// What a reader hands its writer. A chunk is boxed so that the queue's
 /// slots stay small: the queue's first block is allocated whole.
-enum Msg {
+enum FromReader {
     Data(Box<(Bytes, Instant)>),
     Eof,
     Failed,
@@ -177,7 +177,7 @@ fn budget(faults: &ConnFaults, flow: Direction) -> usize {
 
 async fn reader(
     from: &TcpStream,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::UnboundedSender<FromReader>,
     flow: Direction,
     faults: &ConnFaults,
     queued: &Queued,
@@ -195,28 +195,28 @@ async fn reader(
             () = kill.cancelled() => return,
         };
         if ready.is_err() {
-            let _ = tx.send(Msg::Failed);
+            let _ = tx.send(FromReader::Failed);
             return;
         }
         if queued.bytes.load(Ordering::Acquire) == 0 && faults.switch().load().faults.is_empty() {
-            let _ = tx.send(Msg::Resume);
+            let _ = tx.send(FromReader::Resume);
             return;
         }
         let mut buf = BytesMut::with_capacity(CHUNK);
         match from.try_read_buf(&mut buf) {
             Ok(0) => {
-                let _ = tx.send(Msg::Eof);
+                let _ = tx.send(FromReader::Eof);
                 return;
             }
             Ok(n) => {
                 queued.bytes.fetch_add(n, Ordering::AcqRel);
-                if tx.send(Msg::Data(Box::new((buf.freeze(), Instant::now())))).is_err() {
+                if tx.send(FromReader::Data(Box::new((buf.freeze(), Instant::now())))).is_err() {
                     return;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => {
-                let _ = tx.send(Msg::Failed);
+                let _ = tx.send(FromReader::Failed);
                 return;
             }
         }
@@ -235,7 +235,7 @@ struct ChunkPlan {
 
 async fn writer(
     to: &TcpStream,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut rx: mpsc::UnboundedReceiver<FromReader>,
     flow: Direction,
     faults: &ConnFaults,
     queued: &Queued,
@@ -253,8 +253,8 @@ async fn writer(
             () = kill.cancelled() => break,
         };
         let (mut data, arrived) = match msg {
-            Some(Msg::Data(chunk)) => *chunk,
-            Some(Msg::Eof) => {
+            Some(FromReader::Data(chunk)) => *chunk,
+            Some(FromReader::Eof) => {
                 if let Some(delay) = slow_close(faults, flow) {
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -264,8 +264,8 @@ async fn writer(
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
                 break;
             }
-            Some(Msg::Resume) => return (sent, true),
-            None | Some(Msg::Failed) => {
+            Some(FromReader::Resume) => return (sent, true),
+            None | Some(FromReader::Failed) => {
                 kill.cancel();
                 break;
             }
