@@ -2,7 +2,7 @@
 //! 100 active faults. Run with `cargo bench --bench decide`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brownout::fault::matcher::Glob;
 use brownout::fault::{decide_http, Distribution, Fault, FaultSwitch, HttpKind, Kind, LatencyPoint, RequestFacts};
@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     for n in [1usize, 10, 100] {
         let switch = FaultSwitch::new("payments", 7, faults(n));
         let plan = switch.load_full();
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         group.bench_function(format!("{n} faults"), |b| {
             b.iter(|| {
                 let req = RequestFacts {

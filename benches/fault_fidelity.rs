@@ -90,7 +90,7 @@ fn drawn_delays(config: &brownout::config::Config, n: usize) -> Vec<f64> {
         headers: &headers,
         client: std::net::Ipv4Addr::LOCALHOST.into(),
     };
-    let now = Instant::now();
+    let now = tokio::time::Instant::now();
     (0..n)
         .map(|_| {
             let picks = brownout::fault::decide_http(&facts, &plan.faults, switch.next_request_seed(), now);
@@ -108,7 +108,7 @@ fn drawn_applied(config: &brownout::config::Config, http: bool, n: u64) -> u64 {
     let client = std::net::Ipv4Addr::LOCALHOST.into();
     let facts =
         brownout::fault::RequestFacts { method: &http::Method::GET, path: "/", query: None, headers: &headers, client };
-    let now = Instant::now();
+    let now = tokio::time::Instant::now();
     (0..n)
         .filter(|_| {
             let seed = switch.next_request_seed();

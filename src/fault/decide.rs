@@ -3,18 +3,20 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::kinds::{HttpKind, Kind, LatencyPoint};
 use super::matcher::RequestFacts;
 use super::plan::ActiveFault;
 use super::rng::{mix, Rng};
 
-/// Where in the life of a request a picked fault acts, in the order they
-/// are applied. The first picked fault of the stop stages (outage to hang)
-/// ends the request; the rest stack.
+/// Where in the life of a request a picked fault acts, in the order the
+/// steps are taken. The first picked fault of the stopping steps (outage to
+/// hang) ends the request; the rest stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
+pub enum Step {
     Outage,
     RateLimit,
     Error,
@@ -31,12 +33,12 @@ pub enum Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Picked {
     pub index: usize,
-    pub stage: Stage,
+    pub step: Step,
     pub delay: Duration,
 }
 
-/// Picks the faults that apply to `req`, ordered by stage (and by position
-/// among faults of one stage). `seed` is the request's own seed; each fault
+/// Picks the faults that apply to `req`, ordered by step (and by position
+/// among faults of one step). `seed` is the request's own seed; each fault
 /// draws from a stream of `seed` and its id.
 pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u64, now: Instant) -> Vec<Picked> {
     let mut picked = Vec::new();
@@ -53,28 +55,28 @@ pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u6
         if scope.probability < 1.0 && rng.f64() >= scope.probability {
             continue;
         }
-        let mut pick = |stage, delay| picked.push(Picked { index, stage, delay });
+        let mut pick = |step, delay| picked.push(Picked { index, step, delay });
         match kind {
             HttpKind::Latency { delay, at } => {
                 if matches!(at, LatencyPoint::Request | LatencyPoint::Both) {
-                    pick(Stage::RequestDelay, delay.sample(&mut rng));
+                    pick(Step::RequestDelay, delay.sample(&mut rng));
                 }
                 if matches!(at, LatencyPoint::Response | LatencyPoint::Both) {
-                    pick(Stage::ResponseDelay, delay.sample(&mut rng));
+                    pick(Step::ResponseDelay, delay.sample(&mut rng));
                 }
             }
-            HttpKind::Outage { .. } => pick(Stage::Outage, Duration::ZERO),
-            HttpKind::RateLimit { .. } => pick(Stage::RateLimit, Duration::ZERO),
-            HttpKind::Error { .. } => pick(Stage::Error, Duration::ZERO),
-            HttpKind::Reset => pick(Stage::Reset, Duration::ZERO),
-            HttpKind::Hang => pick(Stage::Hang, Duration::ZERO),
-            HttpKind::PoolExhaustion { .. } => pick(Stage::Pool, Duration::ZERO),
-            HttpKind::Bandwidth { .. } => pick(Stage::Bandwidth, Duration::ZERO),
-            HttpKind::Truncate { .. } => pick(Stage::Truncate, Duration::ZERO),
+            HttpKind::Outage { .. } => pick(Step::Outage, Duration::ZERO),
+            HttpKind::RateLimit { .. } => pick(Step::RateLimit, Duration::ZERO),
+            HttpKind::Error { .. } => pick(Step::Error, Duration::ZERO),
+            HttpKind::Reset => pick(Step::Reset, Duration::ZERO),
+            HttpKind::Hang => pick(Step::Hang, Duration::ZERO),
+            HttpKind::PoolExhaustion { .. } => pick(Step::Pool, Duration::ZERO),
+            HttpKind::Bandwidth { .. } => pick(Step::Bandwidth, Duration::ZERO),
+            HttpKind::Truncate { .. } => pick(Step::Truncate, Duration::ZERO),
         }
     }
-    // A stable sort keeps the order of the faults within a stage.
-    picked.sort_by_key(|p| p.stage);
+    // A stable sort keeps the order of the faults within a step.
+    picked.sort_by_key(|p| p.step);
     picked
 }
 
@@ -154,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn stages_come_out_in_their_defined_order() {
+    fn steps_come_out_in_their_defined_order() {
         let latency = Fault::new(
             1,
             "slow",
@@ -169,8 +171,8 @@ mod tests {
         let headers = HeaderMap::new();
         let req = get_root(&headers);
         let plan = switch.load();
-        let stages: Vec<Stage> = decide_http(&req, &plan.faults, 1, Instant::now()).iter().map(|p| p.stage).collect();
-        assert_eq!(stages, [Stage::Error, Stage::RequestDelay, Stage::ResponseDelay, Stage::Truncate]);
+        let steps: Vec<Step> = decide_http(&req, &plan.faults, 1, Instant::now()).iter().map(|p| p.step).collect();
+        assert_eq!(steps, [Step::Error, Step::RequestDelay, Step::ResponseDelay, Step::Truncate]);
     }
 
     #[test]
@@ -185,5 +187,24 @@ mod tests {
         let req = get_root(&headers);
         let picks = |secs| decide_http(&req, &plan.faults, 1, at + Duration::from_secs(secs)).len();
         assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
+    }
+
+    /// The window counts from the plan swap on tokio's clock, however long
+    /// the clock ran before it.
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_acts_from_its_after_until_its_lasting_ends_on_tokios_clock() {
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let mut f = error_fault(1, 1.0);
+        f.scope.after = Duration::from_secs(10);
+        f.scope.lasting = Some(Duration::from_secs(5));
+        let switch = FaultSwitch::new("t", 1, vec![f]);
+        let headers = HeaderMap::new();
+        let req = get_root(&headers);
+        let mut picked = Vec::new();
+        for wait_ms in [0, 9_999, 1, 4_999, 1] {
+            tokio::time::advance(Duration::from_millis(wait_ms)).await;
+            picked.push(decide_http(&req, &switch.load().faults, 1, Instant::now()).len());
+        }
+        assert_eq!(picked, [0, 0, 1, 1, 0]);
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! Deciding does no I/O and reads no clock: time and randomness come in as
 //! arguments, so the same seed and the same traffic give the same decisions.
+//! The one clock read is a plan swap's (`FaultSwitch::set`): tokio's clock
+//! stamps each new fault with when it became active, where its `after` and
+//! `lasting` window and a rate limit's bucket start.
 
 mod decide;
 pub mod kinds;
@@ -13,7 +16,7 @@ pub mod rng;
 
 use std::time::Duration;
 
-pub use decide::{decide_http, tcp_applies, Picked, Stage};
+pub use decide::{decide_http, tcp_applies, Picked, Step};
 pub use kinds::{Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull};
 pub use latency::Distribution;
 pub use matcher::{Match, RequestFacts};

@@ -3,10 +3,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -240,5 +241,24 @@ impl Drop for FaultSwitch {
         for f in &self.plan.load().faults {
             f.ended.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bucket refills on tokio's clock from the plan swap on.
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limit_refills_its_bucket_as_tokios_clock_moves() {
+        let limit = Fault::new(1, "quota", Kind::Http(HttpKind::RateLimit { per_second: 2.0, burst: 1 }));
+        let switch = FaultSwitch::new("t", 1, vec![limit]);
+        let active = switch.load_full().faults[0].clone();
+        assert_eq!(active.take_token(Instant::now()), Ok(()));
+        assert_eq!(active.take_token(Instant::now()), Err(Duration::from_millis(500)));
+        tokio::time::advance(Duration::from_millis(499)).await;
+        assert!(active.take_token(Instant::now()).is_err(), "a token came early");
+        tokio::time::advance(Duration::from_millis(2)).await;
+        assert_eq!(active.take_token(Instant::now()), Ok(()));
     }
 }

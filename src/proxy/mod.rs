@@ -92,7 +92,7 @@ impl Proxy {
         let mut bound = Vec::new();
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
-                .map_err(|message| StartError::Upstream { who: "observer".into(), message })?;
+                .map_err(|e| StartError::Upstream { who: "observer".into(), message: e.to_string() })?;
             let injector = http::observer(forwarder, config.graceful.clone());
             bound.push(Bound {
                 role: Role::Observer,
@@ -112,7 +112,7 @@ impl Proxy {
             let serve = match &t.protocol {
                 Protocol::Http(up) => {
                     let forwarder = http::Forwarder::new(&t.name, up)
-                        .map_err(|message| StartError::Upstream { who: who.clone(), message })?;
+                        .map_err(|e| StartError::Upstream { who: who.clone(), message: e.to_string() })?;
                     Serve::Http(http::Injector::new(switch.clone(), forwarder))
                 }
                 Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 struct Entry {
+    /// In real time: the thread's clock, never paused.
     at: Instant,
     seq: u64,
     wake: oneshot::Sender<()>,
@@ -80,12 +81,37 @@ fn run(timer: &Timer) {
     }
 }
 
-/// Sleeps until `deadline`, waking within tens of microseconds after it.
+/// Sleeps until `deadline` on tokio's clock, waking within tens of
+/// microseconds after it.
+///
+/// The timer thread counts real time, which a paused tokio clock (in tests)
+/// does not: there tokio's own timer waits alongside, so that the paused
+/// clock jumps to this deadline when the runtime idles, instead of past it
+/// to a later timer while the thread waits the delay out. A paused clock
+/// reads the same twice and a running one has almost always moved on; when
+/// a running clock reads the same (its resolution is coarse), tokio's timer
+/// waiting too costs precision nothing: it never fires before the deadline,
+/// and the thread wakes first.
 pub async fn sleep_until(deadline: tokio::time::Instant) {
-    let at = deadline.into_std();
-    if at <= Instant::now() {
+    let now = tokio::time::Instant::now();
+    if deadline <= now {
         return;
     }
+    let maybe_paused = tokio::time::Instant::now() == now;
+    let woken = wake_at(Instant::now() + (deadline - now));
+    if maybe_paused {
+        tokio::select! {
+            biased;
+            _ = woken => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    } else {
+        let _ = woken.await;
+    }
+}
+
+/// Asks the timer thread for a wake-up at `at`.
+fn wake_at(at: Instant) -> oneshot::Receiver<()> {
     let timer = timer();
     let (wake, woken) = oneshot::channel();
     let seq = timer.seq.fetch_add(1, AtomicOrdering::Relaxed);
@@ -97,7 +123,7 @@ pub async fn sleep_until(deadline: tokio::time::Instant) {
     if earliest {
         timer.thread.unpark();
     }
-    let _ = woken.await;
+    woken
 }
 
 /// Sleeps for `delay`, waking within tens of microseconds after it ends.
@@ -131,5 +157,19 @@ mod tests {
             assert!(*w >= Duration::from_millis(ms), "woke early: {w:?} for {ms} ms");
         }
         assert_eq!(*order.lock().unwrap(), [1, 2, 0]);
+    }
+
+    /// Were the thread alone to wait, it would wait the minute out in real
+    /// time while the paused clock jumped past the deadline to the later
+    /// timer.
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_clock_jumps_to_the_deadline_and_not_past_it() {
+        let later = tokio::spawn(tokio::time::sleep(Duration::from_secs(120)));
+        let (start, real) = (tokio::time::Instant::now(), Instant::now());
+        sleep(Duration::from_secs(60)).await;
+        let slept = start.elapsed();
+        assert!(slept >= Duration::from_secs(60) && slept < Duration::from_millis(60_010), "{slept:?}");
+        assert!(real.elapsed() < Duration::from_secs(5), "waited {:?} of real time", real.elapsed());
+        later.abort();
     }
 }

@@ -1,6 +1,7 @@
 //! Forwarding one request to the upstream over a pooled connection, and
 //! mapping what went wrong on the way to a 502 or 504.
 
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use tracing::{debug, warn};
 
 use super::fast::RawPool;
 use super::headers::{self, Peer};
-use super::pool::{Pool, PoolError};
+use super::pool::{Pool, PoolError, SetupError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
 use crate::record::fields;
@@ -58,7 +59,7 @@ impl Failure {
 }
 
 impl Forwarder {
-    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Self, String> {
+    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Self, SetupError> {
         let pool = Pool::new(name, upstream)?;
         let upstream_host = HeaderValue::from_str(upstream.authority.as_str()).ok();
         Ok(Forwarder {
@@ -95,8 +96,8 @@ impl Forwarder {
         let sent = tokio::time::timeout(this.upstream.request_timeout, this.pool.send(req)).await;
         let mut resp = match sent {
             Ok(Ok(resp)) => resp,
-            Ok(Err(PoolError::Connect(why))) => return self.failure(Failure::Unreachable, &why),
-            Ok(Err(PoolError::Send(why))) => return self.failure(Failure::Broken, &why),
+            Ok(Err(e @ PoolError::Connect(_))) => return self.failure(Failure::Unreachable, &e),
+            Ok(Err(e @ (PoolError::Send(_) | PoolError::Closed))) => return self.failure(Failure::Broken, &e),
             Err(_) => {
                 let waited = format!("no answer within {:?}", this.upstream.request_timeout);
                 return self.failure(Failure::TimedOut, &waited);
@@ -150,7 +151,7 @@ impl Forwarder {
         }
     }
 
-    fn failure(&self, failure: Failure, why: &str) -> Response<ProxyBody> {
+    fn failure(&self, failure: Failure, why: &dyn fmt::Display) -> Response<ProxyBody> {
         let (status, text) = self.failure_text(failure, why);
         let mut resp = plain_response(status, text);
         resp.extensions_mut().insert(super::Outcome {
@@ -163,7 +164,7 @@ impl Forwarder {
 
     /// The status and text of brownout's answer for an upstream failure,
     /// logged.
-    pub(super) fn failure_text(&self, failure: Failure, why: &str) -> (StatusCode, String) {
+    pub(super) fn failure_text(&self, failure: Failure, why: &dyn fmt::Display) -> (StatusCode, String) {
         let this = &self.inner;
         let upstream = this.upstream.display();
         let (status, text) = match failure {
@@ -212,19 +213,4 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         debug!({ fields::TARGET } = %name, error = %e, "upgraded connection ended");
     }
-}
-
-/// An error and its causes, joined: "client error (Connect): tcp connect error: Connection refused".
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -1,8 +1,8 @@
-//! Carrying out the decided faults for one HTTP request, in stage order,
+//! Carrying out the decided faults for one HTTP request, step by step,
 //! around the forward to the upstream.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tracing::debug;
 
 use super::body::FaultyBody;
@@ -18,7 +19,7 @@ use super::headers::Peer;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::fault::{
-    decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Stage,
+    decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step,
 };
 use crate::proxy::reset::ResetHandle;
 use crate::record::classify::GracefulRules;
@@ -134,15 +135,15 @@ impl Injector {
             let active = &plan.faults[pick.index];
             let Kind::Http(kind) = &active.fault.kind else { continue };
             // Rate limits and pools count only the requests they hold back.
-            let counted_later = matches!(pick.stage, Stage::RateLimit | Stage::Pool);
+            let counted_later = matches!(pick.step, Step::RateLimit | Step::Pool);
             if !counted_later && !active.admit() {
                 continue;
             }
             if !counted_later {
                 names.push(&active.fault.name);
             }
-            match (pick.stage, kind) {
-                (Stage::Outage, HttpKind::Outage { mode }) => {
+            match (pick.step, kind) {
+                (Step::Outage, HttpKind::Outage { mode }) => {
                     self.applied(active, &format!("{mode:?}").to_lowercase());
                     return match mode {
                         OutageMode::Refuse | OutageMode::Reset => self.reset(active, conn),
@@ -150,7 +151,7 @@ impl Injector {
                         OutageMode::Hang => self.hang(active).await,
                     };
                 }
-                (Stage::RateLimit, HttpKind::RateLimit { .. }) => {
+                (Step::RateLimit, HttpKind::RateLimit { .. }) => {
                     if let Err(wait) = active.take_token(Instant::now()) {
                         if active.admit() {
                             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -160,7 +161,7 @@ impl Injector {
                         }
                     }
                 }
-                (Stage::Error, HttpKind::Error { status, headers, body }) => {
+                (Step::Error, HttpKind::Error { status, headers, body }) => {
                     self.applied(active, &format!("status {}", status.as_u16()));
                     let mut resp = Response::new(full(body.clone()));
                     *resp.status_mut() = *status;
@@ -169,19 +170,19 @@ impl Injector {
                     }
                     return Ok(injected(resp, &names));
                 }
-                (Stage::Reset, _) => {
+                (Step::Reset, _) => {
                     self.applied(active, "reset");
                     return self.reset(active, conn);
                 }
-                (Stage::Hang, _) => {
+                (Step::Hang, _) => {
                     self.applied(active, "hang");
                     return self.hang(active).await;
                 }
-                (Stage::RequestDelay, _) => {
+                (Step::RequestDelay, _) => {
                     self.applied(active, &format!("delay {:?} before request", pick.delay));
                     sleep_unless_ended(pick.delay, active).await;
                 }
-                (Stage::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
+                (Step::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
                     match self.pool_slot(active, *when_full).await {
                         Ok(slot) => permit = slot,
                         Err(Ok(resp)) => {
@@ -191,15 +192,15 @@ impl Injector {
                         Err(Err(e)) => return Err(e),
                     }
                 }
-                (Stage::ResponseDelay, _) => {
+                (Step::ResponseDelay, _) => {
                     response_delay += pick.delay;
                     response_delay_fault = Some(active);
                 }
-                (Stage::Bandwidth, HttpKind::Bandwidth { bytes_per_second }) => {
+                (Step::Bandwidth, HttpKind::Bandwidth { bytes_per_second }) => {
                     self.applied(active, &format!("{bytes_per_second} B/s"));
                     bandwidth = Some(bandwidth.map_or(*bytes_per_second, |b| b.min(*bytes_per_second)));
                 }
-                (Stage::Truncate, HttpKind::Truncate { after_bytes }) => {
+                (Step::Truncate, HttpKind::Truncate { after_bytes }) => {
                     self.applied(active, &format!("cut after {after_bytes} bytes"));
                     truncate = Some(truncate.map_or(*after_bytes, |t| t.min(*after_bytes)));
                 }

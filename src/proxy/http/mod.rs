@@ -5,6 +5,7 @@
 //! goes to hyper at its first request that is not plain, for good.
 
 mod body;
+mod dial;
 mod fast;
 mod forward;
 pub mod headers;
@@ -32,6 +33,7 @@ pub use body::Truncated;
 pub use forward::{plain_response, Failure, Forwarder};
 use headers::Peer;
 pub use inject::{Injected, Injector};
+pub use pool::SetupError;
 pub use recorded::Outcome;
 
 use super::reset::{ResetHandle, ResettableStream};
@@ -84,8 +86,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
         BytesMut::new()
     } else {
         match fast::serve(&mut stream, &reset, &injector, &peer, &shutdown).await {
-            fast::Left::Done => return,
-            fast::Left::ToHyper(prefix) => prefix,
+            fast::Exit::Done => return,
+            fast::Exit::ToHyper(prefix) => prefix,
         }
     };
     let addr = peer.addr;

@@ -8,7 +8,6 @@
 //! task is each connection's own.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -20,24 +19,52 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::dial::{self, DialError, MAX_IDLE};
 use crate::config::HttpUpstream;
 use crate::record::fields;
 
-/// Idle connections kept per target beyond this are closed.
-const MAX_IDLE: usize = 512;
-
 type Sender = SendRequest<Incoming>;
 
-/// Why a request got no response from the upstream.
-#[derive(Debug)]
+/// Why an upstream's connections cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The TLS client settings of an `https` upstream (its CA file) could
+    /// not be built.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Why a request got no response from the upstream; the text goes into a
+/// 502.
+#[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     /// No connection could be made: refused, unreachable, timed out, TLS refused.
-    Connect(String),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// The connection broke before the response head arrived.
-    Send(String),
+    #[error("{}", error_chain(.0))]
+    Send(hyper::Error),
+    /// A new connection closed before a request could start on it.
+    #[error("the new connection closed at once")]
+    Closed,
+}
+
+/// Why no connection to the upstream could be made. Causes are part of the
+/// text rather than a `source`, as in `DialError`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No TCP connection: refused, unreachable, timed out.
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    /// An `https` upstream's host cannot be checked against a certificate.
+    #[error("{host:?} is not a TLS server name: {reason}")]
+    ServerName { host: String, reason: rustls::pki_types::InvalidDnsNameError },
+    #[error("tls handshake failed: {0}")]
+    Tls(std::io::Error),
+    #[error("http handshake failed: {0}")]
+    Handshake(hyper::Error),
 }
 
 pub struct Pool {
@@ -48,9 +75,9 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Arc<Pool>, String> {
+    pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Arc<Pool>, SetupError> {
         let tls = if upstream.scheme == Scheme::HTTPS {
-            let mut config = crate::tls::client_config(upstream.ca_file.as_deref())?;
+            let mut config = crate::tls::client_config(upstream.ca_file.as_deref()).map_err(SetupError::Tls)?;
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
             Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
         } else {
@@ -74,7 +101,7 @@ impl Pool {
                 if reused {
                     continue;
                 }
-                return Err(PoolError::Send("the new connection closed at once".into()));
+                return Err(PoolError::Closed);
             }
             match sender.try_send_request(req).await {
                 Ok(resp) => {
@@ -85,7 +112,7 @@ impl Pool {
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => req = unsent,
-                    _ => return Err(PoolError::Send(crate::proxy::http::forward::error_chain(e.error()))),
+                    _ => return Err(PoolError::Send(e.into_error())),
                 },
             }
         }
@@ -111,32 +138,27 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Sender, PoolError> {
-        let up = &self.upstream;
-        let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let tcp = dial(up, if self.tls.is_some() { 443 } else { 80 }).await.map_err(PoolError::Connect)?;
+    async fn connect(&self) -> Result<Sender, ConnectError> {
+        let tcp = dial::dial(&self.upstream).await?;
         match &self.tls {
             Some(tls) => {
-                let name = rustls::pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|e| PoolError::Connect(format!("{host:?} is not a TLS server name: {e}")))?;
-                let stream = tls
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| PoolError::Connect(format!("tls handshake failed: {e}")))?;
+                let host = dial::host(&self.upstream);
+                let name = rustls::pki_types::ServerName::try_from(host)
+                    .map_err(|reason| ConnectError::ServerName { host: host.to_string(), reason })?
+                    .to_owned();
+                let stream = tls.connect(name, tcp).await.map_err(ConnectError::Tls)?;
                 self.handshake(stream).await
             }
             None => self.handshake(tcp).await,
         }
     }
 
-    async fn handshake<T>(&self, stream: T) -> Result<Sender, PoolError>
+    async fn handshake<T>(&self, stream: T) -> Result<Sender, ConnectError>
     where
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (sender, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| PoolError::Connect(format!("http handshake failed: {e}")))?;
+        let (sender, conn) =
+            http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(ConnectError::Handshake)?;
         let name = self.name.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.with_upgrades().await {
@@ -144,27 +166,6 @@ impl Pool {
             }
         });
         Ok(sender)
-    }
-}
-
-/// A TCP connection to the upstream within its connect timeout, with
-/// `TCP_NODELAY`; the error says why, for a 502.
-pub(super) async fn dial(up: &HttpUpstream, default_port: u16) -> Result<TcpStream, String> {
-    let host = up.authority.host().trim_start_matches('[').trim_end_matches(']');
-    let port = up.authority.port_u16().unwrap_or(default_port);
-    let tcp = match tokio::time::timeout(up.connect_timeout, connect_tcp(host, port)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("tcp connect error: {e}")),
-        Err(_) => return Err(format!("tcp connect error: no answer within {:?}", up.connect_timeout)),
-    };
-    let _ = tcp.set_nodelay(true);
-    Ok(tcp)
-}
-
-async fn connect_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
-        Err(_) => TcpStream::connect((host, port)).await,
     }
 }
 
@@ -214,4 +215,19 @@ impl Body for PooledBody {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// An error and its causes, joined: "client error (Connect): tcp connect error: Connection refused".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
 }

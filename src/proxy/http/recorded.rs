@@ -6,11 +6,12 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 use http_body::{Body, Frame, SizeHint};
+use tokio::time::Instant;
 use tracing::Level;
 
 use super::{BoxError, ProxyBody, Truncated};

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::fault::{tcp_applies, ActiveFault, FaultSwitch};
@@ -16,12 +17,14 @@ pub struct ConnFaults {
     switch: Arc<FaultSwitch>,
     client: IpAddr,
     seed: u64,
-    state: Mutex<State>,
+    decisions: Mutex<Decisions>,
     /// When the connection was accepted: connection-wide deadlines count from here.
-    pub opened: std::time::Instant,
+    pub opened: Instant,
 }
 
-struct State {
+/// What this connection decided, and the faults that apply under the plan
+/// of one generation.
+struct Decisions {
     generation: u64,
     applicable: Arc<[Arc<ActiveFault>]>,
     /// Decisions so far, by fault id: a fault keeps its verdict for the
@@ -32,14 +35,14 @@ struct State {
 impl ConnFaults {
     pub fn new(switch: Arc<FaultSwitch>, client: IpAddr) -> Self {
         let seed = switch.next_request_seed();
-        let state = State { generation: u64::MAX, applicable: Arc::from(Vec::new()), decided: Vec::new() };
+        let decisions = Decisions { generation: u64::MAX, applicable: Arc::from(Vec::new()), decided: Vec::new() };
         ConnFaults {
             applied: Mutex::new(Vec::new()),
             switch,
             client,
             seed,
-            state: Mutex::new(state),
-            opened: std::time::Instant::now(),
+            decisions: Mutex::new(decisions),
+            opened: Instant::now(),
         }
     }
 
@@ -59,16 +62,16 @@ impl ConnFaults {
         if plan.faults.is_empty() {
             return NONE.clone();
         }
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.generation != plan.generation {
+        let mut decisions = self.decisions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if decisions.generation != plan.generation {
             let mut applicable = Vec::new();
             for active in &plan.faults {
                 let id = active.fault.id;
-                let applies = match state.decided.iter().find(|(i, _)| *i == id) {
+                let applies = match decisions.decided.iter().find(|(i, _)| *i == id) {
                     Some((_, applies)) => *applies,
                     None => {
                         let applies = tcp_applies(active, self.client, self.seed) && active.admit();
-                        state.decided.push((id, applies));
+                        decisions.decided.push((id, applies));
                         applies
                     }
                 };
@@ -76,10 +79,10 @@ impl ConnFaults {
                     applicable.push(active.clone());
                 }
             }
-            state.applicable = Arc::from(applicable);
-            state.generation = plan.generation;
+            decisions.applicable = Arc::from(applicable);
+            decisions.generation = plan.generation;
         }
-        state.applicable.clone()
+        decisions.applicable.clone()
     }
 
     /// The applied faults' names, comma-separated.

@@ -44,7 +44,7 @@ struct Queued {
 
 /// What a reader hands its writer. A chunk is boxed so that the queue's
 /// slots stay small: the queue's first block is allocated whole.
-enum Msg {
+enum FromReader {
     Data(Box<(Bytes, Instant)>),
     Eof,
     Failed,
@@ -177,7 +177,7 @@ fn budget(faults: &ConnFaults, flow: Direction) -> usize {
 
 async fn reader(
     from: &TcpStream,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::UnboundedSender<FromReader>,
     flow: Direction,
     faults: &ConnFaults,
     queued: &Queued,
@@ -195,28 +195,28 @@ async fn reader(
             () = kill.cancelled() => return,
         };
         if ready.is_err() {
-            let _ = tx.send(Msg::Failed);
+            let _ = tx.send(FromReader::Failed);
             return;
         }
         if queued.bytes.load(Ordering::Acquire) == 0 && faults.switch().load().faults.is_empty() {
-            let _ = tx.send(Msg::Resume);
+            let _ = tx.send(FromReader::Resume);
             return;
         }
         let mut buf = BytesMut::with_capacity(CHUNK);
         match from.try_read_buf(&mut buf) {
             Ok(0) => {
-                let _ = tx.send(Msg::Eof);
+                let _ = tx.send(FromReader::Eof);
                 return;
             }
             Ok(n) => {
                 queued.bytes.fetch_add(n, Ordering::AcqRel);
-                if tx.send(Msg::Data(Box::new((buf.freeze(), Instant::now())))).is_err() {
+                if tx.send(FromReader::Data(Box::new((buf.freeze(), Instant::now())))).is_err() {
                     return;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => {
-                let _ = tx.send(Msg::Failed);
+                let _ = tx.send(FromReader::Failed);
                 return;
             }
         }
@@ -235,7 +235,7 @@ struct ChunkPlan {
 
 async fn writer(
     to: &TcpStream,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut rx: mpsc::UnboundedReceiver<FromReader>,
     flow: Direction,
     faults: &ConnFaults,
     queued: &Queued,
@@ -253,8 +253,8 @@ async fn writer(
             () = kill.cancelled() => break,
         };
         let (mut data, arrived) = match msg {
-            Some(Msg::Data(chunk)) => *chunk,
-            Some(Msg::Eof) => {
+            Some(FromReader::Data(chunk)) => *chunk,
+            Some(FromReader::Eof) => {
                 if let Some(delay) = slow_close(faults, flow) {
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -264,8 +264,8 @@ async fn writer(
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
                 break;
             }
-            Some(Msg::Resume) => return (sent, true),
-            None | Some(Msg::Failed) => {
+            Some(FromReader::Resume) => return (sent, true),
+            None | Some(FromReader::Failed) => {
                 kill.cancel();
                 break;
             }
@@ -318,7 +318,7 @@ impl Drop for Release<'_> {
 
 fn covering(active: &ActiveFault, flow: Direction, now: Instant) -> Option<&TcpKind> {
     let Kind::Tcp(kind, dir) = &active.fault.kind else { return None };
-    let since = now.into_std().saturating_duration_since(active.activated);
+    let since = now.saturating_duration_since(active.activated);
     (dir.covers(flow) && active.fault.scope.in_window(since)).then_some(kind)
 }
 
@@ -344,7 +344,7 @@ fn plan_chunk(
             // counted it).
             TcpKind::Outage { .. } | TcpKind::ResetPeer { .. } => {
                 if let Some((at, true)) = ends_at(active, faults.opened) {
-                    plan.drop |= std::time::Instant::now() >= at;
+                    plan.drop |= now >= at;
                 }
                 continue;
             }
@@ -442,7 +442,7 @@ async fn write_paced(
 /// When a connection-wide fault ends a connection opened at `opened`, and
 /// whether by a reset (`true`) or a close: a `timeout` that closes,
 /// `reset_peer`, or an outage that resets or refuses (at once).
-fn ends_at(active: &ActiveFault, opened: std::time::Instant) -> Option<(std::time::Instant, bool)> {
+fn ends_at(active: &ActiveFault, opened: Instant) -> Option<(Instant, bool)> {
     let Kind::Tcp(kind, _) = &active.fault.kind else { return None };
     let (wait, reset) = match kind {
         TcpKind::Timeout { close_after: Some(after) } => (*after, false),
@@ -460,7 +460,7 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
     let mut changes = faults.switch().subscribe();
     let opened = faults.opened;
     loop {
-        let mut due: Option<(std::time::Instant, bool, std::sync::Arc<ActiveFault>)> = None;
+        let mut due: Option<(Instant, bool, std::sync::Arc<ActiveFault>)> = None;
         for active in faults.snapshot().iter() {
             let Some((at, reset)) = ends_at(active, opened) else { continue };
             if due.as_ref().is_none_or(|(d, _, _)| at < *d) {
@@ -469,7 +469,7 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
         }
         let sleep = async {
             match &due {
-                Some((at, _, _)) => tokio::time::sleep_until((*at).into()).await,
+                Some((at, _, _)) => tokio::time::sleep_until(*at).await,
                 None => std::future::pending().await,
             }
         };
@@ -490,5 +490,65 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
             }
             () = kill.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fault::{Fault, FaultSwitch};
+
+    /// A connection from 127.0.0.1 to a target with one fault, both ways.
+    fn connection_with(kind: TcpKind, after: Duration) -> ConnFaults {
+        let mut fault = Fault::new(1, "f", Kind::Tcp(kind, Direction::Both));
+        fault.scope.after = after;
+        ConnFaults::new(Arc::new(FaultSwitch::new("t", 1, vec![fault])), [127, 0, 0, 1].into())
+    }
+
+    /// A chunk that queued 100 ms behind a slow writer waits only the rest
+    /// of its 250 ms, so that latency does not throttle throughput.
+    #[tokio::test(start_paused = true)]
+    async fn a_chunk_is_due_its_delay_after_it_arrived_not_after_it_queued() {
+        let latency = TcpKind::Latency { delay: Duration::from_millis(250), jitter: Duration::ZERO };
+        let faults = connection_with(latency, Duration::ZERO);
+        let arrived = Instant::now();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let plan = plan_chunk(&faults, Direction::Upstream, arrived, 0, &mut Rng::new(1), &mut Vec::new());
+        assert_eq!(plan.due, Some(arrived + Duration::from_millis(250)));
+    }
+
+    /// Chunks before the fault's `after` pass undelayed.
+    #[tokio::test(start_paused = true)]
+    async fn a_latency_fault_delays_chunks_only_from_its_after_on() {
+        let latency = TcpKind::Latency { delay: Duration::from_millis(250), jitter: Duration::ZERO };
+        let faults = connection_with(latency, Duration::from_secs(1));
+        let mut due = Vec::new();
+        for wait_ms in [0, 999, 1] {
+            tokio::time::advance(Duration::from_millis(wait_ms)).await;
+            let now = Instant::now();
+            let plan = plan_chunk(&faults, Direction::Downstream, now, 0, &mut Rng::new(1), &mut Vec::new());
+            due.push(plan.due.map(|d| d - now));
+        }
+        assert_eq!(due, [None, None, Some(Duration::from_millis(250))]);
+    }
+
+    /// `reset_peer` counts from the later of the fault's start and the
+    /// connection's opening, on tokio's clock.
+    #[tokio::test(start_paused = true)]
+    async fn reset_peer_resets_the_connection_its_after_past_the_opening() {
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let switch = Arc::new(FaultSwitch::new(
+            "t",
+            1,
+            vec![Fault::new(1, "f", Kind::Tcp(TcpKind::ResetPeer { after: Duration::from_secs(30) }, Direction::Both))],
+        ));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let faults = ConnFaults::new(switch, [127, 0, 0, 1].into());
+        let (kill, ending) = (CancellationToken::new(), Ending::default());
+        supervise(&faults, &kill, &ending).await;
+        assert_eq!(faults.opened.elapsed(), Duration::from_secs(30));
+        assert!(kill.is_cancelled() && ending.reset_client.load(Ordering::Relaxed));
     }
 }

@@ -24,13 +24,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use http::header;
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::forward::{Failure, Forwarder};
@@ -59,7 +59,7 @@ const MAX_PLAIN_BODY: u64 = 64 * 1024;
 const BODY_CHUNK: usize = 64 * 1024;
 
 /// How a connection left the plain path.
-pub enum Left {
+pub enum Exit {
     /// It is over: closed by either side, or asked to stop.
     Done,
     /// The next request is not plain: hyper serves the rest, starting with
@@ -75,9 +75,9 @@ pub async fn serve(
     injector: &Injector,
     peer: &Peer,
     shutdown: &CancellationToken,
-) -> Left {
+) -> Exit {
     let forwarder = injector.forwarder();
-    let Some(raw) = forwarder.raw_pool() else { return Left::ToHyper(BytesMut::new()) };
+    let Some(raw) = forwarder.raw_pool() else { return Exit::ToHyper(BytesMut::new()) };
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
@@ -86,28 +86,28 @@ pub async fn serve(
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
-                ready = client.tcp().readable() => if ready.is_err() { return Left::Done },
-                () = shutdown.cancelled() => return Left::Done,
+                ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
+                () = shutdown.cancelled() => return Exit::Done,
             }
         }
         // Draining: hyper answers what has come and closes with
         // `Connection: close`, as on its own connections.
         if shutdown.is_cancelled() {
-            return if buf.is_empty() { Left::Done } else { Left::ToHyper(buf) };
+            return if buf.is_empty() { Exit::Done } else { Exit::ToHyper(buf) };
         }
         if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
-            return Left::ToHyper(buf);
+            return Exit::ToHyper(buf);
         }
         let request = match read_request(client, &mut buf, forwarder, peer, shutdown).await {
             Ok(Some(request)) => request,
-            Ok(None) => return Left::ToHyper(buf),
-            Err(_) => return Left::Done,
+            Ok(None) => return Exit::ToHyper(buf),
+            Err(_) => return Exit::Done,
         };
         let kept = Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await;
         buf.advance(request.len);
         if !kept {
             let _ = client.shutdown().await;
-            return Left::Done;
+            return Exit::Done;
         }
     }
 }
@@ -373,9 +373,9 @@ impl Exchange<'_> {
     /// Sends the request over an idle connection, or a new one, and reads
     /// the response head. An idempotent request that a reused connection
     /// answered with nothing at all is sent again on a new one.
-    async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, Head), (Failure, String)> {
+    async fn send(&self, request: &[u8]) -> Result<(TcpStream, BytesMut, ResponseHead), (Failure, String)> {
         let up = self.forwarder.upstream();
-        let deadline = tokio::time::Instant::now() + up.request_timeout;
+        let deadline = Instant::now() + up.request_timeout;
         let idempotent = idempotent(&self.request.method);
         let mut reused = self.raw.take(idempotent);
         loop {
@@ -401,7 +401,7 @@ impl Exchange<'_> {
     }
 
     async fn connect(&self) -> Result<TcpStream, (Failure, String)> {
-        super::pool::dial(self.forwarder.upstream(), 80).await.map_err(|why| (Failure::Unreachable, why))
+        super::dial::dial(self.forwarder.upstream()).await.map_err(|why| (Failure::Unreachable, why.to_string()))
     }
 
     /// Writes the response head and body to the client as they come, and
@@ -411,9 +411,9 @@ impl Exchange<'_> {
         client: &mut ResettableStream,
         mut up: TcpStream,
         rbuf: &mut BytesMut,
-        head: Head,
+        head: ResponseHead,
     ) -> Relayed {
-        let Head { len, status, framing, mut out, mut up_keep } = head;
+        let ResponseHead { len, status, framing, mut out, mut up_keep } = head;
         let mut relayed = Relayed { status, bytes_out: 0, kept: true, error: None };
         if matches!(framing, Framing::Close) {
             relayed.kept = false;
@@ -485,7 +485,7 @@ fn idempotent(method: &Method) -> bool {
 }
 
 /// A final response head, rewritten for the client.
-struct Head {
+struct ResponseHead {
     /// Its length in the read buffer.
     len: usize,
     status: u16,
@@ -502,7 +502,7 @@ struct Head {
 /// and no `Transfer-Encoding` (hyper's client rejects those too); the
 /// framing of a response that has no body (to `HEAD`, 204, 304) is not
 /// checked, as hyper's client does not.
-fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> Result<Head, ()> {
+fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> Result<ResponseHead, ()> {
     let status = resp.code.unwrap_or(502);
     let connection: Vec<&[u8]> =
         resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
@@ -552,7 +552,7 @@ fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> 
         }
         put_field(&mut out, name.as_bytes(), h.value);
     }
-    Ok(Head { len, status, framing, out, up_keep: !up_close })
+    Ok(ResponseHead { len, status, framing, out, up_keep: !up_close })
 }
 
 /// Reads until `rbuf` holds a final response head (a 1xx head before it is
@@ -562,7 +562,7 @@ async fn read_response_head(
     rbuf: &mut BytesMut,
     answered: &mut bool,
     to_head: bool,
-) -> io::Result<Head> {
+) -> io::Result<ResponseHead> {
     loop {
         if !rbuf.is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

@@ -4,9 +4,12 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::proxy::http::dial::MAX_IDLE;
 
 /// An upstream connection idle longer than this is checked for a close
 /// before an idempotent request reuses it (other requests always check,
@@ -17,8 +20,6 @@ const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// may stay idle: those the upstream closed, or idle longer, are closed.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 const MAX_IDLE_TIME: Duration = Duration::from_secs(90);
-/// Idle upstream connections kept per target beyond this are closed.
-const MAX_IDLE: usize = 512;
 
 /// The idle plain upstream connections of one target, oldest first. A
 /// sweeper task, started with the first connection put back and ended with
