@@ -8,6 +8,7 @@ mod cli;
 mod config_files;
 mod experiments;
 mod fault_events;
+mod guardrails;
 mod http_faults;
 mod http_plain;
 mod http_proxy;

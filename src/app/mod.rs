@@ -110,6 +110,7 @@ impl App {
                 .map(|t| ControlledTarget { name: t.name.clone(), protocol: t.protocol, switch: t.switch.clone() })
                 .collect(),
             addrs: self.proxy.addrs(),
+            in_flight: self.proxy.in_flight(),
             rules: self.proxy.observer_rules(),
         }
     }

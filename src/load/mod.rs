@@ -4,6 +4,7 @@
 //! application cannot hide behind a slowed-down load (no coordinated
 //! omission). Every request is recorded under the listener `load`.
 
+use crate::record::inflight::InFlight;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ pub async fn drive(
     start: Instant,
     total: Duration,
     seed: u64,
+    in_flight: Arc<InFlight>,
     stop: CancellationToken,
 ) -> u64 {
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -100,7 +102,9 @@ pub async fn drive(
         let (client, slots, waiting, base, timeout) =
             (client.clone(), slots.clone(), waiting.clone(), base.clone(), load.timeout);
         waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let in_flight = in_flight.track(req.method.as_str(), req.path.split('?').next().unwrap_or("/"), this);
         tasks.spawn(async move {
+            let _in_flight = in_flight;
             let slot = slots.acquire_owned().await;
             waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let _slot = slot;

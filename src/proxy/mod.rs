@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use crate::config::{Config, Protocol};
 use crate::fault::{Fault, FaultSwitch};
 use crate::record::classify::GracefulRules;
+use crate::record::inflight::InFlight;
 
 pub use gate::ConnGauge;
 pub(crate) use gate::{Gate, Open};
@@ -176,6 +177,18 @@ impl Proxy {
             Serve::Http(i) if b.role == Role::Observer => i.rules_switch().cloned(),
             _ => None,
         })
+    }
+
+    /// The requests in flight at each HTTP listener, by name, tracked while
+    /// a guardrail watches.
+    pub fn in_flight(&self) -> Vec<(String, Arc<InFlight>)> {
+        self.bound
+            .iter()
+            .filter_map(|b| match &b.serve {
+                Serve::Http(i) => Some((b.name.clone(), i.in_flight().clone())),
+                Serve::Tcp(_) => None,
+            })
+            .collect()
     }
 
     /// Open connections per listener, for `/metrics`.

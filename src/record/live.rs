@@ -6,10 +6,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
 use super::journal::{Class, Origin};
+use super::window::{Window, WindowFigures};
 
 /// Latencies are kept in microseconds, 1 µs to 10 minutes, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
@@ -89,6 +91,9 @@ pub struct LiveState {
     pub faults: BTreeMap<(String, String), u64>,
     /// Each fault's kind, by (target, fault), from its `fault_on` event.
     pub kinds: BTreeMap<(String, String), String>,
+    /// The guardrails' sliding windows, by the id [`Live::watch`] gave; `None`
+    /// once unwatched.
+    pub windows: Vec<Option<Window>>,
 }
 
 /// Shared between the writer thread, which adds, and readers (`/metrics`,
@@ -102,17 +107,56 @@ pub struct Live {
 /// Seconds kept per listener and route: the longest guardrail window.
 pub const RECENT_SECONDS: u64 = 30;
 
+/// One request or connection as the live aggregates take it.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    pub listener: &'a str,
+    pub route: &'a str,
+    /// The run second it started in.
+    pub second: u64,
+    /// When it ended.
+    pub ended: SystemTime,
+    pub failed_origin: Option<Origin>,
+    pub class: Option<Class>,
+    pub latency_us: u64,
+}
+
 impl Live {
-    pub fn add(
-        &self,
-        listener: &str,
-        route: &str,
-        second: u64,
-        failed_origin: Option<Origin>,
-        class: Option<Class>,
-        latency_us: u64,
-    ) {
+    /// Keeps a sliding window of `span` over the requests of `listener`
+    /// whose route matches `pattern`, from now on; returns its id.
+    pub fn watch(&self, listener: &str, pattern: &str, span: Duration) -> usize {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.windows.push(Some(Window::new(listener, pattern, span)));
+        s.windows.len() - 1
+    }
+
+    /// Stops keeping the window `id`.
+    pub fn unwatch(&self, id: usize) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = s.windows.get_mut(id) {
+            *w = None;
+        }
+    }
+
+    /// What the window `id` holds at `now`.
+    pub fn window_at(&self, id: usize, now: SystemTime) -> WindowFigures {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match s.windows.get_mut(id).and_then(Option::as_mut) {
+            Some(w) => {
+                w.expire(now);
+                w.figures().clone()
+            }
+            None => WindowFigures::default(),
+        }
+    }
+
+    pub fn add(&self, x: Exchange<'_>) {
+        let Exchange { listener, route, second, ended, failed_origin, class, latency_us } = x;
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for w in s.windows.iter_mut().flatten().filter(|w| w.takes(listener, route)) {
+            w.add(ended, latency_us, failed_origin.is_some(), class);
+            w.expire(ended);
+        }
         // Look up by reference first: keys are allocated once per route.
         if !s.routes.contains_key(listener) {
             s.routes.insert(listener.to_string(), BTreeMap::new());

@@ -9,11 +9,13 @@
 
 pub mod classify;
 pub mod fields;
+pub mod inflight;
 pub mod journal;
 mod layer;
 pub mod live;
 pub mod redact;
 pub mod route;
+pub mod window;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -188,7 +190,15 @@ impl Writer {
                 let route = format!("{method} {}", route::template(&path));
                 let failed = e.error.is_some() || e.status.is_none_or(is_failure);
                 let origin = failed.then(|| e.origin.unwrap_or(Origin::Upstream));
-                self.live.add(&e.target, &route, t as u64, origin, e.class, e.latency_us.unwrap_or(0));
+                self.live.add(live::Exchange {
+                    listener: &e.target,
+                    route: &route,
+                    second: t as u64,
+                    ended: e.at.unwrap_or_else(SystemTime::now),
+                    failed_origin: origin,
+                    class: e.class,
+                    latency_us: e.latency_us.unwrap_or(0),
+                });
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
@@ -214,7 +224,15 @@ impl Writer {
             }
             fields::TYPE_CONNECTION => {
                 let origin = e.error.is_some().then(|| e.origin.unwrap_or(Origin::Upstream));
-                self.live.add(&e.target, "tcp", t as u64, origin, None, e.latency_us.unwrap_or(0));
+                self.live.add(live::Exchange {
+                    listener: &e.target,
+                    route: "tcp",
+                    second: t as u64,
+                    ended: e.at.unwrap_or_else(SystemTime::now),
+                    failed_origin: origin,
+                    class: None,
+                    latency_us: e.latency_us.unwrap_or(0),
+                });
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }

@@ -25,6 +25,7 @@ use crate::experiment::{Experiment, Timeline};
 use crate::fault::FaultSwitch;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
+use crate::record::inflight::InFlight;
 use crate::record::journal::{ExperimentInfo, Outcome};
 use crate::record::{Recorder, RunInfo};
 use crate::report::{Report, Written};
@@ -109,6 +110,8 @@ pub struct Controls {
     /// Each listener's name (`observer` or a target's) and address: where
     /// the load driver can send.
     pub addrs: Vec<(String, SocketAddr)>,
+    /// The requests in flight at each HTTP listener, for the guardrails.
+    pub in_flight: Vec<(String, Arc<InFlight>)>,
     pub rules: Option<Arc<ArcSwap<GracefulRules>>>,
 }
 
@@ -254,6 +257,14 @@ pub async fn drive(
     let changes = timeline.changes(exp);
     let start = Instant::now();
     handle.started(start);
+    // The load driver's requests in flight, for guardrails on its listener.
+    let load_in_flight = InFlight::new();
+    let in_flight = if handle.listener == crate::load::LISTENER {
+        Some(load_in_flight.clone())
+    } else {
+        controls.in_flight.iter().find(|(name, _)| *name == handle.listener).map(|(_, f)| f.clone())
+    };
+    let guards = guardrail::Guards::watch(&exp.guardrails, &live, &handle.listener, in_flight);
     let stop_load = CancellationToken::new();
     // The load stops with the controller, whichever way it ends (a panic included).
     let _stop_load_on_drop = stop_load.clone().drop_guard();
@@ -264,6 +275,7 @@ pub async fn drive(
             start,
             timeline.total,
             exp.seed,
+            load_in_flight,
             stop_load.clone(),
         ))),
         _ => None,
@@ -310,8 +322,7 @@ pub async fn drive(
                 break Outcome::Aborted;
             }
             _ = guard_tick.tick() => {
-                let now_s = (Instant::now() - start).as_secs();
-                let states = guardrail::evaluate(&exp.guardrails, &live, &handle.listener, now_s);
+                let states = guards.evaluate();
                 let tripped = states.iter().find(|g| g.tripped).cloned();
                 handle.guardrails(states);
                 if let Some(tripped) = tripped {

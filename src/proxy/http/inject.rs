@@ -24,6 +24,7 @@ use crate::fault::{
 use crate::proxy::reset::ResetHandle;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
+use crate::record::inflight::InFlight;
 
 /// Why a request got no response: hyper closes the connection on `Err`.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +51,13 @@ pub struct Injector {
     forwarder: Forwarder,
     listener: Arc<str>,
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
+    in_flight: Arc<InFlight>,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None }
+        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new() }
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -71,6 +73,11 @@ impl Injector {
 
     pub fn listener(&self) -> &Arc<str> {
         &self.listener
+    }
+
+    /// The requests in flight here, tracked while a guardrail watches.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
     }
 
     /// The rules in force now, if this listener classifies.

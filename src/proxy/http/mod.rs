@@ -156,7 +156,7 @@ fn service(
             if !recorded::enabled() {
                 return injector.handle(req, peer, reset).await;
             }
-            let started = recorded::Started::new(injector.listener(), injector.rules(), &req);
+            let started = recorded::Started::new(injector.listener(), injector.in_flight(), injector.rules(), &req);
             match injector.handle(req, peer, reset).await {
                 Ok(resp) => Ok(started.response(resp)),
                 Err(e) => {

@@ -16,6 +16,7 @@ use tracing::Level;
 
 use super::{BoxError, ProxyBody, Truncated};
 use crate::record::classify::{classify, is_failure, GracefulRules};
+use crate::record::inflight::{InFlight, Ticket};
 use crate::record::{fields, redact};
 
 /// How much of a failed observer response is kept for classification.
@@ -46,30 +47,34 @@ pub struct Started {
     pub path: String,
     pub bytes_in: u64,
     pub at: Instant,
+    /// On the listener's list of requests in flight while a guardrail watches.
+    _in_flight: Option<Ticket>,
 }
 
 impl Started {
-    pub fn new<B>(listener: &Arc<str>, rules: Option<Arc<GracefulRules>>, req: &http::Request<B>) -> Self {
+    pub fn new<B>(
+        listener: &Arc<str>,
+        in_flight: &Arc<InFlight>,
+        rules: Option<Arc<GracefulRules>>,
+        req: &http::Request<B>,
+    ) -> Self {
         let bytes_in = req
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Started {
-            listener: listener.clone(),
-            rules,
-            method: req.method().clone(),
-            path: req.uri().path().to_string(),
-            bytes_in,
-            at: Instant::now(),
-        }
+        let (method, path, at) = (req.method().clone(), req.uri().path().to_string(), Instant::now());
+        let _in_flight = in_flight.track(method.as_str(), &path, at);
+        Started { listener: listener.clone(), rules, method, path, bytes_in, at, _in_flight }
     }
 
     /// The record of a request on the plain pass-through, which knows no
     /// `http::Request` (and classifies nothing: observers do not take it).
-    pub fn plain(listener: &Arc<str>, method: Method, path: String, bytes_in: u64) -> Self {
-        Started { listener: listener.clone(), rules: None, method, path, bytes_in, at: Instant::now() }
+    pub fn plain(listener: &Arc<str>, in_flight: &Arc<InFlight>, method: Method, path: String, bytes_in: u64) -> Self {
+        let at = Instant::now();
+        let _in_flight = in_flight.track(method.as_str(), &path, at);
+        Started { listener: listener.clone(), rules: None, method, path, bytes_in, at, _in_flight }
     }
 
     /// Records an exchange of the plain pass-through: what the client got,

@@ -325,7 +325,13 @@ impl Exchange<'_> {
     async fn run(self, client: &mut ResettableStream) -> bool {
         let request = self.request;
         let started = recorded::enabled().then(|| {
-            Started::plain(self.injector.listener(), request.method.clone(), request.path.clone(), request.body)
+            Started::plain(
+                self.injector.listener(),
+                self.injector.in_flight(),
+                request.method.clone(),
+                request.path.clone(),
+                request.body,
+            )
         });
         let mut kept = !request.close;
         let at = Instant::now();
