@@ -2,7 +2,7 @@
 //!
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
 //! as strings (durations, addresses), `validate.rs` turns the raw form into
-//! the model of `model.rs`, `fault.rs` does the same for one fault, and
+//! the model of `model.rs`, `fault/` does the same for one fault, and
 //! `error.rs` says what is wrong and where. This file holds the entry points.
 //!
 //! Loading is strict: unknown keys, wrong types and impossible values are
