@@ -142,7 +142,7 @@ pub(super) fn kind(raw: &RawFault, kind: &str) -> FaultResult<HttpKind> {
                 },
             }
         }
-        _ => unreachable!("kinds are checked against HTTP_KINDS first"),
+        _ => unreachable!("validate passes only names from the table's http kinds"),
     })
 }
 

@@ -13,7 +13,7 @@ mod scope;
 mod tcp;
 
 use super::error::did_you_mean;
-use crate::fault::kinds::{HTTP_KINDS, TCP_KINDS};
+use crate::fault::kinds::{KindSpec, Protocol};
 use crate::fault::{Fault, HttpKind, Kind, OutageMode, Scope, TcpKind};
 
 pub use params::{parse_byte_rate, parse_request_rate};
@@ -35,76 +35,12 @@ fn problem(offset: usize, key: &str, message: impl Into<String>) -> FaultProblem
     FaultProblem { offset, key: key.to_string(), message: message.into(), hint: None }
 }
 
-const COMMON: [&str; 9] = ["name", "target", "probability", "first", "after", "lasting", "match", "opt_in", "ramp"];
-
-fn http_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "latency" => &["delay", "distribution", "min", "max", "mean", "stddev", "scale", "shape", "at"],
-        "error" => &["status", "headers", "body"],
-        "rate_limit" => &["rate", "burst"],
-        "bandwidth" => &["rate"],
-        "truncate" => &["bytes"],
-        "pool_exhaustion" => &["limit", "when_full", "queue_timeout", "timeout_status"],
-        "outage" => &["mode", "status"],
-        _ => &[],
-    }
-}
-
-fn tcp_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "latency" => &["delay", "jitter"],
-        "bandwidth" => &["rate"],
-        "slow_close" => &["delay"],
-        "timeout" | "reset_peer" => &["timeout"],
-        "slicer" => &["average_size", "size_variation", "delay"],
-        "limit_data" => &["bytes"],
-        "pool_exhaustion" => &["limit", "when_full", "queue_timeout"],
-        "outage" => &["mode"],
-        _ => &[],
-    }
-}
-
 /// Validates one fault of a target of protocol `http` (else `tcp`). `id` and
 /// `default_name` come from the fault's place in the file.
 pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> FaultResult<Fault> {
-    let kind_name = raw.kind.get_ref().as_str();
-    let known: &[&str] = if http { &HTTP_KINDS } else { &TCP_KINDS };
-    let protocol = if http { "http" } else { "tcp" };
-    if !known.contains(&kind_name) {
-        let mut p = problem(
-            raw.kind.span().start,
-            "kind",
-            format!("must be one of the {protocol} fault kinds: {}; got {kind_name:?}", known.join(", ")),
-        );
-        p.hint = did_you_mean(kind_name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-        let other: &[&str] = if http { &TCP_KINDS } else { &HTTP_KINDS };
-        if p.hint.is_none() && other.contains(&kind_name) {
-            p.hint = Some(format!("{kind_name} is a fault of {} targets", if http { "tcp" } else { "http" }));
-        }
-        return Err(p);
-    }
-    let specific = if http { http_keys(kind_name) } else { tcp_keys(kind_name) };
-    for (key, offset) in raw.present() {
-        let allowed = COMMON.contains(&key) || specific.contains(&key) || (!http && key == "direction");
-        if !allowed {
-            let takes: Vec<&str> = specific.to_vec();
-            let mut p = problem(
-                offset,
-                key,
-                format!("does not apply to {} {protocol} {kind_name} fault", if http { "an" } else { "a" }),
-            );
-            p.hint = Some(if takes.is_empty() {
-                format!("a {kind_name} fault takes only the common keys")
-            } else {
-                format!("a {kind_name} fault takes: {}", takes.join(", "))
-            });
-            if key == "direction" {
-                p.hint = Some("direction applies to tcp faults only".into());
-            }
-            return Err(p);
-        }
-    }
-    let kind = if http { Kind::Http(http::kind(raw, kind_name)?) } else { tcp::kind(raw, kind_name)? };
+    let spec = spec(raw, if http { Protocol::Http } else { Protocol::Tcp })?;
+    check_keys(raw, spec)?;
+    let kind = if http { Kind::Http(http::kind(raw, spec.name)?) } else { tcp::kind(raw, spec.name)? };
     let scope = scope::read(raw, http)?;
     if matches!(
         kind,
@@ -113,7 +49,7 @@ pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> Faul
     ) && scope != Scope::default()
     {
         let (key, offset) =
-            raw.present().into_iter().find(|(k, _)| COMMON[2..].contains(k)).unwrap_or(("mode", raw.kind.span().start));
+            raw.present().into_iter().find(|(k, _)| NARROWING.contains(k)).unwrap_or(("mode", raw.kind.span().start));
         let mut p =
             problem(offset, key, "cannot narrow an outage with mode = \"refuse\", which closes the whole listener");
         p.hint = Some("remove match, opt_in, probability, first, after and lasting, or use mode = \"reset\"".into());
@@ -121,6 +57,47 @@ pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> Faul
     }
     let name = raw.name.as_ref().map_or_else(|| default_name.to_string(), |n| n.get_ref().clone());
     Ok(Fault { id, name, kind, scope })
+}
+
+/// The keys that narrow a fault to some of the traffic.
+const NARROWING: [&str; 6] = ["probability", "first", "after", "lasting", "match", "opt_in"];
+
+/// The row of the table of kinds that the fault's `kind` names.
+fn spec(raw: &RawFault, protocol: Protocol) -> FaultResult<&'static KindSpec> {
+    let name = raw.kind.get_ref().as_str();
+    if let Some(spec) = protocol.kind(name) {
+        return Ok(spec);
+    }
+    let known: Vec<&str> = protocol.kinds().map(|k| k.name).collect();
+    let mut p = problem(
+        raw.kind.span().start,
+        "kind",
+        format!("must be one of the {} fault kinds: {}; got {name:?}", protocol.name(), known.join(", ")),
+    );
+    p.hint = did_you_mean(name, known).map(|s| format!("did you mean `{s}`?"));
+    if p.hint.is_none() && protocol.other().kind(name).is_some() {
+        p.hint = Some(format!("{name} is a fault of {} targets", protocol.other().name()));
+    }
+    Err(p)
+}
+
+/// Refuses the first key the fault's kind does not take.
+fn check_keys(raw: &RawFault, spec: &KindSpec) -> FaultResult<()> {
+    let Some((key, offset)) = raw.present().into_iter().find(|(key, _)| !spec.takes(key)) else {
+        return Ok(());
+    };
+    let article = if spec.protocol == Protocol::Http { "an" } else { "a" };
+    let mut p =
+        problem(offset, key, format!("does not apply to {article} {} {} fault", spec.protocol.name(), spec.name));
+    let other = spec.protocol.other();
+    p.hint = Some(if other.common_keys().any(|c| c == key) {
+        format!("{key} applies to {} faults only", other.name())
+    } else if spec.keys.is_empty() {
+        format!("a {} fault takes only the common keys", spec.name)
+    } else {
+        format!("a {} fault takes: {}", spec.name, spec.keys.join(", "))
+    });
+    Err(p)
 }
 
 /// Validates a fault written as JSON (the admin API's bodies): the same keys,
@@ -156,4 +133,22 @@ pub fn from_json(value: serde_json::Value, http: bool, id: u64) -> Result<Fault,
         }
         m
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::kinds::KINDS;
+
+    #[test]
+    fn the_table_of_kinds_and_the_raw_form_know_the_same_keys() {
+        for spec in &KINDS {
+            for key in spec.keys.iter().copied().chain(spec.protocol.common_keys()) {
+                assert!(RawFault::OPTIONAL_KEYS.contains(&key), "{} takes {key}, which no file can say", spec.name);
+            }
+        }
+        for key in RawFault::OPTIONAL_KEYS {
+            assert!(KINDS.iter().any(|spec| spec.takes(key)), "no kind takes {key}");
+        }
+    }
 }

@@ -130,26 +130,30 @@ pub struct RawRamp {
     pub steps: Option<u32>,
 }
 
-macro_rules! present {
-    ($raw:expr, $($field:ident => $key:literal),* $(,)?) => {{
-        let mut v: Vec<(&'static str, usize)> = Vec::new();
-        $( if let Some(f) = &$raw.$field { v.push(($key, f.span().start)); } )*
-        v
-    }};
+/// Declares the optional keys of [`RawFault`]: each field and its name in files.
+macro_rules! optional_keys {
+    ($($field:ident => $key:literal),* $(,)?) => {
+        impl RawFault {
+            /// Every optional key, in the order of the fields.
+            pub const OPTIONAL_KEYS: &[&str] = &[$($key),*];
+
+            /// The optional keys this fault sets, with their positions.
+            pub(super) fn present(&self) -> Vec<(&'static str, usize)> {
+                let mut v: Vec<(&'static str, usize)> = Vec::new();
+                $( if let Some(f) = &self.$field { v.push(($key, f.span().start)); } )*
+                v
+            }
+        }
+    };
 }
 
-impl RawFault {
-    /// The optional keys this fault sets, with their positions.
-    pub(super) fn present(&self) -> Vec<(&'static str, usize)> {
-        present!(self,
-            name => "name", target => "target", probability => "probability", first => "first",
-            after => "after", lasting => "lasting", matcher => "match", opt_in => "opt_in",
-            direction => "direction", delay => "delay", jitter => "jitter", distribution => "distribution",
-            min => "min", max => "max", limit => "limit", mean => "mean", stddev => "stddev", scale => "scale", shape => "shape",
-            at => "at", status => "status", headers => "headers", body => "body", rate => "rate",
-            burst => "burst", bytes => "bytes", when_full => "when_full", queue_timeout => "queue_timeout",
-            timeout_status => "timeout_status", mode => "mode", average_size => "average_size",
-            size_variation => "size_variation", timeout => "timeout", ramp => "ramp",
-        )
-    }
-}
+optional_keys!(
+    name => "name", target => "target", probability => "probability", first => "first",
+    after => "after", lasting => "lasting", matcher => "match", opt_in => "opt_in",
+    direction => "direction", delay => "delay", jitter => "jitter", distribution => "distribution",
+    min => "min", max => "max", limit => "limit", mean => "mean", stddev => "stddev", scale => "scale", shape => "shape",
+    at => "at", status => "status", headers => "headers", body => "body", rate => "rate",
+    burst => "burst", bytes => "bytes", when_full => "when_full", queue_timeout => "queue_timeout",
+    timeout_status => "timeout_status", mode => "mode", average_size => "average_size",
+    size_variation => "size_variation", timeout => "timeout", ramp => "ramp",
+);

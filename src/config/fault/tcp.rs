@@ -68,7 +68,7 @@ pub(super) fn kind(raw: &RawFault, kind: &str) -> FaultResult<Kind> {
                 _ => OutageMode::Hang,
             },
         },
-        _ => unreachable!("kinds are checked against TCP_KINDS first"),
+        _ => unreachable!("validate passes only names from the table's tcp kinds"),
     };
     Ok(Kind::Tcp(k, direction))
 }
