@@ -151,4 +151,62 @@ mod tests {
             assert!(KINDS.iter().any(|spec| spec.takes(key)), "no kind takes {key}");
         }
     }
+
+    /// What a JSON fault says back: its description, or the message the admin API answers with.
+    fn from_json_text(text: &str, http: bool) -> Result<String, String> {
+        let value: serde_json::Value = serde_json::from_str(text).expect("the test's JSON is valid");
+        from_json(value, http, 1).map(|f| f.describe())
+    }
+
+    #[test]
+    fn json_faults_meet_the_file_rules_and_messages_name_the_key_path() {
+        let cases: &[(&str, bool, Result<&str, &str>)] = &[
+            (r#"{"kind":"error","status":700}"#, true, Err("fault.status must be an HTTP status from 100 to 599, got 700")),
+            (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "latncy"; did you mean `latency`?"#)),
+            (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "slicer"; slicer is a fault of tcp targets"#)),
+            (r#"{"kind":"error"}"#, true, Err("fault.status is required by an error fault; add status = 503")),
+            (r#"{"kind":"error","status":"503"}"#, true, Err(r#"fault.status must be i64, got string "503""#)),
+            (r#"{"kind":"error","status":503.0}"#, true, Err("fault.status must be i64, got floating point `503.0`")),
+            (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, ramp; did you mean `status`?")),
+            (r#"{"status":503}"#, true, Err("fault. is missing the key `kind`")),
+            (r#"{"kind":7}"#, true, Err("fault.kind must be a string, got integer `7`")),
+            ("[1,2]", true, Err("the fault must be a JSON object of fault keys: invalid type: sequence, expected a map")),
+            (r#""abc""#, true, Err(r#"the fault must be a JSON object of fault keys: invalid type: string "abc", expected a map"#)),
+            (r#"{"kind":"latency","delay":5}"#, true, Err(r#"fault.delay must be a duration such as "250ms", "30s" or "2m", got integer `5`"#)),
+            (r#"{"kind":"latency","delay":"5 parsecs"}"#, true, Err(r#"fault.delay must be a duration such as "250ms", "30s" or "2m", got "5 parsecs" (it has an unknown unit `parsecs`)"#)),
+            (r#"{"kind":"latency","delay":"5ms","probability":1.5}"#, true, Err("fault.probability must be between 0 and 1, got 1.5")),
+            (r#"{"kind":"latency","delay":"5ms","first":-1}"#, true, Err("fault.first invalid value: integer `-1`, expected u64")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"path":5}}"#, true, Err("fault.match.path must be a string, got integer `5`")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"pth":"/x"}}"#, true, Err("fault.match.pth is not a known key; expected one of: method, path, headers, query, client; did you mean `path`?")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"method":5}}"#, true, Err("fault.match.method data did not match any variant of untagged enum OneOrMany")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"headers":{"x":5}}}"#, true, Err("fault.match.headers.x data did not match any variant of untagged enum RawHeaderTest")),
+            (r#"{"kind":"latency","delay":"5ms","match":"x"}"#, true, Err(r#"fault.match must be struct RawMatch, got string "x""#)),
+            (r#"{"kind":"error","status":503,"headers":{"x":1}}"#, true, Err("fault.headers.x must be a string, got integer `1`")),
+            (r#"{"kind":"error","status":503,"target":"t"}"#, true, Err("fault.target and fault.ramp belong in experiment files; the target is in the URL")),
+            (r#"{"kind":"latency","delay":"5ms","ramp":{"steps":2}}"#, true, Err("fault.target and fault.ramp belong in experiment files; the target is in the URL")),
+            (r#"{"kind":"latency","delay":"5ms","direction":"up"}"#, true, Err("fault.direction does not apply to an http latency fault; direction applies to tcp faults only")),
+            (r#"{"kind":"latency","delay":"5ms","direction":"up"}"#, false, Err(r#"fault.direction must be one of: upstream, downstream, both; got "up""#)),
+            (r#"{"kind":"latency","delay":"5ms","jitter":"1ms","name":"x"}"#, false, Ok("x: latency 5ms ± 1ms downstream, 100%")),
+            (r#"{"kind":"latency","delay":"5ms","status":503}"#, false, Err("fault.status does not apply to a tcp latency fault; a latency fault takes: delay, jitter")),
+            (r#"{"kind":"latency","delay":"5ms","burst":-3}"#, true, Err("fault.burst invalid value: integer `-3`, expected u32")),
+            (r#"{"kind":"rate_limit","rate":"5/s","burst":5000000000}"#, true, Err("fault.burst invalid value: integer `5000000000`, expected u32")),
+            (r#"{"kind":"error","status":"x","match":{"path":5}}"#, true, Err("fault.match.path must be a string, got integer `5`")),
+            (r#"{"kind":"error","status":503,"ramp":{"steps":"x"}}"#, true, Err(r#"fault.ramp.steps must be u32, got string "x""#)),
+            (r#"{"kind":"error","status":503,"probability":true}"#, true, Err("fault.probability must be a number, got boolean `true`")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"client":"nope"}}"#, true, Err(r#"fault.match.client must be an address or range such as "10.0.0.0/8": "nope" is not an IP address"#)),
+            (r#"{"kind":"latency","delay":"5ms","opt_in":"x-a: b"}"#, false, Err("fault.opt_in applies only to http faults")),
+            (r#"{"kind":"latency","delay":"5ms","name":["a"]}"#, true, Err("fault.name must be a string, got sequence")),
+            ("{}", true, Err("fault. is missing the key `kind`")),
+            (r#"{"kind":"latency","delay":"5ms","first":3.0}"#, true, Err("fault.first must be u64, got floating point `3.0`")),
+            (r#"{"kind":"error","status":503,"stauts":5,"probability":"x"}"#, true, Err(r#"fault.probability must be a number, got string "x""#)),
+            (r#"{"kind":"latency","delay":"5ms","match":{"method":["GET",5]}}"#, true, Err("fault.match.method data did not match any variant of untagged enum OneOrMany")),
+            (r#"{"kind":"error","status":503,"probability":0.5,"first":3,"match":{"method":["GET","head"],"path":"/v1/*","headers":{"x-a":{"regex":"^b"}},"client":"10.0.0.0/8"}}"#, true, Ok("error: error status 503 on GET|HEAD /v1/*, header x-a, clients 10.0.0.0/8, 50%, first 3")),
+            (r#"{"kind":"pool_exhaustion","limit":2,"when_full":"queue","queue_timeout":"1s","timeout_status":504,"opt_in":"x-brownout: on"}"#, true, Ok("pool_exhaustion: pool_exhaustion limit 2, queue up to 1s then 504 on opt-in x-brownout, 100%")),
+            (r#"{"kind":"slicer","average_size":64,"size_variation":8,"delay":"1ms","direction":"both","match":{"client":"127.0.0.1"}}"#, false, Ok("slicer: slicer 64±8 B every 1ms both on clients 127.0.0.1/32, 100%")),
+        ];
+        for (json, http, want) in cases {
+            let got = from_json_text(json, *http);
+            assert_eq!(got.as_deref().map_err(String::as_str), *want, "{json}");
+        }
+    }
 }
