@@ -58,12 +58,31 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(loc: &Locator<'_>) -> Result<
         FileError::Invalid(vec![loc.problem(offset, "", clean_message(e.message()))])
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string().replace(".$__serde_spanned_private_value", "");
-        let inner = e.into_inner();
-        let offset = inner.span().map_or(0, |s| s.start);
-        let key = if path == "." { String::new() } else { path };
-        FileError::Invalid(vec![explain(loc.problem(offset, key, clean_message(inner.message())))])
+        let complaint = Complaint::new(e.path(), e.inner().message());
+        let offset = e.inner().span().map_or(0, |s| s.start);
+        let mut p = loc.problem(offset, complaint.key, complaint.message);
+        p.hint = complaint.hint;
+        FileError::Invalid(vec![p])
     })
+}
+
+/// serde's first complaint about a file or a JSON body, in brownout's words.
+struct Complaint {
+    /// The key path, such as `target[0].fault[1].status`; empty for the whole text.
+    key: String,
+    message: String,
+    hint: Option<String>,
+}
+
+impl Complaint {
+    /// serde's `message` about the value at `path`.
+    fn new(path: &serde_path_to_error::Path, message: &str) -> Complaint {
+        // A `toml::Spanned` value is a table of its own inside serde; its
+        // name is no key anyone wrote.
+        let path = path.to_string().replace(".$__serde_spanned_private_value", "");
+        let key = if path == "." { String::new() } else { path };
+        explain(Complaint { key, message: clean_message(message), hint: None })
+    }
 }
 
 fn clean_message(message: &str) -> String {
@@ -81,7 +100,7 @@ fn clean_message(message: &str) -> String {
 
 /// Rewrites serde's unknown-key and unknown-variant messages into brownout's
 /// form and adds a did-you-mean hint.
-fn explain(mut p: Problem) -> Problem {
+fn explain(mut p: Complaint) -> Complaint {
     let message = p.message.clone();
     let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let Some((&word, expected)) = ticked.split_first() else {

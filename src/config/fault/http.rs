@@ -2,16 +2,15 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
-use toml::Spanned;
-
 use super::params::{byte_rate, one_of, parse_request_rate, pool_max, positive, required, required_mode, status};
+use super::raw::{Located, Source};
 use super::{problem, FaultResult, RawFault};
 use crate::config::values::Dur;
 use crate::fault::{Distribution, HttpKind, HttpWhenFull, LatencyPoint, OutageMode};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
 
-pub(super) fn kind(raw: &RawFault, kind: &str) -> FaultResult<HttpKind> {
+pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<HttpKind> {
     let at = raw.kind.span().start;
     Ok(match kind {
         "latency" => HttpKind::Latency {
@@ -146,13 +145,13 @@ pub(super) fn kind(raw: &RawFault, kind: &str) -> FaultResult<HttpKind> {
     })
 }
 
-fn distribution(raw: &RawFault) -> FaultResult<Distribution> {
+fn distribution<S: Source>(raw: &RawFault<S>) -> FaultResult<Distribution> {
     let at = raw.kind.span().start;
     let dist = match &raw.distribution {
         None => "fixed",
         Some(d) => one_of(d, "distribution", &["fixed", "uniform", "normal", "lognormal", "pareto"])?,
     };
-    let need = |field: &Option<Spanned<Dur>>, key: &str, form: &str| -> FaultResult<Duration> {
+    let need = |field: &Option<S::Spanned<Dur>>, key: &str, form: &str| -> FaultResult<Duration> {
         field.as_ref().map(|d| d.get_ref().0).ok_or_else(|| {
             let mut p = problem(at, key, format!("is required by a {dist} latency"));
             p.hint = Some(format!("add {key} = {form}"));

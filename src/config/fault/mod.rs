@@ -1,10 +1,13 @@
 //! Faults as written in files (`[[target.fault]]` and experiment phases) and
 //! in the admin API's JSON bodies, validated into [`crate::fault::Fault`].
 //!
-//! `raw.rs` is the serde mirror of one fault; `http.rs` and `tcp.rs` turn a
-//! kind's keys into its parameters; `scope.rs` reads the keys that say which
-//! traffic a fault touches; `params.rs` holds the checks they share. This file
-//! holds the entry points: [`validate`] and [`from_json`].
+//! `raw.rs` is the serde mirror of one fault, generic over its [`Source`]: a
+//! TOML file keeps each value's position, JSON has none; `http.rs` and
+//! `tcp.rs` turn a kind's keys into its parameters; `scope.rs` reads the keys
+//! that say which traffic a fault touches; `params.rs` holds the checks they
+//! share. Which kinds exist and which keys each takes is the table in
+//! [`crate::fault::kinds`]. This file holds the entry points: [`validate`] and
+//! [`from_json`].
 
 mod http;
 mod params;
@@ -13,11 +16,15 @@ mod scope;
 mod tcp;
 
 use super::error::did_you_mean;
+use super::Complaint;
 use crate::fault::kinds::{KindSpec, Protocol};
 use crate::fault::{Fault, HttpKind, Kind, OutageMode, Scope, TcpKind};
 
 pub use params::{parse_byte_rate, parse_request_rate};
-pub use raw::{Number, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp};
+pub use raw::{
+    Bare, Json, Located, Number, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp, Source, Toml,
+    OPTIONAL_KEYS,
+};
 
 /// The position of a problem and what to say.
 pub struct FaultProblem {
@@ -37,7 +44,7 @@ fn problem(offset: usize, key: &str, message: impl Into<String>) -> FaultProblem
 
 /// Validates one fault of a target of protocol `http` (else `tcp`). `id` and
 /// `default_name` come from the fault's place in the file.
-pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> FaultResult<Fault> {
+pub fn validate<S: Source>(raw: &RawFault<S>, http: bool, id: u64, default_name: &str) -> FaultResult<Fault> {
     let spec = spec(raw, if http { Protocol::Http } else { Protocol::Tcp })?;
     check_keys(raw, spec)?;
     let kind = if http { Kind::Http(http::kind(raw, spec.name)?) } else { tcp::kind(raw, spec.name)? };
@@ -63,7 +70,7 @@ pub fn validate(raw: &RawFault, http: bool, id: u64, default_name: &str) -> Faul
 const NARROWING: [&str; 6] = ["probability", "first", "after", "lasting", "match", "opt_in"];
 
 /// The row of the table of kinds that the fault's `kind` names.
-fn spec(raw: &RawFault, protocol: Protocol) -> FaultResult<&'static KindSpec> {
+fn spec<S: Source>(raw: &RawFault<S>, protocol: Protocol) -> FaultResult<&'static KindSpec> {
     let name = raw.kind.get_ref().as_str();
     if let Some(spec) = protocol.kind(name) {
         return Ok(spec);
@@ -82,7 +89,7 @@ fn spec(raw: &RawFault, protocol: Protocol) -> FaultResult<&'static KindSpec> {
 }
 
 /// Refuses the first key the fault's kind does not take.
-fn check_keys(raw: &RawFault, spec: &KindSpec) -> FaultResult<()> {
+fn check_keys<S: Source>(raw: &RawFault<S>, spec: &KindSpec) -> FaultResult<()> {
     let Some((key, offset)) = raw.present().into_iter().find(|(key, _)| !spec.takes(key)) else {
         return Ok(());
     };
@@ -101,38 +108,50 @@ fn check_keys(raw: &RawFault, spec: &KindSpec) -> FaultResult<()> {
 }
 
 /// Validates a fault written as JSON (the admin API's bodies): the same keys,
-/// the same rules, and messages that name the key, the value and the
-/// expected form.
+/// the same rules, and messages that name the key path, the value and the
+/// expected form. The JSON is read straight into the raw form, which holds
+/// its values [`Bare`] since JSON gives no positions to report.
 pub fn from_json(value: serde_json::Value, http: bool, id: u64) -> Result<Fault, String> {
-    let table: toml::Table =
+    let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(value).map_err(|e| format!("the fault must be a JSON object of fault keys: {e}"))?;
-    let text = toml::to_string(&table).map_err(|e| format!("the fault cannot be read: {e}"))?;
-    let loc = super::Locator { file: "body", text: &text };
-    let raw: RawFault = super::deserialize(&loc).map_err(|e| {
-        e.problems().first().map_or_else(
-            || e.to_string(),
-            |p| {
-                let mut m = format!("fault.{} {}", p.key, p.message);
-                if let Some(h) = &p.hint {
-                    m.push_str("; ");
-                    m.push_str(h);
-                }
-                m
-            },
-        )
+    if let Some(key) = first_null(&object) {
+        return Err(json_message(&key, "must not be null", Some("leave the key out for its default")));
+    }
+    let raw: RawFault<Json> = serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(|e| {
+        let complaint = Complaint::new(e.path(), &e.inner().to_string());
+        json_message(&complaint.key, &complaint.message, complaint.hint.as_deref())
     })?;
     if raw.target.is_some() || raw.ramp.is_some() {
         return Err("fault.target and fault.ramp belong in experiment files; the target is in the URL".into());
     }
     let default_name = raw.kind.get_ref().clone();
-    validate(&raw, http, id, &default_name).map_err(|p| {
-        let mut m = format!("fault.{} {}", p.key, p.message);
-        if let Some(h) = p.hint {
-            m.push_str("; ");
-            m.push_str(&h);
+    validate(&raw, http, id, &default_name).map_err(|p| json_message(&p.key, &p.message, p.hint.as_deref()))
+}
+
+/// `fault.<key> <message>; <hint>`, as the admin API answers.
+fn json_message(key: &str, message: &str, hint: Option<&str>) -> String {
+    let mut m = format!("fault.{key} {message}");
+    if let Some(h) = hint {
+        m.push_str("; ");
+        m.push_str(h);
+    }
+    m
+}
+
+/// The key path of the first null in a JSON fault. A file cannot say null,
+/// so neither can a body: leaving a key out is the one way to its default.
+fn first_null(object: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: String) -> Option<String> {
+        match value {
+            serde_json::Value::Null => Some(path),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| walk(v, format!("{path}.{k}"))),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, v)| walk(v, format!("{path}[{i}]")))
+            }
+            _ => None,
         }
-        m
-    })
+    }
+    object.iter().find_map(|(k, v)| walk(v, k.clone()))
 }
 
 #[cfg(test)]
@@ -144,10 +163,10 @@ mod tests {
     fn the_table_of_kinds_and_the_raw_form_know_the_same_keys() {
         for spec in &KINDS {
             for key in spec.keys.iter().copied().chain(spec.protocol.common_keys()) {
-                assert!(RawFault::OPTIONAL_KEYS.contains(&key), "{} takes {key}, which no file can say", spec.name);
+                assert!(raw::OPTIONAL_KEYS.contains(&key), "{} takes {key}, which no file can say", spec.name);
             }
         }
-        for key in RawFault::OPTIONAL_KEYS {
+        for key in raw::OPTIONAL_KEYS {
             assert!(KINDS.iter().any(|spec| spec.takes(key)), "no kind takes {key}");
         }
     }
@@ -197,6 +216,8 @@ mod tests {
             (r#"{"kind":"latency","delay":"5ms","opt_in":"x-a: b"}"#, false, Err("fault.opt_in applies only to http faults")),
             (r#"{"kind":"latency","delay":"5ms","name":["a"]}"#, true, Err("fault.name must be a string, got sequence")),
             ("{}", true, Err("fault. is missing the key `kind`")),
+            (r#"{"kind":"error","status":null}"#, true, Err("fault.status must not be null; leave the key out for its default")),
+            (r#"{"kind":"latency","delay":"5ms","match":{"method":["GET",null]}}"#, true, Err("fault.match.method[1] must not be null; leave the key out for its default")),
             (r#"{"kind":"latency","delay":"5ms","first":3.0}"#, true, Err("fault.first must be u64, got floating point `3.0`")),
             (r#"{"kind":"error","status":503,"stauts":5,"probability":"x"}"#, true, Err(r#"fault.probability must be a number, got string "x""#)),
             (r#"{"kind":"latency","delay":"5ms","match":{"method":["GET",5]}}"#, true, Err("fault.match.method data did not match any variant of untagged enum OneOrMany")),

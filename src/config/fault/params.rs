@@ -3,23 +3,22 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
-use toml::Spanned;
-
+use super::raw::{Located, Source};
 use super::{problem, FaultResult, RawFault};
 use crate::config::error::did_you_mean;
 use crate::config::values::Dur;
+use http::StatusCode;
 
 /// The value of a key `kind` cannot do without; `at` (the kind's position)
 /// places the problem when the key is absent, and `form` shows an example.
-pub(super) fn required<'a, T>(
-    field: &'a Option<Spanned<T>>,
+pub(super) fn required<'a, L: Located>(
+    field: &'a Option<L>,
     key: &str,
     kind: &str,
     form: &str,
     at: usize,
-) -> FaultResult<&'a T> {
-    field.as_ref().map(Spanned::get_ref).ok_or_else(|| {
+) -> FaultResult<&'a L::Inner> {
+    field.as_ref().map(Located::get_ref).ok_or_else(|| {
         let mut p = problem(at, key, format!("is required by a {kind} fault"));
         p.hint = Some(format!("add {key} = {form}"));
         p
@@ -27,7 +26,7 @@ pub(super) fn required<'a, T>(
 }
 
 /// A duration that must be more than zero.
-pub(super) fn positive(d: &Spanned<Dur>, key: &str) -> FaultResult<Duration> {
+pub(super) fn positive(d: &impl Located<Inner = Dur>, key: &str) -> FaultResult<Duration> {
     if d.get_ref().0.is_zero() {
         return Err(problem(d.span().start, key, "must be more than zero, got \"0s\""));
     }
@@ -35,7 +34,7 @@ pub(super) fn positive(d: &Spanned<Dur>, key: &str) -> FaultResult<Duration> {
 }
 
 /// An HTTP status, limited to `allowed` when given.
-pub(super) fn status(s: &Spanned<i64>, key: &str, allowed: Option<&[u16]>) -> FaultResult<StatusCode> {
+pub(super) fn status(s: &impl Located<Inner = i64>, key: &str, allowed: Option<&[u16]>) -> FaultResult<StatusCode> {
     let v = *s.get_ref();
     let code = u16::try_from(v).ok().filter(|c| (100..=599).contains(c));
     let Some(code) = code else {
@@ -51,7 +50,7 @@ pub(super) fn status(s: &Spanned<i64>, key: &str, allowed: Option<&[u16]>) -> Fa
 }
 
 /// One of a few words, with a did-you-mean hint for a typo.
-pub(super) fn one_of<'a>(s: &Spanned<String>, key: &str, options: &[&'a str]) -> FaultResult<&'a str> {
+pub(super) fn one_of<'a>(s: &impl Located<Inner = String>, key: &str, options: &[&'a str]) -> FaultResult<&'a str> {
     let v = s.get_ref().as_str();
     options.iter().find(|o| **o == v).copied().ok_or_else(|| {
         let mut p = problem(s.span().start, key, format!("must be one of: {}; got {v:?}", options.join(", ")));
@@ -61,7 +60,7 @@ pub(super) fn one_of<'a>(s: &Spanned<String>, key: &str, options: &[&'a str]) ->
 }
 
 /// The `mode` an outage fault needs.
-pub(super) fn required_mode(raw: &RawFault, at: usize) -> FaultResult<&Spanned<String>> {
+pub(super) fn required_mode<S: Source>(raw: &RawFault<S>, at: usize) -> FaultResult<&S::Spanned<String>> {
     raw.mode.as_ref().ok_or_else(|| {
         let mut p = problem(at, "mode", "is required by an outage fault");
         p.hint = Some("add mode = \"refuse\", \"reset\" or \"hang\" (http also \"status\")".into());
@@ -70,7 +69,7 @@ pub(super) fn required_mode(raw: &RawFault, at: usize) -> FaultResult<&Spanned<S
 }
 
 /// The `limit` of a pool_exhaustion fault, as a count.
-pub(super) fn pool_max(raw: &RawFault, at: usize) -> FaultResult<usize> {
+pub(super) fn pool_max<S: Source>(raw: &RawFault<S>, at: usize) -> FaultResult<usize> {
     let limit = raw.limit.as_ref().ok_or_else(|| {
         let mut p = problem(at, "limit", "is required by a pool_exhaustion fault");
         p.hint = Some("add limit = 10".into());
@@ -80,7 +79,7 @@ pub(super) fn pool_max(raw: &RawFault, at: usize) -> FaultResult<usize> {
 }
 
 /// The `rate` of a bandwidth fault, in bytes per second.
-pub(super) fn byte_rate(raw: &RawFault, at: usize) -> FaultResult<u64> {
+pub(super) fn byte_rate<S: Source>(raw: &RawFault<S>, at: usize) -> FaultResult<u64> {
     let rate = raw.rate.as_ref().ok_or_else(|| {
         let mut p = problem(at, "rate", "is required by a bandwidth fault");
         p.hint = Some("add rate = \"64KiB/s\"".into());

@@ -1,14 +1,75 @@
-//! The serde mirror of one fault as written in a file: every key any kind
-//! takes, each with its position.
+//! The serde mirror of one fault as written in a TOML file or a JSON body:
+//! every key any kind takes, each with its position where the source has one.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::values::Dur;
+
+/// What a raw fault was read from, which decides how it holds each value: a
+/// TOML file keeps every value's position for its messages, JSON has none.
+pub trait Source: fmt::Debug {
+    /// A value as this source holds it.
+    type Spanned<T: DeserializeOwned + fmt::Debug>: Located<Inner = T> + DeserializeOwned + fmt::Debug;
+}
+
+/// A value and where it was read.
+pub trait Located {
+    type Inner;
+    fn get_ref(&self) -> &Self::Inner;
+    /// The value's byte range in its text; `0..0` when the source has no positions.
+    fn span(&self) -> Range<usize>;
+}
+
+/// A TOML file: each value is a [`toml::Spanned`], which only the TOML
+/// deserializer can fill in.
+#[derive(Debug)]
+pub enum Toml {}
+
+/// A JSON body: each value is [`Bare`].
+#[derive(Debug)]
+pub enum Json {}
+
+impl Source for Toml {
+    type Spanned<T: DeserializeOwned + fmt::Debug> = toml::Spanned<T>;
+}
+
+impl Source for Json {
+    type Spanned<T: DeserializeOwned + fmt::Debug> = Bare<T>;
+}
+
+/// A value read without a position; it deserializes as the value itself.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct Bare<T>(pub T);
+
+impl<T> Located for toml::Spanned<T> {
+    type Inner = T;
+
+    fn get_ref(&self) -> &T {
+        toml::Spanned::get_ref(self)
+    }
+
+    fn span(&self) -> Range<usize> {
+        toml::Spanned::span(self)
+    }
+}
+
+impl<T> Located for Bare<T> {
+    type Inner = T;
+
+    fn get_ref(&self) -> &T {
+        &self.0
+    }
+
+    fn span(&self) -> Range<usize> {
+        0..0
+    }
+}
 
 /// A number written as an integer or a float.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,56 +130,56 @@ pub enum RawHeaderTest {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMatch {
-    pub method: Option<Spanned<OneOrMany>>,
-    pub path: Option<Spanned<String>>,
-    pub headers: Option<Spanned<BTreeMap<String, RawHeaderTest>>>,
-    pub query: Option<Spanned<BTreeMap<String, String>>>,
-    pub client: Option<Spanned<OneOrMany>>,
+#[serde(deny_unknown_fields, bound = "")]
+pub struct RawMatch<S: Source = Toml> {
+    pub method: Option<S::Spanned<OneOrMany>>,
+    pub path: Option<S::Spanned<String>>,
+    pub headers: Option<S::Spanned<BTreeMap<String, RawHeaderTest>>>,
+    pub query: Option<S::Spanned<BTreeMap<String, String>>>,
+    pub client: Option<S::Spanned<OneOrMany>>,
 }
 
 /// Every key any fault kind takes; validation refuses the ones a kind does not.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    pub name: Option<Spanned<String>>,
-    pub kind: Spanned<String>,
-    pub target: Option<Spanned<String>>,
-    pub probability: Option<Spanned<Number>>,
-    pub first: Option<Spanned<u64>>,
-    pub after: Option<Spanned<Dur>>,
-    pub lasting: Option<Spanned<Dur>>,
+#[serde(deny_unknown_fields, bound = "")]
+pub struct RawFault<S: Source = Toml> {
+    pub name: Option<S::Spanned<String>>,
+    pub kind: S::Spanned<String>,
+    pub target: Option<S::Spanned<String>>,
+    pub probability: Option<S::Spanned<Number>>,
+    pub first: Option<S::Spanned<u64>>,
+    pub after: Option<S::Spanned<Dur>>,
+    pub lasting: Option<S::Spanned<Dur>>,
     #[serde(rename = "match")]
-    pub matcher: Option<Spanned<RawMatch>>,
-    pub opt_in: Option<Spanned<String>>,
-    pub direction: Option<Spanned<String>>,
-    pub delay: Option<Spanned<Dur>>,
-    pub jitter: Option<Spanned<Dur>>,
-    pub distribution: Option<Spanned<String>>,
-    pub min: Option<Spanned<Dur>>,
-    pub max: Option<Spanned<Dur>>,
-    pub limit: Option<Spanned<u64>>,
-    pub mean: Option<Spanned<Dur>>,
-    pub stddev: Option<Spanned<Dur>>,
-    pub scale: Option<Spanned<Dur>>,
-    pub shape: Option<Spanned<Number>>,
-    pub at: Option<Spanned<String>>,
-    pub status: Option<Spanned<i64>>,
-    pub headers: Option<Spanned<BTreeMap<String, String>>>,
-    pub body: Option<Spanned<String>>,
-    pub rate: Option<Spanned<String>>,
-    pub burst: Option<Spanned<u32>>,
-    pub bytes: Option<Spanned<u64>>,
-    pub when_full: Option<Spanned<String>>,
-    pub queue_timeout: Option<Spanned<Dur>>,
-    pub timeout_status: Option<Spanned<i64>>,
-    pub mode: Option<Spanned<String>>,
-    pub average_size: Option<Spanned<u64>>,
-    pub size_variation: Option<Spanned<u64>>,
-    pub timeout: Option<Spanned<Dur>>,
+    pub matcher: Option<S::Spanned<RawMatch<S>>>,
+    pub opt_in: Option<S::Spanned<String>>,
+    pub direction: Option<S::Spanned<String>>,
+    pub delay: Option<S::Spanned<Dur>>,
+    pub jitter: Option<S::Spanned<Dur>>,
+    pub distribution: Option<S::Spanned<String>>,
+    pub min: Option<S::Spanned<Dur>>,
+    pub max: Option<S::Spanned<Dur>>,
+    pub limit: Option<S::Spanned<u64>>,
+    pub mean: Option<S::Spanned<Dur>>,
+    pub stddev: Option<S::Spanned<Dur>>,
+    pub scale: Option<S::Spanned<Dur>>,
+    pub shape: Option<S::Spanned<Number>>,
+    pub at: Option<S::Spanned<String>>,
+    pub status: Option<S::Spanned<i64>>,
+    pub headers: Option<S::Spanned<BTreeMap<String, String>>>,
+    pub body: Option<S::Spanned<String>>,
+    pub rate: Option<S::Spanned<String>>,
+    pub burst: Option<S::Spanned<u32>>,
+    pub bytes: Option<S::Spanned<u64>>,
+    pub when_full: Option<S::Spanned<String>>,
+    pub queue_timeout: Option<S::Spanned<Dur>>,
+    pub timeout_status: Option<S::Spanned<i64>>,
+    pub mode: Option<S::Spanned<String>>,
+    pub average_size: Option<S::Spanned<u64>>,
+    pub size_variation: Option<S::Spanned<u64>>,
+    pub timeout: Option<S::Spanned<Dur>>,
     /// Experiments only: step a parameter through a phase.
-    pub ramp: Option<Spanned<RawRamp>>,
+    pub ramp: Option<S::Spanned<RawRamp>>,
 }
 
 /// `ramp = { probability = [0.1, 1.0], delay = ["50ms", "2s"], steps = 10 }`.
@@ -133,10 +194,10 @@ pub struct RawRamp {
 /// Declares the optional keys of [`RawFault`]: each field and its name in files.
 macro_rules! optional_keys {
     ($($field:ident => $key:literal),* $(,)?) => {
-        impl RawFault {
-            /// Every optional key, in the order of the fields.
-            pub const OPTIONAL_KEYS: &[&str] = &[$($key),*];
+        /// Every optional key of a fault, in the order of the fields.
+        pub const OPTIONAL_KEYS: &[&str] = &[$($key),*];
 
+        impl<S: Source> RawFault<S> {
             /// The optional keys this fault sets, with their positions.
             pub(super) fn present(&self) -> Vec<(&'static str, usize)> {
                 let mut v: Vec<(&'static str, usize)> = Vec::new();

@@ -3,16 +3,14 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, Method};
-use toml::Spanned;
-
 use super::params::positive;
-use super::raw::{RawHeaderRule, RawHeaderTest};
+use super::raw::{Located, RawHeaderRule, RawHeaderTest, Source};
 use super::{problem, FaultResult, RawFault};
 use crate::fault::matcher::{Cidr, Glob, HeaderTest, OptIn};
 use crate::fault::Scope;
+use http::{HeaderName, HeaderValue, Method};
 
-pub(super) fn read(raw: &RawFault, http: bool) -> FaultResult<Scope> {
+pub(super) fn read<S: Source>(raw: &RawFault<S>, http: bool) -> FaultResult<Scope> {
     let mut s = Scope::default();
     if let Some(p) = &raw.probability {
         let v = p.get_ref().0;
@@ -123,7 +121,7 @@ pub(super) fn read(raw: &RawFault, http: bool) -> FaultResult<Scope> {
     Ok(s)
 }
 
-fn parse_opt_in(s: &Spanned<String>) -> FaultResult<OptIn> {
+fn parse_opt_in(s: &impl Located<Inner = String>) -> FaultResult<OptIn> {
     let text = s.get_ref();
     let (name, value) = match text.split_once(':') {
         Some((n, v)) => (n.trim(), Some(v.trim())),

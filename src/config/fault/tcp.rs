@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use super::params::{byte_rate, one_of, pool_max, positive, required, required_mode};
+use super::raw::{Located, Source};
 use super::{problem, FaultResult, RawFault};
 use crate::fault::{Direction, Kind, OutageMode, TcpKind, TcpWhenFull};
 
-pub(super) fn kind(raw: &RawFault, kind: &str) -> FaultResult<Kind> {
+pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Kind> {
     let at = raw.kind.span().start;
     let direction = match &raw.direction {
         None => Direction::Downstream,
