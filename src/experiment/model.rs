@@ -135,4 +135,5 @@ pub struct Schedule {
     pub timezone: String,
 }
 
+/// The seed of an experiment that sets none.
 pub const DEFAULT_SEED: u64 = 1;
