@@ -19,7 +19,7 @@ impl Experiment {
     /// own, and no guardrails: its load driven alone (`brownout load`).
     pub fn load_only(mut self, duration: Duration) -> Experiment {
         self.phases = vec![Phase { name: "load".into(), duration, faults: Vec::new() }];
-        self.max_duration = duration + super::SLACK;
+        self.max_duration = duration + super::validate::SLACK;
         self.guardrails.clear();
         self
     }

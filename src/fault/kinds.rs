@@ -142,33 +142,38 @@ pub enum Kind {
     Tcp(TcpKind, Direction),
 }
 
-/// The kind names as written in files, for messages and events.
 impl Kind {
-    pub fn name(&self) -> &'static str {
+    /// This kind's row of [`KINDS`].
+    pub fn spec(&self) -> &'static KindSpec {
         match self {
             Kind::Http(k) => match k {
-                HttpKind::Latency { .. } => "latency",
-                HttpKind::Error { .. } => "error",
-                HttpKind::RateLimit { .. } => "rate_limit",
-                HttpKind::Reset => "reset",
-                HttpKind::Hang => "hang",
-                HttpKind::Bandwidth { .. } => "bandwidth",
-                HttpKind::Truncate { .. } => "truncate",
-                HttpKind::PoolExhaustion { .. } => "pool_exhaustion",
-                HttpKind::Outage { .. } => "outage",
+                HttpKind::Latency { .. } => &HTTP_LATENCY,
+                HttpKind::Error { .. } => &HTTP_ERROR,
+                HttpKind::RateLimit { .. } => &HTTP_RATE_LIMIT,
+                HttpKind::Reset => &HTTP_RESET,
+                HttpKind::Hang => &HTTP_HANG,
+                HttpKind::Bandwidth { .. } => &HTTP_BANDWIDTH,
+                HttpKind::Truncate { .. } => &HTTP_TRUNCATE,
+                HttpKind::PoolExhaustion { .. } => &HTTP_POOL_EXHAUSTION,
+                HttpKind::Outage { .. } => &HTTP_OUTAGE,
             },
             Kind::Tcp(k, _) => match k {
-                TcpKind::Latency { .. } => "latency",
-                TcpKind::Bandwidth { .. } => "bandwidth",
-                TcpKind::SlowClose { .. } => "slow_close",
-                TcpKind::Timeout { .. } => "timeout",
-                TcpKind::ResetPeer { .. } => "reset_peer",
-                TcpKind::Slicer { .. } => "slicer",
-                TcpKind::LimitData { .. } => "limit_data",
-                TcpKind::PoolExhaustion { .. } => "pool_exhaustion",
-                TcpKind::Outage { .. } => "outage",
+                TcpKind::Latency { .. } => &TCP_LATENCY,
+                TcpKind::Bandwidth { .. } => &TCP_BANDWIDTH,
+                TcpKind::SlowClose { .. } => &TCP_SLOW_CLOSE,
+                TcpKind::Timeout { .. } => &TCP_TIMEOUT,
+                TcpKind::ResetPeer { .. } => &TCP_RESET_PEER,
+                TcpKind::Slicer { .. } => &TCP_SLICER,
+                TcpKind::LimitData { .. } => &TCP_LIMIT_DATA,
+                TcpKind::PoolExhaustion { .. } => &TCP_POOL_EXHAUSTION,
+                TcpKind::Outage { .. } => &TCP_OUTAGE,
             },
         }
+    }
+
+    /// The kind's name as written in files, for messages and events.
+    pub fn name(&self) -> &'static str {
+        self.spec().name
     }
 
     /// The configured parameters in a few words, for events and reports.
@@ -217,17 +222,248 @@ impl Kind {
     }
 }
 
-pub const HTTP_KINDS: [&str; 9] =
-    ["latency", "error", "rate_limit", "reset", "hang", "bandwidth", "truncate", "pool_exhaustion", "outage"];
+// === The table of kinds ===
 
-pub const TCP_KINDS: [&str; 9] = [
-    "latency",
-    "bandwidth",
-    "slow_close",
-    "timeout",
-    "reset_peer",
-    "slicer",
-    "limit_data",
-    "pool_exhaustion",
-    "outage",
+/// Which targets a fault kind applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Tcp,
+}
+
+/// One fault kind as files and the admin API write it. Validation, messages,
+/// events and anything that lists the kinds read [`KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindSpec {
+    /// The value of `kind`.
+    pub name: &'static str,
+    pub protocol: Protocol,
+    /// The keys it takes besides its protocol's [`Protocol::common_keys`].
+    pub keys: &'static [&'static str],
+    /// What it does, in one line.
+    pub about: &'static str,
+}
+
+/// Every fault kind: HTTP, then TCP, each in the order messages list them.
+pub const KINDS: [KindSpec; 18] = [
+    HTTP_LATENCY,
+    HTTP_ERROR,
+    HTTP_RATE_LIMIT,
+    HTTP_RESET,
+    HTTP_HANG,
+    HTTP_BANDWIDTH,
+    HTTP_TRUNCATE,
+    HTTP_POOL_EXHAUSTION,
+    HTTP_OUTAGE,
+    TCP_LATENCY,
+    TCP_BANDWIDTH,
+    TCP_SLOW_CLOSE,
+    TCP_TIMEOUT,
+    TCP_RESET_PEER,
+    TCP_SLICER,
+    TCP_LIMIT_DATA,
+    TCP_POOL_EXHAUSTION,
+    TCP_OUTAGE,
 ];
+
+/// The keys every fault takes, whatever its kind (`target` and `ramp` only in
+/// experiment files).
+pub const COMMON_KEYS: [&str; 9] =
+    ["name", "target", "probability", "first", "after", "lasting", "match", "opt_in", "ramp"];
+
+/// The keys every TCP fault takes besides [`COMMON_KEYS`].
+pub const TCP_COMMON_KEYS: [&str; 1] = ["direction"];
+
+impl Protocol {
+    /// As written in files and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    /// HTTP for TCP, TCP for HTTP.
+    pub fn other(self) -> Protocol {
+        match self {
+            Protocol::Http => Protocol::Tcp,
+            Protocol::Tcp => Protocol::Http,
+        }
+    }
+
+    /// The keys every fault of this protocol takes, whatever its kind.
+    pub fn common_keys(self) -> impl Iterator<Item = &'static str> {
+        let own: &[&str] = match self {
+            Protocol::Http => &[],
+            Protocol::Tcp => &TCP_COMMON_KEYS,
+        };
+        COMMON_KEYS.iter().chain(own).copied()
+    }
+
+    /// This protocol's kinds, in the table's order.
+    pub fn kinds(self) -> impl Iterator<Item = &'static KindSpec> {
+        KINDS.iter().filter(move |k| k.protocol == self)
+    }
+
+    /// This protocol's kind called `name`.
+    pub fn kind(self, name: &str) -> Option<&'static KindSpec> {
+        self.kinds().find(|k| k.name == name)
+    }
+}
+
+impl KindSpec {
+    /// True when a fault of this kind takes `key`.
+    pub fn takes(&self, key: &str) -> bool {
+        self.keys.contains(&key) || self.protocol.common_keys().any(|k| k == key)
+    }
+}
+
+pub const HTTP_LATENCY: KindSpec = KindSpec {
+    name: "latency",
+    protocol: Protocol::Http,
+    keys: &["delay", "distribution", "min", "max", "mean", "stddev", "scale", "shape", "at"],
+    about: "waits before forwarding the request, before returning the response head, or both",
+};
+pub const HTTP_ERROR: KindSpec = KindSpec {
+    name: "error",
+    protocol: Protocol::Http,
+    keys: &["status", "headers", "body"],
+    about: "answers with a synthesized response; the upstream is never called",
+};
+pub const HTTP_RATE_LIMIT: KindSpec = KindSpec {
+    name: "rate_limit",
+    protocol: Protocol::Http,
+    keys: &["rate", "burst"],
+    about: "a token bucket: requests beyond it get 429 with Retry-After",
+};
+pub const HTTP_RESET: KindSpec = KindSpec {
+    name: "reset",
+    protocol: Protocol::Http,
+    keys: &[],
+    about: "resets the connection (TCP RST; on HTTP/2 the stream)",
+};
+pub const HTTP_HANG: KindSpec = KindSpec {
+    name: "hang",
+    protocol: Protocol::Http,
+    keys: &[],
+    about: "answers nothing until the fault ends, then closes the connection",
+};
+pub const HTTP_BANDWIDTH: KindSpec = KindSpec {
+    name: "bandwidth",
+    protocol: Protocol::Http,
+    keys: &["rate"],
+    about: "throttles the response body to a rate in bytes per second",
+};
+pub const HTTP_TRUNCATE: KindSpec = KindSpec {
+    name: "truncate",
+    protocol: Protocol::Http,
+    keys: &["bytes"],
+    about: "stops the response body after some bytes and closes the connection",
+};
+pub const HTTP_POOL_EXHAUSTION: KindSpec = KindSpec {
+    name: "pool_exhaustion",
+    protocol: Protocol::Http,
+    keys: &["limit", "when_full", "queue_timeout", "timeout_status"],
+    about: "lets at most `limit` requests reach the upstream at once; the rest queue, fail with 503 or hang",
+};
+pub const HTTP_OUTAGE: KindSpec = KindSpec {
+    name: "outage",
+    protocol: Protocol::Http,
+    keys: &["mode", "status"],
+    about: "the dependency is down: connections refused or reset, a 502 or 503 answer, or no answer",
+};
+pub const TCP_LATENCY: KindSpec = KindSpec {
+    name: "latency",
+    protocol: Protocol::Tcp,
+    keys: &["delay", "jitter"],
+    about: "delays each chunk without throttling throughput",
+};
+pub const TCP_BANDWIDTH: KindSpec = KindSpec {
+    name: "bandwidth",
+    protocol: Protocol::Tcp,
+    keys: &["rate"],
+    about: "lets bytes flow at a rate in bytes per second",
+};
+pub const TCP_SLOW_CLOSE: KindSpec = KindSpec {
+    name: "slow_close",
+    protocol: Protocol::Tcp,
+    keys: &["delay"],
+    about: "passes an end of stream on only after a delay",
+};
+pub const TCP_TIMEOUT: KindSpec = KindSpec {
+    name: "timeout",
+    protocol: Protocol::Tcp,
+    keys: &["timeout"],
+    about: "drops data, and closes the connection after `timeout` or holds it until the fault ends",
+};
+pub const TCP_RESET_PEER: KindSpec = KindSpec {
+    name: "reset_peer",
+    protocol: Protocol::Tcp,
+    keys: &["timeout"],
+    about: "resets the connection after `timeout`",
+};
+pub const TCP_SLICER: KindSpec = KindSpec {
+    name: "slicer",
+    protocol: Protocol::Tcp,
+    keys: &["average_size", "size_variation", "delay"],
+    about: "cuts writes into small slices with a delay between them",
+};
+pub const TCP_LIMIT_DATA: KindSpec = KindSpec {
+    name: "limit_data",
+    protocol: Protocol::Tcp,
+    keys: &["bytes"],
+    about: "closes the connection once some bytes have passed",
+};
+pub const TCP_POOL_EXHAUSTION: KindSpec = KindSpec {
+    name: "pool_exhaustion",
+    protocol: Protocol::Tcp,
+    keys: &["limit", "when_full", "queue_timeout"],
+    about: "lets at most `limit` connections reach the upstream at once; the rest queue, are reset or hang",
+};
+pub const TCP_OUTAGE: KindSpec = KindSpec {
+    name: "outage",
+    protocol: Protocol::Tcp,
+    keys: &["mode"],
+    about: "the dependency is down: new connections refused, reset, or held without a dial",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_row_in_the_order_of_the_table() {
+        let d = Duration::from_millis(1);
+        let http = [
+            HttpKind::Latency { delay: Distribution::Fixed(d), at: LatencyPoint::Request },
+            HttpKind::Error { status: StatusCode::OK, headers: Vec::new(), body: Bytes::new() },
+            HttpKind::RateLimit { per_second: 1.0, burst: 1 },
+            HttpKind::Reset,
+            HttpKind::Hang,
+            HttpKind::Bandwidth { bytes_per_second: 1 },
+            HttpKind::Truncate { after_bytes: 1 },
+            HttpKind::PoolExhaustion { max: 1, when_full: HttpWhenFull::Fail },
+            HttpKind::Outage { mode: OutageMode::Reset },
+        ];
+        let tcp = [
+            TcpKind::Latency { delay: d, jitter: d },
+            TcpKind::Bandwidth { bytes_per_second: 1 },
+            TcpKind::SlowClose { delay: d },
+            TcpKind::Timeout { close_after: None },
+            TcpKind::ResetPeer { after: d },
+            TcpKind::Slicer { average: 1, variation: 0, delay: d },
+            TcpKind::LimitData { bytes: 1 },
+            TcpKind::PoolExhaustion { max: 1, when_full: TcpWhenFull::Refuse },
+            TcpKind::Outage { mode: OutageMode::Reset },
+        ];
+        let kinds = http.into_iter().map(Kind::Http).chain(tcp.into_iter().map(|k| Kind::Tcp(k, Direction::Both)));
+        let rows: Vec<&KindSpec> = kinds.map(|k| k.spec()).collect();
+        assert_eq!(rows, KINDS.iter().collect::<Vec<_>>());
+        for protocol in [Protocol::Http, Protocol::Tcp] {
+            let mut names: Vec<&str> = protocol.kinds().map(|k| k.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), protocol.kinds().count(), "two {protocol:?} kinds have the same name");
+        }
+    }
+}
