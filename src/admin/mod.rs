@@ -3,6 +3,10 @@
 //! passes the guard first: a token when one is configured, no browsers
 //! unless allowed, bodies of at most 1 MiB. Errors are JSON bodies that say
 //! what was wrong.
+//!
+//! `guard.rs` decides who may ask, `faults.rs` serves `/targets` and their
+//! ad-hoc faults, `runs.rs` the runs, `toxiproxy.rs` the Toxiproxy-compatible
+//! proxies and toxics; this file routes and serves `/metrics`.
 
 mod faults;
 mod guard;

@@ -2,8 +2,9 @@
 //!
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
 //! as strings (durations, addresses), `validate.rs` turns the raw form into
-//! the model of `model.rs`, `fault/` does the same for one fault, and
-//! `error.rs` says what is wrong and where. This file holds the entry points.
+//! the model of `model.rs`, `fault/` does the same for one fault,
+//! `error.rs` says what is wrong and where, and `describe.rs` says what was
+//! understood. This file holds the entry points.
 //!
 //! Loading is strict: unknown keys, wrong types and impossible values are
 //! refused with `file:line:col`, the key path, the value and the expected form,

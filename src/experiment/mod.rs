@@ -4,8 +4,9 @@
 //! are in force when.
 //!
 //! `raw.rs` mirrors the file for serde, `validate/` turns it into the model
-//! of `model.rs`, and `timeline.rs` places the phases and ramps in time. This
-//! file holds the entry points.
+//! of `model.rs`, `timeline.rs` places the phases and ramps in time,
+//! `schedule.rs` reads cron schedules and time zones, and `describe.rs` says
+//! what was understood. This file holds the entry points.
 
 mod describe;
 mod model;

@@ -140,32 +140,8 @@ pub struct Glob(pub String);
 
 impl Glob {
     pub fn matches(&self, text: &str) -> bool {
-        glob_matches(&self.0, text)
+        crate::record::route::glob_matches(&self.0, text)
     }
-}
-
-/// True when `text` matches `pattern`, where `*` stands for any run of
-/// characters and `?` for one.
-pub fn glob_matches(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// An address range: `10.0.0.0/8`, `127.0.0.1` (a single address), `::1/128`.

@@ -1,6 +1,11 @@
 //! Faults: each kind is data plus a pure, seeded decision; the protocol
 //! layers in `proxy` carry the decisions out.
 //!
+//! `kinds.rs` holds the kinds and their table, `matcher.rs` which traffic a
+//! fault touches, `latency.rs` the delay distributions, `rng.rs` the seeded
+//! generator, `decide.rs` the decision, and `plan.rs` the switch a target
+//! reads its active faults from.
+//!
 //! Deciding does no I/O and reads no clock: time and randomness come in as
 //! arguments, so the same seed and the same traffic give the same decisions.
 //! The one clock read is a plan swap's (`FaultSwitch::set`): tokio's clock

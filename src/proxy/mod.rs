@@ -1,7 +1,11 @@
 //! The data path's listeners: binding the observer and every target,
 //! serving them, and draining what is in flight on shutdown. The proxy
 //! knows nothing of the admin API or of runs: what assembles them around
-//! it is [`crate::app`].
+//! it is the `app` module.
+//!
+//! `gate.rs` accepts (and closes the listener during an outage), `http/` and
+//! `tcp/` serve each protocol, `reset.rs` closes a stream with RST, and
+//! `timer.rs` sleeps precisely for injected latency.
 
 mod gate;
 pub mod http;

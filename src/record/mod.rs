@@ -6,6 +6,13 @@
 //! The data path never waits on the recorder: the layer only copies the
 //! fields and tries to queue them; when the queue is full the line is
 //! counted as dropped and the report says so.
+//!
+//! `fields.rs` names the tracing fields, `journal.rs` the journal's lines and
+//! words, `route.rs` route templates and patterns, `layer.rs` the tracing
+//! layer, this file the writer, `live.rs` the live aggregates (and
+//! `window.rs` the guardrails' sliding windows), `inflight.rs` the requests
+//! still in flight, `classify.rs` graceful classification, and `redact.rs`
+//! what a kept response must not show.
 
 pub mod classify;
 pub mod fields;

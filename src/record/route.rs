@@ -6,7 +6,31 @@
 /// True when `route` (`POST /checkout`) matches `pattern`: `*` matches every
 /// route, and `*` and `?` inside a pattern are globs, as in a fault's `match.path`.
 pub fn matches(pattern: &str, route: &str) -> bool {
-    pattern == "*" || crate::fault::matcher::glob_matches(pattern, route)
+    pattern == "*" || glob_matches(pattern, route)
+}
+
+/// True when `text` matches `pattern`, where `*` stands for any run of
+/// characters and `?` for one.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// The template of a path: segments that look like identifiers (numbers,

@@ -3,8 +3,12 @@
 //! phase changes and ramp steps), runs the load, watches the guardrails,
 //! and on any ending (the timeline's end, a guardrail, an interrupt, a
 //! panic) clears every fault, flushes the journal and writes the reports
-//! with the verdict. It binds nothing: [`crate::app`] binds the listeners
+//! with the verdict. It binds nothing: the `app` module binds the listeners
 //! and hands the controls in.
+//!
+//! `guardrail.rs` evaluates the guardrails, `progress.rs` draws the live
+//! progress line, and `registry.rs` keeps the runs of a process and starts
+//! runs for the admin API.
 
 pub mod guardrail;
 pub mod progress;
@@ -182,7 +186,7 @@ pub struct Ending {
 /// Drives `exp` (see [`drive`]) in a task of its own, so that the run ends
 /// whatever happens in it: an error or a panic ends it as `failed` (the
 /// fail-open guard clears its faults as the task unwinds), and once
-/// `handle.stop` is cancelled the controller has [`STOP_WITHIN`] to wind
+/// `handle.stop` is cancelled the controller has `STOP_WITHIN` to wind
 /// down before it is cut off, its faults cleared all the same.
 pub async fn supervise(
     exp: Arc<Experiment>,
