@@ -84,6 +84,8 @@ pub fn run_info(exp: &Experiment) -> RunInfo {
         experiment: Some(ExperimentInfo {
             hypothesis: exp.hypothesis.clone(),
             guardrails: exp.guardrails.iter().map(|g| g.describe()).collect(),
+            file: Some(exp.file.clone()),
+            sha256: Some(exp.sha256.clone()),
         }),
     }
 }

@@ -165,7 +165,8 @@ pub(super) fn legend(out: &mut String, items: &[(Swatch, &str)]) {
     out.push_str("</g>\n");
 }
 
-/// A fault's shaded band and where its label goes.
+/// A fault's shaded band (one stretch of time it was on, ramp steps and
+/// edits included) and where its one label goes.
 pub(super) struct Band {
     x0: f64,
     x1: f64,
@@ -174,17 +175,49 @@ pub(super) struct Band {
     pub(super) lane: usize,
     pub(super) on_s: f64,
     pub(super) off_s: Option<f64>,
+    /// Where the value changed inside the band, and each value in turn.
+    steps: Vec<f64>,
+    values: Vec<String>,
+}
+
+/// Intervals of one fault closer than this are one band: a ramp step ends
+/// one interval and begins the next at the same moment.
+const CONTIGUOUS_S: f64 = 0.010;
+
+/// One contiguous stretch of a fault: `(on, off, step starts, values)`.
+type Stretch = (f64, Option<f64>, Vec<f64>, Vec<String>);
+
+/// Each fault's contiguous stretches.
+fn stretches(f: &FaultStats) -> Vec<Stretch> {
+    let mut out: Vec<Stretch> = Vec::new();
+    let value = |c: &str| super::super::words::value(&f.name, c).to_string();
+    for v in f.intervals.iter().filter(|v| v.on_s.is_finite()) {
+        match out.last_mut() {
+            Some(last) if last.1.is_some_and(|off| v.on_s - off < CONTIGUOUS_S) => {
+                last.1 = finite(v.off_s);
+                last.2.push(v.on_s);
+                last.3.push(value(&v.configured));
+            }
+            _ => out.push((v.on_s, finite(v.off_s), Vec::new(), vec![value(&v.configured)])),
+        }
+    }
+    if out.is_empty() && f.on_s.is_finite() {
+        // A report without intervals (written by hand, or an older schema): the whole fault as one band.
+        out.push((f.on_s, finite(f.off_s), Vec::new(), vec![value(&f.configured)]));
+    }
+    out
 }
 
 /// Lays the fault labels out in lanes above the plot so that no two overlap; returns the bands and the lane count.
 pub(super) fn layout_bands(plot: &Plot, faults: &[FaultStats]) -> (Vec<Band>, usize) {
-    let mut order: Vec<&FaultStats> = faults.iter().filter(|f| f.on_s.is_finite()).collect();
-    order.sort_by(|a, b| a.on_s.total_cmp(&b.on_s));
+    let mut order: Vec<(&FaultStats, Stretch)> =
+        faults.iter().flat_map(|f| stretches(f).into_iter().map(move |s| (f, s))).collect();
+    order.sort_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
     let mut lane_ends: Vec<f64> = Vec::new();
     let mut bands = Vec::with_capacity(order.len());
-    for f in order {
-        let off = finite(f.off_s).unwrap_or(plot.x_max);
-        let (x0, x1) = (plot.x(f.on_s), plot.x(off.max(f.on_s)));
+    for (f, (on_s, off_s, steps, values)) in order {
+        let off = off_s.unwrap_or(plot.x_max);
+        let (x0, x1) = (plot.x(on_s), plot.x(off.max(on_s)));
         let label = format!("{}/{}", f.target, f.name);
         let width = label.chars().count() as f64 * CHAR_W;
         // Labels start just right of the band's edge; one that would run off the chart is pulled back left.
@@ -197,7 +230,8 @@ pub(super) fn layout_bands(plot: &Plot, faults: &[FaultStats]) -> (Vec<Band>, us
             }
         };
         lane_ends[lane] = text_x + width;
-        bands.push(Band { x0, x1, label, text_x, lane, on_s: f.on_s, off_s: finite(f.off_s) });
+        let steps = steps.iter().map(|&t| plot.x(t)).collect();
+        bands.push(Band { x0, x1, label, text_x, lane, on_s, off_s, steps, values });
     }
     (bands, lane_ends.len())
 }
@@ -209,13 +243,14 @@ pub(super) fn bands_svg(out: &mut String, plot: &Plot, bands: &[Band]) {
         let until = b.off_s.map_or_else(|| "the end".to_string(), |s| format!("{} s", fmt_num(s)));
         let label_y = LANES_TOP + b.lane as f64 * LANE_H;
         out.push_str(&format!(
-            "<g><title>{} on from {} s to {}</title>\
+            "<g><title>{} on from {} s to {}: {}</title>\
              <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{C_BAND}\" fill-opacity=\"0.13\"/>\
              <line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" stroke-opacity=\"0.7\" \
              stroke-dasharray=\"3 2\"/>",
             esc(&b.label),
             fmt_num(b.on_s),
             until,
+            esc(&b.values.join(", then ")),
             b.x0,
             plot.top,
             (b.x1 - b.x0).max(1.0),
@@ -224,6 +259,15 @@ pub(super) fn bands_svg(out: &mut String, plot: &Plot, bands: &[Band]) {
             plot.bottom(),
             x0 = b.x0,
         ));
+        for x in &b.steps {
+            // A ramp step or an edit: a faint tick inside the band, no new label.
+            out.push_str(&format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" \
+                 stroke-opacity=\"0.3\"/>",
+                plot.top,
+                plot.bottom()
+            ));
+        }
         if b.off_s.is_some() {
             // A fault that went off gets a closing edge too; one on until the end runs into the frame instead.
             out.push_str(&format!(
