@@ -1,24 +1,51 @@
-//! What brownout understood of a config, one line per listener and fault:
-//! printed by `brownout check` and when a proxy starts.
+//! What brownout understood of a config, every key of it: one line per
+//! listener and fault, then the graceful rules, the grace period and the
+//! seed. Printed by `brownout check` and when a proxy starts.
 
+use super::model::{HostHeader, HttpUpstream};
 use super::{Config, Protocol};
 
 impl Config {
-    /// One line per listener, then each target's faults, the grace period and the seed.
+    /// One line per listener (with its timeouts and upstream settings), then
+    /// each target's faults, the observer's graceful rules, the grace period
+    /// and the seed.
     pub fn describe(&self) -> Vec<String> {
-        let mut lines = vec![format!("admin     {}", self.admin.listen)];
+        let mut admin = format!("admin     {}", self.admin.listen);
+        if self.admin.token.is_some() {
+            admin.push_str(", token required");
+        }
+        if self.admin.allow_browsers {
+            admin.push_str(", browsers allowed");
+        }
+        let mut lines = vec![admin];
         if let Some(o) = &self.observer {
-            lines.push(format!("observer  {} -> {} (http)", o.listen, o.upstream.display()));
+            lines.push(format!("observer  {} -> {} (http){}", o.listen, o.upstream.display(), http_keys(&o.upstream)));
         }
         for t in &self.targets {
-            let upstream = match &t.protocol {
-                Protocol::Http(up) => up.display(),
-                Protocol::Tcp(up) => up.address.clone(),
+            let (upstream, keys) = match &t.protocol {
+                Protocol::Http(up) => (up.display(), http_keys(up)),
+                Protocol::Tcp(up) => (up.address.clone(), format!(", connect within {:?}", up.connect_timeout)),
             };
-            lines.push(format!("target    {} {} -> {} ({})", t.name, t.listen, upstream, t.protocol_name()));
+            lines.push(format!("target    {} {} -> {} ({}){keys}", t.name, t.listen, upstream, t.protocol_name()));
             for f in &t.faults {
                 lines.push(format!("  fault   {}", f.describe()));
             }
+        }
+        if self.observer.is_some() {
+            let g = &self.graceful;
+            let statuses: Vec<String> = g.statuses.iter().map(u16::to_string).collect();
+            let mut line = format!("graceful  status {}", statuses.join(" or "));
+            for b in &g.body_contains {
+                line.push_str(&format!(", body contains {b:?}"));
+            }
+            for h in &g.headers {
+                line.push_str(&format!(", header {h}"));
+            }
+            line.push_str(&format!(", within {:?}", g.within));
+            for l in &g.leaks {
+                line.push_str(&format!(", leak {:?}", l.as_str()));
+            }
+            lines.push(line);
         }
         lines.push(format!("shutdown grace {:?}", self.shutdown_grace));
         if let Some(seed) = self.seed {
@@ -26,4 +53,19 @@ impl Config {
         }
         lines
     }
+}
+
+/// `, connect within 5s, answer within 30s, host sent: upstream's`.
+fn http_keys(up: &HttpUpstream) -> String {
+    let host = match &up.host {
+        HostHeader::Upstream => "the upstream's".to_string(),
+        HostHeader::Keep => "the client's".to_string(),
+        HostHeader::Fixed(v) => format!("{:?}", v.to_str().unwrap_or("(not text)")),
+    };
+    let mut keys =
+        format!(", connect within {:?}, answer within {:?}, host {host}", up.connect_timeout, up.request_timeout);
+    if let Some(ca) = &up.ca_file {
+        keys.push_str(&format!(", trusting {}", ca.display()));
+    }
+    keys
 }
