@@ -20,3 +20,4 @@ mod report_html;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;
+mod verdicts;

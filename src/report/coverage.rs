@@ -18,6 +18,9 @@ pub const AVAILABILITY_FLOOR: f64 = 0.99;
 /// TCP connection's time is its lifetime, not a wait).
 pub const P99_CEILING_MS: f64 = 1000.0;
 
+/// How far apart a phase line and its faults' lines may be.
+const MOMENT_S: f64 = 0.010;
+
 /// A phase placed in time.
 pub(super) struct Span {
     pub name: String,
@@ -173,10 +176,12 @@ pub(super) fn inconclusive(seen: &Seen<'_>, faults: &[FaultStats], end: f64) -> 
             ),
             None => format!("{} saw {} while it was on", f.target, count(saw, unit)),
         };
+        // A phase's faults go on a moment before its phase line is written:
+        // an overlap of less than that moment is no overlap.
         let phases: Vec<&str> = seen
             .spans
             .iter()
-            .filter(|s| intervals.iter().any(|(a, b)| *a < s.end && *b > s.start))
+            .filter(|s| intervals.iter().any(|(a, b)| *a < s.end - MOMENT_S && *b > s.start + MOMENT_S))
             .map(|s| s.name.as_str())
             .collect();
         let phase = (!phases.is_empty()).then(|| phases.join(", "));
