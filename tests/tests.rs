@@ -17,6 +17,7 @@ mod journal_format;
 mod load_driver;
 mod recording;
 mod report_html;
+mod report_phone;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;

@@ -104,8 +104,8 @@ fn verdict(md: &mut String, v: &Verdict) {
         for u in &v.unchecked {
             let sample = u.sample.as_ref().map_or_else(String::new, |s| {
                 let what = s.status.map_or_else(|| s.error.clone().unwrap_or_default(), |c| c.to_string());
-                let first = s.body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-                format!("`{what}` {}", first.chars().take(100).collect::<String>())
+                let first = super::words::gist(&s.body);
+                format!("`{what}` {}", first.chars().take(160).collect::<String>())
             });
             let _ = writeln!(
                 md,

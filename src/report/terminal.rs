@@ -57,8 +57,8 @@ pub fn verdict(report: &Report, files: &Written) -> String {
             let _ = writeln!(out, "unchecked {} in {}: {}", u.route, u.phase, u.why.join("; "));
             if let Some(s) = &u.sample {
                 let what = s.status.map_or_else(|| s.error.clone().unwrap_or_default(), |c| c.to_string());
-                let first = s.body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-                let _ = writeln!(out, "          users got {what}: {}", first.chars().take(90).collect::<String>());
+                let first = super::words::gist(&s.body);
+                let _ = writeln!(out, "          users got {what}: {}", first.chars().take(160).collect::<String>());
             }
         }
         for c in v.failed() {

@@ -228,3 +228,14 @@ pub fn shell_words(words: &[String]) -> String {
         words.iter().map(|w| if plain(w) { w.clone() } else { format!("'{}'", w.replace('\'', "'\\''")) }).collect();
     quoted.join(" ")
 }
+
+/// A body in one line: its first line, and its last when that differs (a
+/// traceback names its exception last).
+pub fn gist(body: &str) -> String {
+    let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    match lines.next_back() {
+        Some(last) => format!("{first} \u{2026} {last}"),
+        None => first.to_string(),
+    }
+}

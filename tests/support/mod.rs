@@ -6,6 +6,7 @@
 pub mod client;
 pub mod sample_report;
 pub mod upstream;
+pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::time::Duration;

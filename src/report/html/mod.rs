@@ -49,7 +49,15 @@ pub fn render(report: &Report) -> String {
         Some(name) => report.windows.iter().filter(|w| &w.listener == name).collect(),
         None => Vec::new(),
     };
-    let timeline = Timeline { x_max: time_extent(report), window_s: report.window_s, faults: &report.faults };
+    // The charts follow one listener; its rows say whether it counts requests or connections.
+    let tcp = listener.as_ref().is_some_and(|l| report.routes.iter().filter(|r| &r.listener == l).all(|r| r.is_tcp()));
+    let timeline = Timeline {
+        x_max: time_extent(report),
+        window_s: report.window_s,
+        faults: &report.faults,
+        unit: if tcp { "connections" } else { "requests" },
+        latency_label: if tcp { "connection lifetime (ms)" } else { "latency (ms)" },
+    };
     latency_section(&mut out, &timeline, listener.as_deref(), &windows);
     outcomes_section(&mut out, &timeline, listener.as_deref(), &windows);
 
@@ -376,7 +384,8 @@ mod tests {
 
     #[test]
     fn fault_labels_do_not_share_a_lane_when_they_would_overlap() {
-        let plot = Plot { left: 0.0, top: 0.0, width: 1000.0, height: 100.0, x_max: 100.0, y_max: 1.0 };
+        let plot =
+            Plot { left: 0.0, top: 0.0, width: 1000.0, height: 100.0, x_max: 100.0, y_max: 1.0, lanes_top: 42.0 };
         let fault = |name: &str, on_s| FaultStats {
             target: "t".into(),
             name: name.into(),

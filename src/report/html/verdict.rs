@@ -88,8 +88,8 @@ fn unchecked(out: &mut String, list: &[Unchecked]) {
     for u in list {
         let sample = u.sample.as_ref().map_or_else(String::new, |s| {
             let what = s.status.map_or_else(|| s.error.clone().unwrap_or_default(), |c| c.to_string());
-            let first = s.body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let excerpt: String = first.chars().take(120).collect();
+            let first = crate::report::words::gist(&s.body);
+            let excerpt: String = first.chars().take(160).collect();
             format!("<code>{}</code> {}", esc(&what), esc(&excerpt))
         });
         out.push_str(&format!(
