@@ -49,8 +49,10 @@
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
 //! - [`tls`]: rustls client settings for `https://` upstreams.
-//! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown, HTML
-//!   and terminal lines.
+//! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
+//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
+//!   same words (`report::words`).
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
@@ -78,7 +80,9 @@
 //! - `fault` does no I/O, and its decisions read no clock: they take the
 //!   time (tokio's `Instant`) and a seed as arguments, so the same seed and
 //!   traffic give the same decisions. The one clock read is a plan swap
-//!   (`FaultSwitch::set`), which stamps new faults with when they became active.
+//!   (`FaultSwitch::set`), which stamps new faults with when they became active;
+//!   the one side effect of a decision is a relaxed count of what each fault
+//!   was eligible for, which no decision reads.
 //! - A fault kind's name and keys are written once, in `fault::kinds::KINDS`.
 //! - The data path counts time on tokio's clock, so tests can pause it.
 //! - The data path never locks to read faults: a plan swap is one atomic
@@ -88,6 +92,8 @@
 //! - The data path never waits on the recorder: the layer copies fields into
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.
+//! - A verdict never holds by silence: what no rule covers is listed, and a
+//!   run whose faults never fired or whose users never came is `inconclusive`.
 //! - One owner writes the faults during a run (the run controller); every
 //!   way a run ends clears them first, a panic included. At most one run is
 //!   in progress.
