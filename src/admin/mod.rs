@@ -47,6 +47,9 @@ pub struct AdminState {
     pub runs: Arc<Runs>,
     token: Option<Secret>,
     allow_browsers: bool,
+    trust: guard::Trust,
+    /// Where `POST /runs {"file": ...}` may read from.
+    experiments_dir: std::path::PathBuf,
     targets: Arc<Vec<TargetInfo>>,
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
@@ -71,6 +74,8 @@ impl AdminState {
             runs,
             token: admin.token.clone(),
             allow_browsers: admin.allow_browsers,
+            trust: guard::Trust::new(admin, admin.listen),
+            experiments_dir: admin.experiments_dir.clone(),
             targets: Arc::new(targets),
             adhoc: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
