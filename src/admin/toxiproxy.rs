@@ -215,6 +215,7 @@ async fn start(
         switch.clone(),
         up,
         ConnGauge::default(),
+        crate::config::ClientLimits::TCP,
         stop.clone(),
         spawner.tracker.clone(),
     ));
