@@ -9,6 +9,7 @@ mod config_files;
 mod experiments;
 mod fault_events;
 mod guardrails;
+mod hostile;
 mod http_faults;
 mod http_plain;
 mod http_proxy;

@@ -88,7 +88,8 @@ impl AdminState {
 
 /// Serves the admin API on `listener` until `shutdown`.
 pub async fn serve(listener: TcpListener, mut state: AdminState, shutdown: CancellationToken, tracker: TaskTracker) {
-    state.spawner = Some(toxiproxy::Spawner { shutdown: shutdown.clone(), tracker: tracker.clone() });
+    let tokened = state.token.is_some();
+    state.spawner = Some(toxiproxy::Spawner { shutdown: shutdown.clone(), tracker: tracker.clone(), tokened });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // An admin connection that sends no request head for this long is closed.
     builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(ADMIN_HEADER_TIMEOUT);

@@ -119,7 +119,7 @@ impl Injector {
         let plan = self.switch.load();
         if plan.faults.is_empty() {
             drop(plan);
-            return Ok(self.forwarder.forward(req, peer).await);
+            return Ok(self.forwarder.forward(req, peer, conn).await);
         }
         // Boxed: the faulty path's future is several times the plain
         // forward's, and every request's future would otherwise be that big.
@@ -226,7 +226,7 @@ impl Injector {
                 _ => {}
             }
         }
-        let mut resp = self.forwarder.forward(req, peer).await;
+        let mut resp = self.forwarder.forward(req, peer, conn).await;
         if !names.is_empty() {
             let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
             outcome.faults = Some(names.join(","));
