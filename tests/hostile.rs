@@ -175,10 +175,19 @@ async fn toxic_attributes_are_checked_like_native_faults() {
     let proxy = r#"{"name": "p", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:9"}"#;
     assert_eq!(call(l.admin, "POST", "/proxies", proxy, NONE).await.0, 201);
     let bad = [
-        (r#"{"type": "latency", "attributes": {"latency": "abc"}}"#, "attributes.latency must be a whole number of milliseconds"),
-        (r#"{"type": "latency", "attributes": {"latency": -5}}"#, "attributes.latency must be a whole number of milliseconds"),
+        (
+            r#"{"type": "latency", "attributes": {"latency": "abc"}}"#,
+            "attributes.latency must be a whole number of milliseconds",
+        ),
+        (
+            r#"{"type": "latency", "attributes": {"latency": -5}}"#,
+            "attributes.latency must be a whole number of milliseconds",
+        ),
         (r#"{"type": "latency", "attributes": {"latency": 1e20}}"#, "from 0 to 31536000000, got 1e+20"),
-        (r#"{"type": "latency", "attributes": {"latncy": 10}}"#, "attributes.latncy is not an attribute of a latency toxic"),
+        (
+            r#"{"type": "latency", "attributes": {"latncy": 10}}"#,
+            "attributes.latncy is not an attribute of a latency toxic",
+        ),
         (r#"{"type": "bandwidth", "attributes": {"rate": 1.5}}"#, "attributes.rate must be a whole number of KB/s"),
         (r#"{"type": "latency", "toxicity": "all"}"#, "toxicity must be a number from 0 to 1"),
         (r#"{"type": "latency", "toxicity": 3}"#, "toxicity must be between 0 and 1"),
@@ -191,7 +200,8 @@ async fn toxic_attributes_are_checked_like_native_faults() {
     assert_eq!(call(l.admin, "GET", "/proxies/p/toxics", "", NONE).await, (200, "[]".into()), "none was added");
     let good = r#"{"name": "slow", "type": "latency", "attributes": {"latency": 100, "jitter": 10}}"#;
     assert_eq!(call(l.admin, "POST", "/proxies/p/toxics", good, NONE).await.0, 200);
-    let (status, answer) = call(l.admin, "POST", "/proxies/p/toxics/slow", r#"{"attributes": {"latency": -1}}"#, NONE).await;
+    let (status, answer) =
+        call(l.admin, "POST", "/proxies/p/toxics/slow", r#"{"attributes": {"latency": -1}}"#, NONE).await;
     assert_eq!(status, 400, "an update is checked too: {answer}");
 }
 
@@ -200,7 +210,8 @@ async fn run_files_are_read_only_from_the_experiments_directory() {
     let l = live("files", "").await;
     let refused = |f: &str| format!("\\\"{f}\\\" is not an experiment file in ");
     for file in ["/etc/shadow", "/etc/passwd", "/nowhere/x.toml", "../../../../etc/passwd", "/etc/hostname"] {
-        let (status, answer) = call(l.admin, "POST", "/runs", &serde_json::json!({"file": file}).to_string(), NONE).await;
+        let (status, answer) =
+            call(l.admin, "POST", "/runs", &serde_json::json!({"file": file}).to_string(), NONE).await;
         assert_eq!(status, 403, "{file}: {answer}");
         assert!(answer.contains(&refused(file)), "{file}: {answer}");
         assert!(!answer.contains("root"), "{file}: the answer shows the file: {answer}");
@@ -221,7 +232,11 @@ async fn the_bearer_scheme_is_taken_in_any_case() {
     let proxy = support::start(&http_target("t", up, "").replace("[admin]\n", &format!("[admin]\n{extra}\n"))).await;
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let auth = format!("{scheme} s3cret");
-        assert_eq!(call(proxy.addr("admin"), "GET", "/targets", "", &[("authorization", &auth)]).await.0, 200, "{scheme}");
+        assert_eq!(
+            call(proxy.addr("admin"), "GET", "/targets", "", &[("authorization", &auth)]).await.0,
+            200,
+            "{scheme}"
+        );
     }
     assert_eq!(call(proxy.addr("admin"), "GET", "/targets", "", &[("authorization", "Basic s3cret")]).await.0, 401);
 }
@@ -347,12 +362,20 @@ async fn a_live_proxy_sent_every_bad_body_still_takes_a_fault_and_a_run() {
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer.clone()));
     let l = live("bad-bodies", "").await;
     let bodies = [
-        "", "{", "null", "\u{0}\u{1}", "{\"kind\": 5}", "{\"kind\": \"error\", \"status\": 99999999999999999999}",
-        "{\"kind\": \"latency\", \"delay\": \"4000000000000000h\"}", "{\"kind\": \"latency\", \"delay\": \"-1s\"}",
-        "{\"kind\": \"rate_limit\", \"rate\": \"1e400/s\"}", "{\"kind\": \"error\", \"status\": 503, \"probability\": 1e308}",
+        "",
+        "{",
+        "null",
+        "\u{0}\u{1}",
+        "{\"kind\": 5}",
+        "{\"kind\": \"error\", \"status\": 99999999999999999999}",
+        "{\"kind\": \"latency\", \"delay\": \"4000000000000000h\"}",
+        "{\"kind\": \"latency\", \"delay\": \"-1s\"}",
+        "{\"kind\": \"rate_limit\", \"rate\": \"1e400/s\"}",
+        "{\"kind\": \"error\", \"status\": 503, \"probability\": 1e308}",
         "title = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"4000000000000000h\"",
         "title = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"",
-        "{\"file\": \"/etc/shadow\"}", "{\"file\": 5}",
+        "{\"file\": \"/etc/shadow\"}",
+        "{\"file\": 5}",
         "{\"name\": \"p\", \"listen\": \"0.0.0.0:99999\", \"upstream\": \"x\"}",
         "{\"type\": \"latency\", \"attributes\": {\"latency\": 1e20}}",
     ];
@@ -372,7 +395,8 @@ async fn a_live_proxy_sent_every_bad_body_still_takes_a_fault_and_a_run() {
         }
     }
     assert_eq!(call(l.admin, "GET", "/health", "", NONE).await.0, 200);
-    let (status, answer) = call(l.admin, "POST", "/targets/t/faults", r#"{"kind": "error", "status": 503}"#, NONE).await;
+    let (status, answer) =
+        call(l.admin, "POST", "/targets/t/faults", r#"{"kind": "error", "status": 503}"#, NONE).await;
     assert_eq!(status, 201, "{answer}");
     assert_eq!(crate::support::client::get(l.target, "/").await.0, 503);
     assert_eq!(call(l.admin, "DELETE", "/targets/t/faults", "", NONE).await.0, 204);

@@ -4,6 +4,7 @@ mod support;
 
 mod admin_api;
 mod admin_runs;
+mod check_values;
 mod cli;
 mod config_files;
 mod experiments;

@@ -355,7 +355,9 @@ fn add_toxic(registry: &Shared, proxy: &str, v: &Value) -> Response<ProxyBody> {
             None => 1.0,
             Some(t) => match t.as_f64() {
                 Some(t) => t,
-                None => return err(StatusCode::BAD_REQUEST, &format!("toxicity must be a number from 0 to 1, got {t}")),
+                None => {
+                    return err(StatusCode::BAD_REQUEST, &format!("toxicity must be a number from 0 to 1, got {t}"))
+                }
             },
         },
         attributes: v.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default(),
@@ -476,7 +478,8 @@ impl Attributes<'_> {
                     names.join(", ")
                 ));
             };
-            let whole = value.as_u64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+            let whole =
+                value.as_u64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
             match whole {
                 Some(n) if n <= unit.max() => {}
                 _ => {

@@ -16,9 +16,9 @@ use tracing::{debug, warn};
 use super::fast::RawPool;
 use super::headers::{self, Peer};
 use super::pool::{Pool, PoolError, PooledBody, SetupError};
-use crate::proxy::reset::ResetHandle;
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
+use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
 /// Sends requests of one listener to its upstream. Cheap to clone.
