@@ -2,7 +2,7 @@
 //! listener and fault, then the graceful rules, the grace period and the
 //! seed. Printed by `brownout check` and when a proxy starts.
 
-use super::model::{HostHeader, HttpUpstream};
+use super::model::{ClientLimits, HostHeader, HttpUpstream};
 use super::{Config, Protocol};
 
 impl Config {
@@ -17,16 +17,36 @@ impl Config {
         if self.admin.allow_browsers {
             admin.push_str(", browsers allowed");
         }
+        for o in &self.admin.allowed_origins {
+            admin.push_str(&format!(", origin {o} allowed"));
+        }
+        for h in &self.admin.allowed_hosts {
+            admin.push_str(&format!(", host {h} allowed"));
+        }
+        admin.push_str(&format!(", experiments from {}", self.admin.experiments_dir.display()));
         let mut lines = vec![admin];
         if let Some(o) = &self.observer {
-            lines.push(format!("observer  {} -> {} (http){}", o.listen, o.upstream.display(), http_keys(&o.upstream)));
+            lines.push(format!(
+                "observer  {} -> {} (http){}{}",
+                o.listen,
+                o.upstream.display(),
+                http_keys(&o.upstream),
+                limits(&o.limits)
+            ));
         }
         for t in &self.targets {
             let (upstream, keys) = match &t.protocol {
                 Protocol::Http(up) => (up.display(), http_keys(up)),
                 Protocol::Tcp(up) => (up.address.clone(), format!(", connect within {:?}", up.connect_timeout)),
             };
-            lines.push(format!("target    {} {} -> {} ({}){keys}", t.name, t.listen, upstream, t.protocol_name()));
+            lines.push(format!(
+                "target    {} {} -> {} ({}){keys}{}",
+                t.name,
+                t.listen,
+                upstream,
+                t.protocol_name(),
+                limits(&t.limits)
+            ));
             for f in &t.faults {
                 lines.push(format!("  fault   {}", f.describe()));
             }
@@ -68,4 +88,19 @@ fn http_keys(up: &HttpUpstream) -> String {
         keys.push_str(&format!(", trusting {}", ca.display()));
     }
     keys
+}
+
+/// `, idle clients closed after 1m, heads within 10s, at most 100 connections`.
+fn limits(l: &ClientLimits) -> String {
+    let mut out = String::new();
+    if let Some(d) = l.idle_timeout {
+        out.push_str(&format!(", idle clients closed after {d:?}"));
+    }
+    if let Some(d) = l.header_timeout {
+        out.push_str(&format!(", request heads within {d:?}"));
+    }
+    if let Some(n) = l.max_connections {
+        out.push_str(&format!(", at most {n} connections"));
+    }
+    out
 }

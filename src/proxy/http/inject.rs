@@ -18,6 +18,7 @@ use super::body::FaultyBody;
 use super::headers::Peer;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
+use crate::config::ClientLimits;
 use crate::fault::{
     decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step,
 };
@@ -52,12 +53,13 @@ pub struct Injector {
     listener: Arc<str>,
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
     in_flight: Arc<InFlight>,
+    limits: ClientLimits,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new() }
+        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new(), limits: ClientLimits::HTTP }
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -73,6 +75,16 @@ impl Injector {
 
     pub fn listener(&self) -> &Arc<str> {
         &self.listener
+    }
+
+    /// How long its clients may idle or take to send a head.
+    pub fn with_limits(mut self, limits: ClientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &ClientLimits {
+        &self.limits
     }
 
     /// The requests in flight here, tracked while a guardrail watches.
@@ -107,7 +119,7 @@ impl Injector {
         let plan = self.switch.load();
         if plan.faults.is_empty() {
             drop(plan);
-            return Ok(self.forwarder.forward(req, peer).await);
+            return Ok(self.forwarder.forward(req, peer, conn).await);
         }
         // Boxed: the faulty path's future is several times the plain
         // forward's, and every request's future would otherwise be that big.
@@ -214,7 +226,7 @@ impl Injector {
                 _ => {}
             }
         }
-        let mut resp = self.forwarder.forward(req, peer).await;
+        let mut resp = self.forwarder.forward(req, peer, conn).await;
         if !names.is_empty() {
             let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
             outcome.faults = Some(names.join(","));
