@@ -177,7 +177,7 @@ fn requests(n: u64) -> String {
 
 /// Effects before noise; within each, the largest availability drop first,
 /// then the largest p99 rise (a failure weighs more than a delay).
-fn rank(a: &Impact, b: &Impact) -> std::cmp::Ordering {
+pub fn rank(a: &Impact, b: &Impact) -> std::cmp::Ordering {
     let drop = |i: &Impact| i.availability_delta.filter(|d| d.is_finite()).unwrap_or(0.0);
     let rise = |i: &Impact| i.p99_delta_ms.filter(|d| d.is_finite()).unwrap_or(0.0);
     a.noise

@@ -274,7 +274,9 @@ fn faults(md: &mut String, r: &Report) {
 fn impact(md: &mut String, r: &Report) {
     md.push_str("\n## Dependency impact\n\n");
     let _ = writeln!(md, "{}\n", words::worst_effect(r, |s| format!("**{s}**"), |s| format!("`{s}`")));
-    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = r.impact.iter().partition(|i| i.noise.is_none());
+    let mut rows: Vec<&Impact> = r.impact.iter().collect();
+    rows.sort_by(|a, b| super::impact::rank(a, b));
+    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = rows.into_iter().partition(|i| i.noise.is_none());
     if !effects.is_empty() {
         md.push_str("Each user-facing route while a fault (or faults on together) was on, against the same route while no fault was on, largest effect first.\n\n");
         md.push_str(

@@ -93,7 +93,9 @@ pub fn routes(report: &Report) -> String {
             words::statuses(&r.statuses)
         );
     }
-    let effects: Vec<&Impact> = report.impact.iter().filter(|i| i.noise.is_none()).take(5).collect();
+    let mut effects: Vec<&Impact> = report.impact.iter().filter(|i| i.noise.is_none()).collect();
+    effects.sort_by(|a, b| super::impact::rank(a, b));
+    effects.truncate(5);
     let _ = writeln!(out, "\n  {}", words::worst_effect(report, str::to_string, str::to_string));
     if !effects.is_empty() {
         out.push_str("  which dependency failure hurt which journey most:\n");

@@ -165,7 +165,7 @@ pub fn worst_effect(r: &Report, strong: impl Fn(&str) -> String, code: impl Fn(&
     if r.impact.is_empty() {
         return "No fault was on while the observer saw requests to compare.".to_string();
     }
-    let Some(i) = r.impact.iter().find(|i| i.noise.is_none()) else {
+    let Some(i) = r.impact.iter().filter(|i| i.noise.is_none()).min_by(|a, b| super::impact::rank(a, b)) else {
         return format!(
             "No fault had a measurable effect on any user journey: every change was under {}, or rested on too few requests.",
             noise_thresholds()

@@ -204,7 +204,9 @@ pub(super) fn fmt_ms_delta(delta: Option<f64>) -> (String, bool, bool) {
 pub(super) fn impact_section(out: &mut String, r: &Report) {
     out.push_str("<section>\n<h2>Dependency impact</h2>\n");
     out.push_str(&format!("<p class=\"lede\">{}</p>\n", impact_sentence(r)));
-    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = r.impact.iter().partition(|i| i.noise.is_none());
+    let mut rows: Vec<&Impact> = r.impact.iter().collect();
+    rows.sort_by(|a, b| crate::report::impact::rank(a, b));
+    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = rows.into_iter().partition(|i| i.noise.is_none());
     out.push_str("<div class=\"table-wrap\">\n<table class=\"data\" id=\"impact\">\n<thead>\n<tr>");
     out.push_str(
         "<th rowspan=\"2\">Fault</th><th rowspan=\"2\">Observer route</th>\
