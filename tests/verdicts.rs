@@ -332,3 +332,68 @@ async fn run(text: &str, tag: &str) -> (brownout::run::Finished, PathBuf) {
     .expect("run");
     (finished, dir)
 }
+
+/// A TCP run like the redis game day: no observer, a phase whose only
+/// fault refuses connections. Nobody reaching brownout then is the fault's
+/// very effect, and refusals cannot be counted: the run still holds. The
+/// same phase with a fault that could have been counted proves nothing.
+#[test]
+fn a_refusing_outage_seen_by_nobody_is_no_reason_for_inconclusive() {
+    let journal = |uncounted: bool| {
+        let mut lines = vec![
+            Line::Start(Start {
+                ts: 1_800_000_000_000,
+                schema: 1,
+                title: "cache".into(),
+                seed: Some(1),
+                listeners: vec!["redis".into()],
+                experiment: Some(brownout::record::journal::ExperimentInfo::default()),
+                version: None,
+                command: None,
+            }),
+            Line::Phase(brownout::record::journal::PhaseLine { t: 0.0, name: "baseline".into(), faults: 0 }),
+        ];
+        for i in 0..10 {
+            lines.push(Line::Connection(brownout::record::journal::Connection {
+                t: f64::from(i) * 0.1,
+                listener: "redis".into(),
+                duration_ms: 5.0,
+                bytes_in: 14,
+                bytes_out: 7,
+                origin: None,
+                error: None,
+                fault: None,
+            }));
+        }
+        lines.push(Line::FaultOn(FaultOn {
+            t: 1.0,
+            target: "redis".into(),
+            fault: "outage-1".into(),
+            kind: "outage".into(),
+            configured: "outage-1: outage refuse, 100%".into(),
+            uncounted,
+        }));
+        lines.push(Line::Phase(brownout::record::journal::PhaseLine { t: 1.0, name: "cache down".into(), faults: 1 }));
+        lines.push(Line::FaultOff(FaultOff {
+            t: 2.0,
+            target: "redis".into(),
+            fault: "outage-1".into(),
+            applied: 0,
+            eligible: Some(0),
+        }));
+        lines.push(Line::Stop(Stop { t: 2.0, outcome: Outcome::Completed, dropped: 0 }));
+        brownout::report::compute(&lines).verdict.expect("a verdict")
+    };
+    let refused = journal(true);
+    assert_eq!(refused.status, Status::Held, "{refused:#?}");
+    let unseen = journal(false);
+    assert_eq!(unseen.status, Status::Inconclusive);
+    let reasons: Vec<&str> = unseen.inconclusive.iter().map(|i| i.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "phase \"cache down\": no listener saw a request or a connection while its faults were on",
+            "fault redis/outage-1 (phase \"cache down\") was never applied: redis saw no connections while it was on (the application never called it, or called it another way)"
+        ]
+    );
+}

@@ -144,9 +144,20 @@ pub(super) fn inconclusive(seen: &Seen<'_>, faults: &[FaultStats], end: f64) -> 
         return out;
     }
     for span in seen.spans.iter().filter(|s| s.faults > 0) {
+        // A phase whose every fault refuses connections sees nobody by design.
+        let on: Vec<&FaultStats> = faults.iter().filter(|f| overlaps(f, span, end)).collect();
+        if !on.is_empty() && on.iter().all(|f| f.uncounted) {
+            continue;
+        }
         if !seen.obs.iter().any(|o| seen.user_facing(o) && o.t >= span.start && o.t < span.end) {
+            let reason = match seen.user {
+                Some(_) => format!("phase {:?}: {user_word} saw no requests while its faults were on", span.name),
+                None => {
+                    format!("phase {:?}: no listener saw a request or a connection while its faults were on", span.name)
+                }
+            };
             out.push(Inconclusive {
-                reason: format!("phase {:?}: {user_word} saw no requests while its faults were on", span.name),
+                reason,
                 fault: None,
                 phase: Some(span.name.clone()),
                 listener: seen.user.map(str::to_string),
@@ -156,12 +167,10 @@ pub(super) fn inconclusive(seen: &Seen<'_>, faults: &[FaultStats], end: f64) -> 
     for f in faults.iter().filter(|f| f.applied == 0 && !f.uncounted) {
         let intervals: Vec<(f64, f64)> = on_intervals(f, end).collect();
         let during = |t: f64| intervals.iter().any(|(a, b)| t >= *a && t < *b);
-        let mut tcp = false;
-        let mut saw = 0;
-        for o in seen.obs.iter().filter(|o| seen.names[o.listener] == f.target && during(o.t)) {
-            saw += 1;
-            tcp |= seen.names[o.route] == TCP_ROUTE;
-        }
+        let at_target = |o: &&Exchange| seen.names[o.listener] == f.target;
+        let saw = seen.obs.iter().filter(at_target).filter(|o| during(o.t)).count() as u64;
+        // A TCP target counts connections: known from any it recorded.
+        let tcp = seen.obs.iter().filter(at_target).any(|o| seen.names[o.route] == TCP_ROUTE);
         let unit = if tcp { "connection" } else { "request" };
         let what = match f.eligible {
             _ if saw == 0 => format!(
@@ -176,14 +185,7 @@ pub(super) fn inconclusive(seen: &Seen<'_>, faults: &[FaultStats], end: f64) -> 
             ),
             None => format!("{} saw {} while it was on", f.target, count(saw, unit)),
         };
-        // A phase's faults go on a moment before its phase line is written:
-        // an overlap of less than that moment is no overlap.
-        let phases: Vec<&str> = seen
-            .spans
-            .iter()
-            .filter(|s| intervals.iter().any(|(a, b)| *a < s.end - MOMENT_S && *b > s.start + MOMENT_S))
-            .map(|s| s.name.as_str())
-            .collect();
+        let phases: Vec<&str> = seen.spans.iter().filter(|s| overlaps(f, s, end)).map(|s| s.name.as_str()).collect();
         let phase = (!phases.is_empty()).then(|| phases.join(", "));
         let in_phase = phase.as_ref().map_or_else(String::new, |p| format!(" (phase {p:?})"));
         out.push(Inconclusive {
@@ -194,6 +196,13 @@ pub(super) fn inconclusive(seen: &Seen<'_>, faults: &[FaultStats], end: f64) -> 
         });
     }
     out
+}
+
+/// True when `f` was on during `span`. A phase's faults go on a moment
+/// before its phase line is written: an overlap of less than that moment
+/// is no overlap.
+fn overlaps(f: &FaultStats, span: &Span, end: f64) -> bool {
+    on_intervals(f, end).any(|(a, b)| a < span.end - MOMENT_S && b > span.start + MOMENT_S)
 }
 
 /// `1 ungraceful failure`, `5 ungraceful failures`.
