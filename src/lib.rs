@@ -27,7 +27,8 @@
 //! - [`app`]: the assembly: what binds which listener, the admin API beside the proxy, the
 //!   runs, shutdown on signals; `brownout proxy` (`app::serve`) and `brownout schedule`
 //!   (`app::schedule`).
-//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
+//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`
+//!   (the shop also starts on `config/shop.toml`'s addresses, for the examples of `experiments/`).
 //! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
 //!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
 //! - [`run`]: the run controller: phases on the timeline, guardrails over sliding windows (and
