@@ -9,6 +9,7 @@ mod dial;
 mod fast;
 mod forward;
 pub mod headers;
+mod idle;
 mod inject;
 mod pool;
 mod recorded;
