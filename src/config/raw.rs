@@ -28,6 +28,8 @@ pub struct RawGraceful {
     pub headers: Option<Spanned<Vec<String>>>,
     pub within: Option<Dur>,
     pub leaks: Option<Spanned<Vec<String>>>,
+    /// gRPC statuses a degraded application may answer with (numbers or names).
+    pub grpc_status: Option<Spanned<Vec<super::fault::NumberOrName>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +56,8 @@ pub struct RawTarget {
     pub ca_file: Option<Spanned<PathBuf>>,
     pub connect_timeout: Option<Dur>,
     pub request_timeout: Option<Spanned<Dur>>,
+    pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
+    pub tls: Option<Spanned<super::tls::RawTls>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }
@@ -68,6 +72,8 @@ pub struct RawHttp {
     pub ca_file: Option<Spanned<PathBuf>>,
     pub connect_timeout: Option<Dur>,
     pub request_timeout: Option<Dur>,
+    pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
+    pub tls: Option<Spanned<super::tls::RawTls>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

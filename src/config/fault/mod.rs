@@ -20,10 +20,11 @@ use super::Complaint;
 use crate::fault::kinds::{KindSpec, Protocol};
 use crate::fault::{Fault, HttpKind, Kind, OutageMode, Scope, TcpKind};
 
+pub use http::grpc_codes;
 pub use params::{parse_byte_rate, parse_request_rate};
 pub use raw::{
-    Bare, Json, Located, Number, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp, Source, Toml,
-    OPTIONAL_KEYS,
+    Bare, Json, Located, Number, NumberOrName, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp,
+    Source, Toml, OPTIONAL_KEYS,
 };
 
 /// The position of a problem and what to say.
@@ -181,12 +182,12 @@ mod tests {
     fn json_faults_meet_the_file_rules_and_messages_name_the_key_path() {
         let cases: &[(&str, bool, Result<&str, &str>)] = &[
             (r#"{"kind":"error","status":700}"#, true, Err("fault.status must be an HTTP status from 100 to 599, got 700")),
-            (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "latncy"; did you mean `latency`?"#)),
-            (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "slicer"; slicer is a fault of tcp targets"#)),
+            (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "latncy"; did you mean `latency`?"#)),
+            (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "slicer"; slicer is a fault of tcp targets"#)),
             (r#"{"kind":"error"}"#, true, Err("fault.status is required by an error fault; add status = 503")),
             (r#"{"kind":"error","status":"503"}"#, true, Err(r#"fault.status must be i64, got string "503""#)),
             (r#"{"kind":"error","status":503.0}"#, true, Err("fault.status must be i64, got floating point `503.0`")),
-            (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, ramp; did you mean `status`?")),
+            (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, code, message, error_code, ramp; did you mean `status`?")),
             (r#"{"status":503}"#, true, Err("fault. is missing the key `kind`")),
             (r#"{"kind":7}"#, true, Err("fault.kind must be a string, got integer `7`")),
             ("[1,2]", true, Err("the fault must be a JSON object of fault keys: invalid type: sequence, expected a map")),
