@@ -192,6 +192,23 @@ async fn a_listener_with_certificate_files_serves_http2_by_alpn() {
     let resp = tokio::time::timeout(LIMIT, sender.send_request(req)).await.expect("in time").expect("resp");
     assert_eq!(resp.version(), http::Version::HTTP_2);
     assert_eq!(read_body(resp).await, b"hello over https");
+
+    // Faults work over the new path as over the old: a match and an opt-in header.
+    proxy.switch("payments").set(support::faults(
+        "http",
+        "[[target.fault]]\nkind = \"error\"\nstatus = 503\nbody = \"down\"\nopt_in = \"x-chaos: on\"\nmatch = { path = \"/pay*\" }\n",
+    ));
+    for (path, chaos, want) in [("/pay", true, 503), ("/pay", false, 200), ("/hello", true, 200)] {
+        let mut req = Request::get(format!("https://localhost{path}"));
+        if chaos {
+            req = req.header("x-chaos", "on");
+        }
+        let resp = tokio::time::timeout(LIMIT, sender.send_request(req.body(full("")).expect("req")))
+            .await
+            .expect("in time")
+            .expect("resp");
+        assert_eq!(resp.status().as_u16(), want, "{path} with x-chaos {chaos}");
+    }
 }
 
 #[test]
