@@ -199,7 +199,7 @@ async fn tls_upstream(alpn: &[&[u8]]) -> (SocketAddr, std::path::PathBuf) {
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_no_client_auth()
-        .with_single_cert(identity.cert.clone(), rustls::pki_types::PrivateKeyDer::from_pem_file(&key).expect("key"))
+        .with_single_cert(identity.0.cert.clone(), rustls::pki_types::PrivateKeyDer::from_pem_file(&key).expect("key"))
         .expect("config");
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));

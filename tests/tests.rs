@@ -4,6 +4,7 @@ mod support;
 
 mod admin_api;
 mod admin_runs;
+mod check_values;
 mod cli;
 mod config_files;
 mod experiments;
@@ -11,6 +12,7 @@ mod fault_events;
 mod grpc_faults;
 mod grpc_python;
 mod guardrails;
+mod hostile;
 mod http2_upstream;
 mod http_faults;
 mod http_plain;

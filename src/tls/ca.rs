@@ -108,7 +108,7 @@ impl LocalCa {
     /// A certificate and key for `names` (host names, `*.` wildcards or IP
     /// addresses), signed by this authority and valid from yesterday for
     /// 397 days.
-    pub fn issue(&self, names: &[String]) -> Result<Arc<CertifiedKey>, CaError> {
+    pub fn issue(&self, names: &[String]) -> Result<super::server::Identity, CaError> {
         let fail = |why: String| CaError::Issue { names: names.to_vec(), why };
         let key = KeyPair::generate().map_err(|e| fail(e.to_string()))?;
         let mut params = CertificateParams::default();
@@ -126,7 +126,7 @@ impl LocalCa {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let provider = rustls::crypto::ring::default_provider();
         let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| fail(e.to_string()))?;
-        Ok(Arc::new(certified))
+        Ok(super::server::Identity(Arc::new(certified)))
     }
 }
 
@@ -237,8 +237,8 @@ impl LocalCa {
         let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
         rustls::client::danger::ServerCertVerifier::verify_server_cert(
             verifier.as_ref(),
-            &issued.cert[0],
-            &issued.cert[1..],
+            &issued.0.cert[0],
+            &issued.0.cert[1..],
             &name,
             &[],
             UnixTime::now(),

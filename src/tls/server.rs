@@ -11,13 +11,23 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
+/// A certificate chain and its key, as a listener presents them.
+#[derive(Debug, Clone)]
+pub struct Identity(pub Arc<CertifiedKey>);
+
+// A certified key never changes once made (its signing key is immutable),
+// so a panic cannot leave one half-updated: configs that hold one stay
+// safe to use across `catch_unwind`, as they were before listeners had keys.
+impl std::panic::RefUnwindSafe for Identity {}
+impl std::panic::UnwindSafe for Identity {}
+
 /// ALPN's names for the protocols a listener speaks, preferred first.
 pub const ALPN_H2: &[u8] = b"h2";
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// Reads a certificate chain (PEM, leaf first) and its private key (PEM:
 /// PKCS#8, PKCS#1 or SEC1), and checks that the key is the leaf's.
-pub fn read_identity(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, String> {
+pub fn read_identity(cert_file: &Path, key_file: &Path) -> Result<Identity, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| format!("{} cannot be read: {e}", cert_file.display()))?
         .collect::<Result<_, _>>()
@@ -36,17 +46,17 @@ pub fn read_identity(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedK
         }
         e => format!("{} and {} cannot be used: {e}", cert_file.display(), key_file.display()),
     })?;
-    Ok(Arc::new(certified))
+    Ok(Identity(Arc::new(certified)))
 }
 
 /// Server settings that present `identity` and offer `h2` and `http/1.1`.
-pub fn server_config(identity: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(identity: Identity) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("tls setup failed: {e}"))?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(One(identity)));
+        .with_cert_resolver(Arc::new(One(identity.0)));
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
     Ok(Arc::new(config))
 }

@@ -49,6 +49,11 @@ impl ClientConn {
         self.h2
     }
 
+    /// What arms the connection's reset.
+    pub fn reset_handle(&self) -> &ResetHandle {
+        &self.reset
+    }
+
     /// From now on, closing the connection sends RST.
     pub fn arm_reset(&self) {
         self.reset.arm();

@@ -22,6 +22,7 @@ use super::headers::Peer;
 use super::recorded::Note;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
+use crate::config::ClientLimits;
 use crate::fault::{
     decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step,
 };
@@ -79,12 +80,13 @@ pub struct Injector {
     listener: Arc<str>,
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
     in_flight: Arc<InFlight>,
+    limits: ClientLimits,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new() }
+        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new(), limits: ClientLimits::HTTP }
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -100,6 +102,16 @@ impl Injector {
 
     pub fn listener(&self) -> &Arc<str> {
         &self.listener
+    }
+
+    /// How long its clients may idle or take to send a head.
+    pub fn with_limits(mut self, limits: ClientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &ClientLimits {
+        &self.limits
     }
 
     /// The requests in flight here, tracked while a guardrail watches.
@@ -129,7 +141,7 @@ impl Injector {
         let plan = self.switch.load();
         if plan.faults.is_empty() {
             drop(plan);
-            return Ok(self.forwarder.forward(req, around.peer).await);
+            return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
         // Boxed: the faulty path's future is several times the plain
         // forward's, and every request's future would otherwise be that big.
@@ -260,7 +272,7 @@ impl Injector {
                 _ => {}
             }
         }
-        let mut resp = self.forwarder.forward(req, peer).await;
+        let mut resp = self.forwarder.forward(req, peer, conn.reset_handle()).await;
         if !names.is_empty() {
             let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
             outcome.faults = Some(names.join(","));

@@ -5,8 +5,6 @@
 //! the socket itself.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
@@ -16,18 +14,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::headers::Peer;
-use super::{fast, serve_hyper, Injector, H2_PREFACE};
+use super::{fast, serve_hyper, until, Injector, H2_PREFACE};
 use crate::proxy::reset::ResettableStream;
 use crate::proxy::Open;
 use crate::record::fields;
 use crate::tls::server::ALPN_H2;
 
-/// The longest a client may take over its handshake (and, without ALPN,
-/// its first bytes).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What accepts TLS on a listener that presents `identity`.
-pub fn acceptor(identity: Arc<rustls::sign::CertifiedKey>) -> Result<TlsAcceptor, String> {
+pub fn acceptor(identity: crate::tls::server::Identity) -> Result<TlsAcceptor, String> {
     crate::tls::server::server_config(identity).map(TlsAcceptor::from)
 }
 
@@ -42,18 +36,21 @@ pub(super) async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let (stream, reset) = ResettableStream::new(stream);
+    // The handshake (and, without ALPN, the first bytes) must come within
+    // the listener's header timeout, as a plain connection's first head.
+    let deadline = injector.limits().header_timeout.map(|t| tokio::time::Instant::now() + t);
     let accepted = tokio::select! {
-        accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)) => accepted,
+        accepted = tls.accept(stream) => accepted,
         () = shutdown.cancelled() => return,
-    };
-    let mut stream = match accepted {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            debug!({ fields::TARGET } = %injector.name(), { fields::PEER } = %peer, error = %e, "tls handshake failed");
+        () = until(deadline) => {
+            debug!({ fields::TARGET } = %injector.name(), { fields::PEER } = %peer, "tls handshake timed out");
             return;
         }
-        Err(_) => {
-            debug!({ fields::TARGET } = %injector.name(), { fields::PEER } = %peer, "tls handshake timed out");
+    };
+    let mut stream = match accepted {
+        Ok(stream) => stream,
+        Err(e) => {
+            debug!({ fields::TARGET } = %injector.name(), { fields::PEER } = %peer, error = %e, "tls handshake failed");
             return;
         }
     };
@@ -61,16 +58,19 @@ pub(super) async fn connection(
         Some(p) => (p == ALPN_H2, BytesMut::new()),
         None => {
             let mut seen = BytesMut::with_capacity(H2_PREFACE.len());
-            let sniffed = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+            let sniff = async {
                 while seen.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(&seen) {
                     if stream.read_buf(&mut seen).await? == 0 {
                         break;
                     }
                 }
                 Ok::<_, std::io::Error>(())
-            })
-            .await;
-            if !matches!(sniffed, Ok(Ok(()))) {
+            };
+            let sniffed = tokio::select! {
+                sniffed = sniff => sniffed,
+                () = until(deadline) => return,
+            };
+            if sniffed.is_err() {
                 return;
             }
             (seen.starts_with(H2_PREFACE), seen)

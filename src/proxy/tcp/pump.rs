@@ -59,6 +59,28 @@ struct Ending {
     reset_client: AtomicBool,
     /// A fault ended the connection (reset, close after a time or a limit).
     by_fault: AtomicBool,
+    /// When a byte (or the end) last came either way, in milliseconds
+    /// since the connection was pumped: the idle timeout's clock.
+    active_ms: std::sync::atomic::AtomicU64,
+    born: Option<Instant>,
+}
+
+impl Ending {
+    fn new() -> Self {
+        Ending { born: Some(Instant::now()), ..Ending::default() }
+    }
+
+    /// Something came from one side: the connection is not idle.
+    fn touch(&self) {
+        if let Some(born) = self.born {
+            self.active_ms.store(born.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// When the connection goes idle for `idle`, unless bytes come before.
+    fn idle_at(&self, idle: Duration) -> Option<Instant> {
+        self.born.map(|born| born + Duration::from_millis(self.active_ms.load(Ordering::Relaxed)) + idle)
+    }
 }
 
 /// What a pumped connection did.
@@ -69,11 +91,11 @@ pub struct Pumped {
     pub ended_by: Option<&'static str>,
 }
 
-/// Pumps both directions until both have ended or a fault ends the
-/// connection.
-pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) -> Pumped {
+/// Pumps both directions until both have ended, a fault ends the
+/// connection, or no byte has come either way for `idle`.
+pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults, idle: Option<Duration>) -> Pumped {
     let kill = CancellationToken::new();
-    let ending = Ending::default();
+    let ending = Ending::new();
     let pumps = async {
         tokio::join!(
             direction(client, server, Direction::Upstream, faults, &kill, &ending),
@@ -84,6 +106,10 @@ pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) ->
     let sent = tokio::select! {
         sent = &mut pumps => sent,
         () = supervise(faults, &kill, &ending) => pumps.await,
+        () = idle_out(idle, &ending) => {
+            kill.cancel();
+            pumps.await
+        }
     };
     let reset = ending.reset_client.load(Ordering::Relaxed);
     if reset {
@@ -118,6 +144,7 @@ async fn direction(
                 },
                 () = kill.cancelled() => return sent,
             }
+            ending.touch();
             if !faults.switch().load().faults.is_empty() {
                 break;
             }
@@ -158,7 +185,7 @@ async fn queued(
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Queued { before: passed, ..Queued::default() };
     let ((), sent) = tokio::join!(
-        reader(from, tx, flow, faults, &queued, kill),
+        reader(from, tx, flow, faults, &queued, kill, ending),
         writer(to, rx, flow, faults, &queued, kill, ending)
     );
     sent
@@ -182,6 +209,7 @@ async fn reader(
     faults: &ConnFaults,
     queued: &Queued,
     kill: &CancellationToken,
+    ending: &Ending,
 ) {
     loop {
         while queued.bytes.load(Ordering::Acquire) >= budget(faults, flow) {
@@ -198,6 +226,7 @@ async fn reader(
             let _ = tx.send(FromReader::Failed);
             return;
         }
+        ending.touch();
         if queued.bytes.load(Ordering::Acquire) == 0 && faults.switch().load().faults.is_empty() {
             let _ = tx.send(FromReader::Resume);
             return;
@@ -456,6 +485,18 @@ fn ends_at(active: &ActiveFault, opened: Instant) -> Option<(Instant, bool)> {
 /// Watches the connection-wide faults with deadlines (`timeout` closing,
 /// `reset_peer`, an outage starting while the connection is open) and ends
 /// the connection when one falls due. Returns only after ending it.
+/// Completes once no byte has come either way for `idle` (never without one).
+async fn idle_out(idle: Option<Duration>, ending: &Ending) {
+    let Some(idle) = idle else { return std::future::pending().await };
+    while let Some(at) = ending.idle_at(idle) {
+        if Instant::now() >= at {
+            return;
+        }
+        tokio::time::sleep_until(at).await;
+    }
+    std::future::pending().await
+}
+
 async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Ending) {
     let mut changes = faults.switch().subscribe();
     let opened = faults.opened;

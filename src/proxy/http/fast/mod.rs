@@ -37,7 +37,7 @@ use super::forward::{Failure, Forwarder};
 use super::headers::{Peer, HOP_BY_HOP_NAMES, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use super::recorded::{self, Started};
 use super::Injector;
-use crate::config::HostHeader;
+use crate::config::{ClientLimits, HostHeader};
 use crate::proxy::reset::{ResetHandle, ResettableStream};
 use crate::record::fields;
 use body::{Body, Framing};
@@ -78,16 +78,20 @@ pub async fn serve(
 ) -> Exit {
     let forwarder = injector.forwarder();
     let Some(raw) = forwarder.raw_pool() else { return Exit::ToHyper(BytesMut::new()) };
+    let limits = *injector.limits();
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
-            // Idle between requests: no buffer held, and a shutdown ends it.
+            // Idle between requests: no buffer held, and a shutdown or the
+            // idle timeout ends it.
             buf = BytesMut::new();
+            let idle = limits.idle_timeout.map(|t| Instant::now() + t);
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
                 ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
                 () = shutdown.cancelled() => return Exit::Done,
+                () = super::until(idle) => return Exit::Done,
             }
         }
         // Draining: hyper answers what has come and closes with
@@ -98,7 +102,7 @@ pub async fn serve(
         if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
             return Exit::ToHyper(buf);
         }
-        let request = match read_request(client, &mut buf, forwarder, peer, shutdown).await {
+        let request = match read_request(client, &mut buf, forwarder, peer, shutdown, &limits).await {
             Ok(Some(request)) => request,
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,
@@ -136,7 +140,11 @@ async fn read_request(
     forwarder: &Forwarder,
     peer: &Peer,
     shutdown: &CancellationToken,
+    limits: &ClientLimits,
 ) -> io::Result<Option<Request>> {
+    // The head must be whole within the header timeout of its first byte; a
+    // body may pause for at most the idle timeout between its bytes.
+    let head_by = limits.header_timeout.map(|t| Instant::now() + t);
     loop {
         // The request's whole length, once its head is in and plain.
         let mut whole = None;
@@ -151,9 +159,14 @@ async fn read_request(
         }
         loop {
             buf.reserve(whole.map_or(4096, |len| len - buf.len()));
+            let deadline = match whole {
+                None => head_by,
+                Some(_) => limits.idle_timeout.map(|t| Instant::now() + t),
+            };
             let read = tokio::select! {
                 read = client.read_buf(buf) => read?,
                 () = shutdown.cancelled() => return Ok(None),
+                () = super::until(deadline) => return Err(io::ErrorKind::TimedOut.into()),
             };
             if read == 0 {
                 // Closed between requests is the normal end; half a head is
