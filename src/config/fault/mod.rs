@@ -225,6 +225,11 @@ mod tests {
             (r#"{"kind":"error","status":503,"probability":0.5,"first":3,"match":{"method":["GET","head"],"path":"/v1/*","headers":{"x-a":{"regex":"^b"}},"client":"10.0.0.0/8"}}"#, true, Ok("error: error status 503 on GET|HEAD /v1/*, header x-a, clients 10.0.0.0/8, 50%, first 3")),
             (r#"{"kind":"pool_exhaustion","limit":2,"when_full":"queue","queue_timeout":"1s","timeout_status":504,"opt_in":"x-brownout: on"}"#, true, Ok("pool_exhaustion: pool_exhaustion limit 2, queue up to 1s then 504 on opt-in x-brownout, 100%")),
             (r#"{"kind":"slicer","average_size":64,"size_variation":8,"delay":"1ms","direction":"both","match":{"client":"127.0.0.1"}}"#, false, Ok("slicer: slicer 64±8 B every 1ms both on clients 127.0.0.1/32, 100%")),
+            (r#"{"kind":"grpc_error","code":"unavailable","message":"down","match":{"path":"/shop.Pricing/*"}}"#, true, Ok("grpc_error: grpc_error UNAVAILABLE on /shop.Pricing/*, 100%")),
+            (r#"{"kind":"grpc_error","code":17}"#, true, Err("fault.code must be a gRPC status from 1 to 16 (0 is OK), got 17")),
+            (r#"{"kind":"grpc_error","code":"UNAVAILABLE"}"#, false, Err(r#"fault.kind must be one of the tcp fault kinds: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pool_exhaustion, outage; got "grpc_error"; grpc_error is a fault of http targets"#)),
+            (r#"{"kind":"reset","error_code":"REFUSED_STREAM"}"#, true, Ok("reset: reset HTTP/2 REFUSED_STREAM, 100%")),
+            (r#"{"kind":"goaway","first":1}"#, true, Ok("goaway: goaway, 100%, first 1")),
         ];
         for (json, http, want) in cases {
             let got = from_json_text(json, *http);
