@@ -403,3 +403,60 @@ async fn a_live_proxy_sent_every_bad_body_still_takes_a_fault_and_a_run() {
     let (status, answer) = call(l.admin, "POST", "/runs", &short_run(""), NONE).await;
     assert_eq!(status, 201, "{answer}");
 }
+
+#[tokio::test]
+async fn the_admin_api_stays_reachable_when_the_data_path_has_used_every_descriptor() {
+    let up = upstream::tcp_echo().await;
+    let (admin, db) = (support::free_port(), support::free_port());
+    let dir = std::env::temp_dir().join(format!("brownout-hostile-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("fds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[admin]\nlisten = \"127.0.0.1:{admin}\"\n[[target]]\nname = \"db\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:{db}\"\nupstream = \"{up}\"\n"
+        ),
+    )
+    .expect("config");
+    // At most 128 descriptors, hard limit included: each proxied connection
+    // takes two (client and upstream), so 150 connections exhaust them.
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec {} proxy --no-record --config {}",
+            env!("CARGO_BIN_EXE_brownout"),
+            config.display()
+        ))
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let admin: SocketAddr = format!("127.0.0.1:{admin}").parse().expect("addr");
+    let started = Instant::now();
+    while TcpStream::connect(admin).await.is_err() {
+        assert!(started.elapsed() < LIMIT, "the proxy never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut held = Vec::new();
+    for _ in 0..150 {
+        match TcpStream::connect(("127.0.0.1", db)).await {
+            Ok(mut s) => {
+                let _ = s.write_all(b"x").await;
+                held.push(s);
+            }
+            Err(_) => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The data path is out of descriptors; the admin API answers anyway.
+    for _ in 0..3 {
+        let (status, body) = timeout(Duration::from_secs(10), call(admin, "GET", "/health", "", NONE))
+            .await
+            .expect("the admin API answered while the data path was out of descriptors");
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _) = call(admin, "GET", "/targets", "", NONE).await;
+    assert_eq!(status, 200);
+    drop(held);
+    let _ = child.kill().await;
+}
