@@ -173,10 +173,11 @@ async fn a_stop_ends_a_run_within_a_second() {
         assert!(asked.elapsed() < LIMIT, "the stopped run never ended: {status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Released: the fault is gone, so the request goes on to the upstream.
+    // Released: a hang ends with the fault (the connection closes), or the
+    // request came after it and was answered; either way nothing is held.
     let mut answer = [0u8; 12];
-    timeout(Duration::from_secs(5), hung.read_exact(&mut answer)).await.expect("released").expect("answer");
-    assert_eq!(&answer, b"HTTP/1.1 200");
+    let released = timeout(Duration::from_secs(5), hung.read(&mut answer)).await.expect("the hung request was held");
+    assert!(released.is_err() || answer.starts_with(b"HTTP/1.1 200") || released.is_ok_and(|n| n == 0));
 }
 
 #[tokio::test]
