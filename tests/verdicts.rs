@@ -260,6 +260,7 @@ fn request(t: f64, route: &str, status: u16) -> Line {
         error: None,
         fault: None,
         class: None,
+        grpc_status: None,
     })
 }
 

@@ -2,8 +2,8 @@
 //! listener and fault, then the graceful rules, the grace period and the
 //! seed. Printed by `brownout check` and when a proxy starts.
 
-use super::model::{ClientLimits, HostHeader, HttpUpstream};
-use super::{Config, Protocol};
+use super::model::{ClientLimits, HostHeader};
+use super::{Config, HttpUpstream, ListenerTls, Protocol, UpstreamVersion};
 
 impl Config {
     /// One line per listener (with its timeouts and upstream settings), then
@@ -27,9 +27,11 @@ impl Config {
         let mut lines = vec![admin];
         if let Some(o) = &self.observer {
             lines.push(format!(
-                "observer  {} -> {} (http){}{}",
+                "observer  {} -> {} ({}{}){}{}",
                 o.listen,
                 o.upstream.display(),
+                scheme(o.tls.as_ref()),
+                version(&o.upstream),
                 http_keys(&o.upstream),
                 limits(&o.limits)
             ));
@@ -39,12 +41,15 @@ impl Config {
                 Protocol::Http(up) => (up.display(), http_keys(up)),
                 Protocol::Tcp(up) => (up.address.clone(), format!(", connect within {:?}", up.connect_timeout)),
             };
+            let protocol = match &t.protocol {
+                Protocol::Http(up) => format!("{}{}", scheme(t.tls.as_ref()), version(up)),
+                Protocol::Tcp(_) => t.protocol_name().to_string(),
+            };
             lines.push(format!(
-                "target    {} {} -> {} ({}){keys}{}",
+                "target    {} {} -> {} ({protocol}){keys}{}",
                 t.name,
                 t.listen,
                 upstream,
-                t.protocol_name(),
                 limits(&t.limits)
             ));
             for f in &t.faults {
@@ -103,4 +108,26 @@ fn limits(l: &ClientLimits) -> String {
         out.push_str(&format!(", at most {n} connections"));
     }
     out
+}
+
+/// How an HTTP listener is reached: `http`, or `https` and where its
+/// certificate comes from.
+fn scheme(tls: Option<&ListenerTls>) -> String {
+    match tls {
+        None => "http".into(),
+        Some(ListenerTls::Auto { names }) if names.is_empty() => "https, certificate from the local authority".into(),
+        Some(ListenerTls::Auto { names }) => {
+            format!("https, certificate from the local authority for {}", names.join(", "))
+        }
+        Some(ListenerTls::Files { cert_file, .. }) => format!("https, certificate {}", cert_file.display()),
+    }
+}
+
+/// The upstream's HTTP version when it is not left to the default.
+fn version(up: &HttpUpstream) -> &'static str {
+    match up.version {
+        UpstreamVersion::Auto => "",
+        UpstreamVersion::Http1 => ", HTTP/1.1 upstream",
+        UpstreamVersion::Http2 => ", HTTP/2 upstream",
+    }
 }

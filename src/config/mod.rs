@@ -3,8 +3,8 @@
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
 //! as strings (durations, addresses), `validate.rs` turns the raw form into
 //! the model of `model.rs`, `fault/` does the same for one fault,
-//! `error.rs` says what is wrong and where, and `describe.rs` says what was
-//! understood. This file holds the entry points.
+//! `tls.rs` reads a listener's `tls`, `error.rs` says what is wrong and
+//! where, and `describe.rs` says what was understood. This file holds the entry points.
 //!
 //! Loading is strict: unknown keys, wrong types and impossible values are
 //! refused with `file:line:col`, the key path, the value and the expected form,
@@ -15,6 +15,7 @@ mod error;
 pub mod fault;
 mod model;
 pub(crate) mod raw;
+mod tls;
 mod validate;
 mod values;
 

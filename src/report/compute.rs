@@ -11,7 +11,6 @@ use super::model::{
 };
 use super::stats::{Exchange, RouteExtras, StatsBuilder};
 use super::verdict::{check_graceful, check_slo, AbortInfo, Status, Verdict};
-use crate::record::classify::is_failure;
 use crate::record::journal::{Line, Origin, Outcome, UncheckedPolicy};
 use crate::record::route;
 
@@ -89,6 +88,7 @@ pub fn compute(lines: &[Line]) -> Report {
     let mut reproduce = Reproduce::default();
     let mut phase_lines: Vec<(String, f64, u64)> = Vec::new();
     let mut abort: Option<AbortInfo> = None;
+    let mut grpc_codes: HashMap<(usize, usize), BTreeMap<u16, u64>> = HashMap::new();
     for line in lines {
         match line {
             Line::Start(s) => {
@@ -114,8 +114,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 abort = Some(AbortInfo { guardrail: a.guardrail.clone(), at_s: a.t, value: a.value.clone() });
             }
             Line::Request(r) => {
-                let failed = (r.error.is_some() || r.status.is_none_or(is_failure))
-                    .then(|| r.origin.unwrap_or(Origin::Upstream));
+                let failed = r.failed().then(|| r.origin.unwrap_or(Origin::Upstream));
                 end_t = end_t.max(r.t + r.latency_ms / 1000.0);
                 if let Some(f) = &r.fault {
                     timelines.applied(&r.listener, f, r.t);
@@ -130,6 +129,9 @@ pub fn compute(lines: &[Line]) -> Report {
                         raw.push(path);
                     }
                 }
+                if let Some(code) = r.grpc_status {
+                    *grpc_codes.entry((listener, route)).or_default().entry(code).or_default() += 1;
+                }
                 obs.push(Exchange {
                     t: r.t,
                     listener,
@@ -138,6 +140,7 @@ pub fn compute(lines: &[Line]) -> Report {
                     class: r.class,
                     latency_us: (r.latency_ms * 1000.0).round() as u64,
                     status: r.status,
+                    grpc: r.grpc_status,
                     error,
                     bytes_in: r.bytes_in,
                     bytes_out: r.bytes_out,
@@ -160,6 +163,7 @@ pub fn compute(lines: &[Line]) -> Report {
                     class: None,
                     latency_us: (c.duration_ms * 1000.0).round() as u64,
                     status: None,
+                    grpc: None,
                     error,
                     bytes_in: c.bytes_in,
                     bytes_out: c.bytes_out,
@@ -217,6 +221,10 @@ pub fn compute(lines: &[Line]) -> Report {
             bytes_in: extras.bytes_in,
             bytes_out: extras.bytes_out,
             statuses: extras.statuses(),
+            grpc_status: grpc_codes
+                .get(&(l, r))
+                .map(|codes| codes.iter().map(|(c, n)| (crate::grpc::code_name(*c), *n)).collect())
+                .unwrap_or_default(),
         })
         .collect();
     route_stats.sort_by(|a, b| {

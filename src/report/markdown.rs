@@ -213,6 +213,7 @@ fn routes(md: &mut String, r: &Report) {
         if http.iter().any(|x| x.listener == crate::load::LISTENER) {
             let _ = writeln!(md, "\n{}", words::LOAD_NOTE);
         }
+        grpc_statuses(md, r);
     }
     if !tcp.is_empty() {
         md.push_str("\n## TCP listeners\n\n");
@@ -393,4 +394,17 @@ pub fn main_listener(r: &Report) -> Option<String> {
         *counts.entry(&w.listener).or_default() += w.stats.requests;
     }
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l.to_string())
+}
+
+/// The gRPC statuses each route's calls ended with, if any route had gRPC calls.
+fn grpc_statuses(md: &mut String, r: &Report) {
+    let rows: Vec<_> = r.routes.iter().filter(|x| !x.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str("\n## gRPC statuses\n\n| listener | route | statuses seen |\n| --- | --- | --- |\n");
+    for x in rows {
+        let seen: Vec<String> = x.grpc_status.iter().map(|(code, n)| format!("{code} {n}")).collect();
+        let _ = writeln!(md, "| {} | {} | {} |", cell(&x.listener), cell(&x.route), cell(&seen.join(", ")));
+    }
 }

@@ -137,6 +137,10 @@ pub struct RouteStats {
     /// The statuses seen, by origin: `28 injected: 429`.
     #[serde(default)]
     pub statuses: Vec<StatusCount>,
+    /// gRPC calls: how many ended with each `grpc-status`, by name
+    /// (`UNAVAILABLE`), in the order of the codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grpc_status: Vec<(String, u64)>,
 }
 
 impl RouteStats {
@@ -168,6 +172,8 @@ pub struct StatusCount {
 pub enum StatusKind {
     /// An HTTP status code.
     Http,
+    /// A gRPC call's `grpc-status`, by name (`UNAVAILABLE`).
+    Grpc,
     /// No status: the exchange ended with an error (`reset`, `timeout`, ...).
     Error,
 }

@@ -20,6 +20,8 @@ pub(super) struct Exchange {
     pub class: Option<Class>,
     pub latency_us: u64,
     pub status: Option<u16>,
+    /// A gRPC call's `grpc-status` code, which says more than its HTTP 200.
+    pub grpc: Option<u16>,
     /// What went wrong without a status (`reset`), as a name index.
     pub error: Option<usize>,
     pub bytes_in: u64,
@@ -92,12 +94,13 @@ impl RouteExtras {
     pub fn add(&mut self, o: &Exchange, names: &[String]) {
         self.bytes_in += o.bytes_in;
         self.bytes_out += o.bytes_out;
-        let key = match (o.status, o.error) {
-            (Some(code), _) => (StatusKind::Http, code.to_string(), o.failed),
-            (None, Some(e)) => (StatusKind::Error, names[e].clone(), o.failed),
+        let key = match (o.grpc, o.status, o.error) {
+            (Some(code), _, _) => (StatusKind::Grpc, crate::grpc::code_name(code), o.failed),
+            (None, Some(code), _) => (StatusKind::Http, code.to_string(), o.failed),
+            (None, None, Some(e)) => (StatusKind::Error, names[e].clone(), o.failed),
             // A TCP connection that ended cleanly has no status to show.
-            (None, None) if o.failed.is_none() => return,
-            (None, None) => (StatusKind::Error, "no response".into(), o.failed),
+            (None, None, None) if o.failed.is_none() => return,
+            (None, None, None) => (StatusKind::Error, "no response".into(), o.failed),
         };
         *self.statuses.entry(key).or_default() += 1;
     }

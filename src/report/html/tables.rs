@@ -37,6 +37,26 @@ pub(super) fn empty_note(out: &mut String, text: &str) {
     out.push_str(&format!("<p class=\"empty-note\">{}</p>\n", esc(text)));
 }
 
+/// The gRPC statuses each route's calls ended with, when there were gRPC calls.
+fn grpc_statuses(out: &mut String, rows: &[&RouteStats]) {
+    let rows: Vec<&&RouteStats> = rows.iter().filter(|r| !r.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h3>gRPC statuses</h3>\n<div class=\"table-wrap\">\n<table class=\"data\" id=\"grpc-statuses\">\n");
+    out.push_str("<thead><tr><th>Listener</th><th>Route</th><th>Statuses seen</th></tr></thead>\n<tbody>\n");
+    for r in rows {
+        let seen: Vec<String> = r.grpc_status.iter().map(|(code, n)| format!("{} {n}", esc(code))).collect();
+        out.push_str(&format!(
+            "<tr><td><span class=\"pill\">{}</span></td><td class=\"route\">{}</td><td>{}</td></tr>\n",
+            esc(&r.listener),
+            esc(&r.route),
+            seen.join(", ")
+        ));
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
 pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
     out.push_str("<section>\n<h2>Routes</h2>\n");
     let mut rows: Vec<&RouteStats> = routes.iter().filter(|r| !r.is_tcp()).collect();
@@ -92,6 +112,7 @@ fn http_routes(out: &mut String, rows: &[&RouteStats]) {
     if rows.iter().any(|r| r.listener == crate::load::LISTENER) {
         out.push_str(&format!("<p class=\"caption note\">{}</p>\n", code_spans(words::LOAD_NOTE)));
     }
+    grpc_statuses(out, rows);
 }
 
 fn tcp_listeners(out: &mut String, rows: &[&RouteStats]) {
