@@ -62,6 +62,10 @@ fn main() {
             error: None,
             fault: (fail && !observer).then(|| "outage".to_string()),
             class: observer.then_some(if fail { Class::Graceful } else { Class::Ok }),
+            // Each user request and the call it made share a trace.
+            trace_id: Some(format!("{:032x}", i / 2 + 1)),
+            span_id: Some(format!("{:016x}", i + 1)),
+            parent_span_id: None,
         }));
     }
     write(&Line::FaultOff(FaultOff {
@@ -71,7 +75,7 @@ fn main() {
         applied: 1,
         eligible: None,
     }));
-    write(&Line::Stop(Stop { t: duration, outcome: Outcome::Stopped, dropped: 0 }));
+    write(&Line::Stop(Stop { t: duration, outcome: Outcome::Stopped, dropped: 0, spans: None }));
     out.flush().expect("flush");
     drop(out);
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());

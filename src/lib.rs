@@ -42,7 +42,8 @@
 //!     HTTP/1.1 requests in the clear pass as bytes (`proxy::http::fast`: heads parsed in place
 //!     and rewritten, bodies relayed with their framing followed in `fast::body`, its own pool of
 //!     upstream connections in `fast::pool`); anything else goes through hyper: the injector
-//!     (`inject`, with gRPC's answers and deadlines in `grpc`), what a fault may do to the client
+//!     (`inject`, with gRPC's answers and deadlines in `grpc`; `trace` gives each request its span
+//!     and, at the observer, starts the traces that came without one), what a fault may do to the client
 //!     connection (`conn`: reset, drain, abort), the pooled forwarder (`forward`, `pool`, and
 //!     `multiplex` for HTTP/2 upstreams), faulty and recorded bodies (`body`, `recorded`).
 //!     `proxy::http::dial` is the one upstream dial and idle limit both pools share.
@@ -55,6 +56,8 @@
 //!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
 //!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
 //!   `brownout ca` prints it.
+//! - [`trace_context`]: W3C trace context's words (`traceparent` read and written, trace and span
+//!   ids), shared by the data path, the journal, the exporter and the reports; a leaf.
 //! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
 //!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
@@ -125,3 +128,4 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod tls;
+pub mod trace_context;

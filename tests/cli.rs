@@ -270,7 +270,7 @@ fn check_prints_every_key_of_an_experiment_spikes_and_graceful_rules_included() 
         "  guardrail abort if ungraceful_share at * above 50% for 10s, once at least 20 requests",
         "    request POST /login weight 1, body of 15 bytes",
         "  owner     identity-team",
-        "  target    auth 127.0.0.1:9002 -> http://127.0.0.1:9102 (http), connect within 5s, answer within 30s, host the upstream's, idle clients closed after 60s, request heads within 10s",
+        "  target    auth 127.0.0.1:9002 -> http://127.0.0.1:9102 (http), connect within 5s, answer within 30s, host the upstream's, reads traceparent, idle clients closed after 60s, request heads within 10s",
         "  graceful  POST /checkout in every phase: at least 100% of failures graceful: status 503, body contains \"try again\", header retry-after, within 1s",
     ] {
         assert!(stdout.lines().any(|l| l == line), "missing {line:?} in:\n{stdout}");

@@ -28,4 +28,5 @@ mod report_phone;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;
+mod trace_context;
 mod verdicts;

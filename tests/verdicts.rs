@@ -261,6 +261,9 @@ fn request(t: f64, route: &str, status: u16) -> Line {
         fault: None,
         class: None,
         grpc_status: None,
+        trace_id: None,
+        span_id: None,
+        parent_span_id: None,
     })
 }
 
@@ -303,7 +306,7 @@ fn two_overlapping_faults_produce_one_joint_impact_row() {
     }
     lines.push(fault_off(30.0, "payments", "error-1"));
     lines.push(fault_off(30.0, "inventory", "latency-2"));
-    lines.push(Line::Stop(Stop { t: 30.0, outcome: Outcome::Stopped, dropped: 0 }));
+    lines.push(Line::Stop(Stop { t: 30.0, outcome: Outcome::Stopped, dropped: 0, spans: None }));
     let report = brownout::report::compute(&lines);
     let rows: Vec<(&str, usize, u64)> =
         report.impact.iter().map(|i| (i.label.as_str(), i.faults.len(), i.during.requests)).collect();
@@ -364,6 +367,8 @@ fn a_refusing_outage_seen_by_nobody_is_no_reason_for_inconclusive() {
                 origin: None,
                 error: None,
                 fault: None,
+                trace_id: None,
+                span_id: None,
             }));
         }
         lines.push(Line::FaultOn(FaultOn {
@@ -382,7 +387,7 @@ fn a_refusing_outage_seen_by_nobody_is_no_reason_for_inconclusive() {
             applied: 0,
             eligible: Some(0),
         }));
-        lines.push(Line::Stop(Stop { t: 2.0, outcome: Outcome::Completed, dropped: 0 }));
+        lines.push(Line::Stop(Stop { t: 2.0, outcome: Outcome::Completed, dropped: 0, spans: None }));
         brownout::report::compute(&lines).verdict.expect("a verdict")
     };
     let refused = journal(true);

@@ -2,7 +2,7 @@
 //! listener and fault, then the graceful rules, the grace period and the
 //! seed. Printed by `brownout check` and when a proxy starts.
 
-use super::model::{ClientLimits, HostHeader};
+use super::model::{ClientLimits, HostHeader, TraceContext};
 use super::{Config, HttpUpstream, ListenerTls, Protocol, UpstreamVersion};
 
 impl Config {
@@ -92,6 +92,11 @@ fn http_keys(up: &HttpUpstream) -> String {
     if let Some(ca) = &up.ca_file {
         keys.push_str(&format!(", trusting {}", ca.display()));
     }
+    keys.push_str(match up.trace_context {
+        TraceContext::Off => ", trace context off",
+        TraceContext::Read => ", reads traceparent",
+        TraceContext::Propagate => ", continues or starts traces",
+    });
     keys
 }
 

@@ -138,6 +138,22 @@ pub struct HttpUpstream {
     pub connect_timeout: Duration,
     /// The longest wait for the upstream's response head.
     pub request_timeout: Duration,
+    /// What the listener does with W3C trace context (`trace_context`).
+    pub trace_context: TraceContext,
+}
+
+/// What an HTTP listener does with W3C trace context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceContext {
+    /// `trace_context = false`: no trace ids read or written.
+    Off,
+    /// A target's: the `traceparent` the application sent is read (for the
+    /// journal and the spans), never changed.
+    Read,
+    /// The observer's: the user's `traceparent` is read and forwarded as
+    /// it came; a request without one starts a trace, and its
+    /// `traceparent` (brownout's span as the parent) goes to the application.
+    Propagate,
 }
 
 /// What the `Host` header of a forwarded request says.

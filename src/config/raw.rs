@@ -67,6 +67,8 @@ pub struct RawTarget {
     pub max_connections: Option<Spanned<u64>>,
     pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
     pub tls: Option<Spanned<super::tls::RawTls>>,
+    /// HTTP only: read the application's W3C `traceparent` (default true).
+    pub trace_context: Option<Spanned<bool>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }
@@ -86,6 +88,8 @@ pub struct RawHttp {
     pub max_connections: Option<Spanned<u64>>,
     pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
     pub tls: Option<Spanned<super::tls::RawTls>>,
+    /// Continue the user's W3C trace, or start one (default true).
+    pub trace_context: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

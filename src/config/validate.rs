@@ -11,8 +11,8 @@ use toml::Spanned;
 use super::raw::{self, RawConfig, RawHttp, RawProtocol, RawTarget};
 use super::{
     fault, Admin, ClientLimits, Config, FileError, HostHeader, HttpListener, HttpUpstream, ListenerTls, Locator,
-    NonZeroDur, Problem, Protocol, Secret, Target, TcpUpstream, Timeout, DEFAULT_ADMIN, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    NonZeroDur, Problem, Protocol, Secret, Target, TcpUpstream, Timeout, TraceContext, DEFAULT_ADMIN,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
 };
 
 /// The most connections a listener may be told to allow: beyond it, the
@@ -223,6 +223,8 @@ impl<'a> Validator<'a> {
             raw.request_timeout,
         )?;
         upstream.version = raw.upstream_version.map(|v| *v.get_ref()).unwrap_or_default();
+        upstream.trace_context =
+            if raw.trace_context == Some(false) { TraceContext::Off } else { TraceContext::Propagate };
         let limits = self.limits(
             "observer",
             ClientLimits::HTTP,
@@ -285,6 +287,9 @@ impl<'a> Validator<'a> {
                     raw.request_timeout.as_ref().map(|d| *d.get_ref()),
                 )?;
                 up.version = raw.upstream_version.as_ref().map(|v| *v.get_ref()).unwrap_or_default();
+                if raw.trace_context.as_ref().is_some_and(|t| !*t.get_ref()) {
+                    up.trace_context = TraceContext::Off;
+                }
                 Protocol::Http(up)
             }
             RawProtocol::Tcp => {
@@ -295,6 +300,7 @@ impl<'a> Validator<'a> {
                     ("header_timeout", raw.header_timeout.as_ref().map(|s| s.span())),
                     ("upstream_version", raw.upstream_version.as_ref().map(|s| s.span())),
                     ("tls", raw.tls.as_ref().map(|s| s.span())),
+                    ("trace_context", raw.trace_context.as_ref().map(|s| s.span())),
                 ];
                 for (field, span) in http_only {
                     if let Some(span) = span {
@@ -520,6 +526,7 @@ impl<'a> Validator<'a> {
             ca_file,
             connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
             request_timeout: request_timeout.map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0),
+            trace_context: TraceContext::Read,
         })
     }
 

@@ -49,6 +49,16 @@ pub const BODY: &str = "body";
 /// At the observer, for failures: response headers, `name: value` lines, redacted.
 pub const HEADERS: &str = "headers";
 
+/// brownout's span for the exchange, in W3C trace context: its trace (a
+/// `u128`), its own id and the caller's span (`u64`s), when the listener
+/// reads trace context (HTTP) or spans are exported (TCP).
+pub const TRACE_ID: &str = "trace.id";
+pub const SPAN_ID: &str = "span.id";
+pub const PARENT_SPAN_ID: &str = "span.parent_id";
+/// The faults applied to the exchange as they happened, for spans' events:
+/// one line each, `offset_us<TAB>name<TAB>kind<TAB>what it did`.
+pub const FAULT_EVENTS: &str = "fault.events";
+
 pub const FAULT_NAME: &str = "fault.name";
 pub const FAULT_KIND: &str = "fault.kind";
 /// The fault's parameters as configured (`normal(200ms, 50ms) before request`).

@@ -267,6 +267,17 @@ pub struct Request {
     /// At the observer: `ok`, `graceful` or `ungraceful`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub class: Option<Class>,
+    /// brownout's span for the request in W3C trace context (32 hex
+    /// digits): the trace the request carried, or one the observer
+    /// started; absent where the listener reads no trace context.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace_id: Option<String>,
+    /// brownout's own span (16 hex digits).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub span_id: Option<String>,
+    /// The span of the caller that sent the request's `traceparent`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parent_span_id: Option<String>,
 }
 
 /// One TCP connection, recorded when it ends.
@@ -284,6 +295,12 @@ pub struct Connection {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fault: Option<String>,
+    /// The exported span of the connection (a trace of its own), when spans
+    /// are exported.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub span_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,6 +349,9 @@ pub struct SampleLine {
     pub latency_ms: f64,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The trace of the request, to find its dependency calls.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -339,6 +359,18 @@ pub struct Stop {
     pub t: f64,
     pub outcome: Outcome,
     /// Lines the recorder dropped because it could not keep up.
+    pub dropped: u64,
+    /// Spans sent to the OpenTelemetry collector during the run, and
+    /// dropped (the exporter fell behind, or the collector refused them);
+    /// absent without an exporter.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spans: Option<SpanTally>,
+}
+
+/// What the span exporter did during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanTally {
+    pub sent: u64,
     pub dropped: u64,
 }
 

@@ -16,6 +16,8 @@ use tracing_subscriber::Layer;
 
 use super::fields;
 use super::journal::{Class, Origin, Outcome};
+use super::live::Live;
+use super::spans::{Since, SpanCounts};
 
 /// The fields of one recorded event.
 #[derive(Debug, Default, Clone)]
@@ -51,6 +53,12 @@ pub struct Entry {
     pub value: Option<String>,
     /// The recorder's own stop entry: how the run ended.
     pub outcome: Option<Outcome>,
+    /// brownout's span for the exchange (see [`fields::TRACE_ID`]).
+    pub trace_id: Option<u128>,
+    pub span_id: Option<u64>,
+    pub parent_span_id: Option<u64>,
+    /// The faults applied as they happened (see [`fields::FAULT_EVENTS`]).
+    pub fault_events: Option<String>,
 }
 
 impl Visit for Entry {
@@ -72,6 +80,7 @@ impl Visit for Entry {
             fields::PHASE_NAME => self.phase = v,
             fields::GUARDRAIL => self.guardrail = v,
             fields::GUARDRAIL_VALUE => self.value = v,
+            fields::FAULT_EVENTS => self.fault_events = v,
             _ => {}
         }
     }
@@ -86,7 +95,15 @@ impl Visit for Entry {
             fields::BYTES_OUT => self.bytes_out = value,
             fields::FAULT_COUNT | fields::PHASE_FAULTS => self.count = value,
             fields::FAULT_ELIGIBLE => self.eligible = Some(value),
+            fields::SPAN_ID => self.span_id = Some(value),
+            fields::PARENT_SPAN_ID => self.parent_span_id = Some(value),
             _ => {}
+        }
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        if field.name() == fields::TRACE_ID {
+            self.trace_id = Some(value);
         }
     }
 
@@ -108,18 +125,34 @@ impl Visit for Entry {
     }
 }
 
-/// Where one recorder's entries go: its writer's queue and its dropped count.
+/// Where one consumer's entries go: its queue and its dropped count. A
+/// consumer is a recorder (its journal and live aggregates) or the span
+/// exporter.
 #[derive(Clone)]
 pub struct Sink {
     id: u64,
     tx: SyncSender<Entry>,
     dropped: Arc<AtomicU64>,
+    role: Role,
+}
+
+#[derive(Clone)]
+enum Role {
+    Journal(Arc<Live>),
+    Spans(Arc<SpanCounts>),
 }
 
 impl Sink {
-    pub(super) fn new(tx: SyncSender<Entry>, dropped: Arc<AtomicU64>) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Sink { id: NEXT.fetch_add(1, Ordering::Relaxed), tx, dropped }
+    pub(super) fn new(tx: SyncSender<Entry>, live: Arc<Live>) -> Self {
+        let dropped = live.dropped.clone();
+        Sink { id: next_id(), tx, dropped, role: Role::Journal(live) }
+    }
+
+    /// The span exporter's sink: what does not fit its queue counts as a
+    /// dropped span, and every recorder attached beside it reports `counts`.
+    pub fn spans(tx: SyncSender<Entry>, counts: Arc<SpanCounts>) -> Self {
+        SPANS_ATTACHED.fetch_add(1, Ordering::Relaxed);
+        Sink { id: next_id(), tx, dropped: counts.dropped.clone(), role: Role::Spans(counts) }
     }
 
     fn offer(&self, entry: Entry) {
@@ -128,6 +161,26 @@ impl Sink {
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Tells every recorder among `sinks` of the span exporter among them.
+fn link(sinks: &[Sink]) {
+    let Some(counts) = sinks.iter().find_map(|s| match &s.role {
+        Role::Spans(c) => Some(c),
+        Role::Journal(_) => None,
+    }) else {
+        return;
+    };
+    for s in sinks {
+        if let Role::Journal(live) = &s.role {
+            let _ = live.spans.get_or_init(|| Since::new(counts.clone()));
         }
     }
 }
@@ -154,6 +207,7 @@ impl RecordLayer {
             next.push(sink.clone());
             next
         });
+        link(&self.sinks.load());
     }
 
     /// Stops sending to `sink`.
@@ -169,6 +223,16 @@ impl RecordLayer {
 /// building records nobody gets. A layer dropped with sinks attached leaves
 /// this high, which only means records are built for nothing.
 static ATTACHED: AtomicU64 = AtomicU64::new(0);
+
+/// Span exporters made in the process: while there is one, the data path
+/// keeps what its spans' events need. One that stops leaves this high,
+/// which only means a little is kept for nothing.
+static SPANS_ATTACHED: AtomicU64 = AtomicU64::new(0);
+
+/// True when a span exporter may be listening.
+pub fn spans_attached() -> bool {
+    SPANS_ATTACHED.load(Ordering::Relaxed) > 0
+}
 
 /// True when some layer has a sink attached.
 pub fn any_attached() -> bool {

@@ -102,6 +102,8 @@ pub struct LiveState {
 pub struct Live {
     pub state: Mutex<LiveState>,
     pub dropped: Arc<AtomicU64>,
+    /// The span exporter's counts, once one is attached beside this recorder.
+    pub spans: std::sync::OnceLock<super::spans::Since>,
 }
 
 /// Seconds kept per listener and route: the longest guardrail window.
@@ -306,6 +308,15 @@ impl Live {
         out.push_str("# HELP brownout_journal_dropped_total Journal lines dropped because the recorder fell behind.\n");
         out.push_str("# TYPE brownout_journal_dropped_total counter\n");
         let _ = writeln!(out, "brownout_journal_dropped_total {}", self.dropped.load(Ordering::Relaxed));
+        if let Some(spans) = self.spans.get() {
+            let total = spans.counts.tally();
+            out.push_str("# HELP brownout_spans_exported_total Spans the OTLP exporter sent to the collector.\n");
+            out.push_str("# TYPE brownout_spans_exported_total counter\n");
+            let _ = writeln!(out, "brownout_spans_exported_total {}", total.sent);
+            out.push_str("# HELP brownout_spans_dropped_total Spans the OTLP exporter dropped: its queue was full, or the collector did not take them.\n");
+            out.push_str("# TYPE brownout_spans_dropped_total counter\n");
+            let _ = writeln!(out, "brownout_spans_dropped_total {}", total.dropped);
+        }
         out
     }
 }

@@ -12,7 +12,8 @@
 //! layer, this file the writer, `live.rs` the live aggregates (and
 //! `window.rs` the guardrails' sliding windows), `inflight.rs` the requests
 //! still in flight, `classify.rs` graceful classification, and `redact.rs`
-//! what a kept response must not show.
+//! what a kept response must not show, and `spans.rs` what the span exporter
+//! (another consumer of the same events) counts.
 
 pub mod classify;
 pub mod fields;
@@ -22,6 +23,7 @@ mod layer;
 pub mod live;
 pub mod redact;
 pub mod route;
+pub mod spans;
 pub mod window;
 
 use std::collections::HashMap;
@@ -34,10 +36,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub(crate) use layer::any_attached;
+pub(crate) use layer::{any_attached, spans_attached};
 pub use layer::{Entry, RecordLayer, Sink};
 pub use live::Live;
 
+use crate::trace_context;
 use classify::is_failure;
 use journal::{
     AbortLine, Connection, FaultOff, FaultOn, Line, Origin, Outcome, PhaseLine, Request, SampleLine, Start, Stop,
@@ -80,7 +83,7 @@ impl Recorder {
         let file = File::create(&journal)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let live = Arc::new(Live::default());
-        let sink = Sink::new(tx.clone(), live.dropped.clone());
+        let sink = Sink::new(tx.clone(), live.clone());
         let started = SystemTime::now();
         let start = Start {
             ts: millis(started),
@@ -163,7 +166,8 @@ impl Writer {
                         let t = self.seconds(entry.at);
                         let dropped = self.live.dropped.load(Ordering::Relaxed);
                         let outcome = entry.outcome.unwrap_or(Outcome::Stopped);
-                        self.write(&Line::Stop(Stop { t, outcome, dropped }))?;
+                        let spans = self.live.spans.get().map(spans::Since::tally);
+                        self.write(&Line::Stop(Stop { t, outcome, dropped, spans }))?;
                         return self.out.flush();
                     }
                     Ok(entry) => self.entry(entry)?,
@@ -231,6 +235,9 @@ impl Writer {
                     error: e.error,
                     fault: e.fault,
                     class: e.class,
+                    trace_id: e.trace_id.map(trace_context::trace_hex),
+                    span_id: e.span_id.map(trace_context::span_hex),
+                    parent_span_id: e.parent_span_id.map(trace_context::span_hex),
                 })
             }
             fields::TYPE_CONNECTION => {
@@ -256,6 +263,8 @@ impl Writer {
                     origin,
                     error: e.error,
                     fault: e.fault,
+                    trace_id: e.trace_id.map(trace_context::trace_hex),
+                    span_id: e.span_id.map(trace_context::span_hex),
                 })
             }
             fields::TYPE_FAULT_ON => {
@@ -312,6 +321,7 @@ impl Writer {
             latency_ms,
             headers,
             body: e.body.clone().unwrap_or_default(),
+            trace_id: e.trace_id.map(trace_context::trace_hex),
         });
         self.write(&line)
     }

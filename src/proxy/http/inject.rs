@@ -371,6 +371,7 @@ impl Injector {
     }
 
     fn applied(&self, active: &ActiveFault, what: &str) {
+        super::recorded::fault_applied(&active.fault.name, active.fault.kind.name(), what);
         debug!(
             { fields::TARGET } = %self.name(),
             { fields::FAULT_NAME } = %active.fault.name,

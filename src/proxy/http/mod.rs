@@ -18,6 +18,7 @@ mod multiplex;
 mod pool;
 mod recorded;
 mod secure;
+mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -204,17 +205,19 @@ fn service(
         // would cost every idle connection that much.
         let handling: Handling = Box::pin(async move {
             let Client { injector, peer, conn } = &*client;
-            if !recorded::enabled() {
+            let mut req = req;
+            let recording = recorded::enabled();
+            let span = trace::span_for(req.headers_mut(), injector.forwarder().upstream().trace_context, recording);
+            if !recording {
                 return injector.handle(req, Around { peer, conn, note: None }).await;
             }
             // Recorded as abandoned if the client gives up before the answer.
-            let mut pending = recorded::Pending::new(recorded::Started::new(
-                injector.listener(),
-                injector.in_flight(),
-                injector.rules(),
-                &req,
-            ));
-            let handled = injector.handle(req, Around { peer, conn, note: Some(pending.note()) }).await;
+            let started = recorded::Started::new(injector.listener(), injector.in_flight(), injector.rules(), &req)
+                .with_trace(span);
+            let events = started.fault_events.clone();
+            let mut pending = recorded::Pending::new(started);
+            let around = Around { peer, conn, note: Some(pending.note()) };
+            let handled = recorded::FaultEvents::scope(events, injector.handle(req, around)).await;
             let started = pending.take();
             match handled {
                 Ok(resp) => Ok(started.response(resp)),

@@ -20,6 +20,7 @@ use super::{BoxError, ProxyBody, Truncated};
 use crate::record::classify::{classify, is_failure, GracefulRules};
 use crate::record::inflight::{InFlight, Ticket};
 use crate::record::{fields, redact};
+use crate::trace_context::SpanIds;
 
 /// How much of a failed observer response is kept for classification.
 const CAPTURE: usize = 2048;
@@ -51,6 +52,10 @@ pub struct Started {
     pub at: Instant,
     /// On the listener's list of requests in flight while a guardrail watches.
     _in_flight: Option<Ticket>,
+    /// brownout's span for the request, when the listener reads trace context.
+    pub trace: Option<SpanIds>,
+    /// The faults applied as they happen, kept while spans are exported.
+    pub fault_events: Option<Arc<FaultEvents>>,
 }
 
 impl Started {
@@ -68,7 +73,27 @@ impl Started {
             .unwrap_or(0);
         let (method, path, at) = (req.method().clone(), req.uri().path().to_string(), Instant::now());
         let _in_flight = in_flight.track(method.as_str(), &path, at);
-        Started { listener: listener.clone(), rules, method, path, bytes_in, at, _in_flight }
+        Started {
+            listener: listener.clone(),
+            rules,
+            method,
+            path,
+            bytes_in,
+            at,
+            _in_flight,
+            trace: None,
+            fault_events: None,
+        }
+    }
+
+    /// The request's span; while spans are exported, the faults applied
+    /// to it are kept for the span's events too.
+    pub fn with_trace(mut self, trace: Option<SpanIds>) -> Self {
+        self.trace = trace;
+        if trace.is_some() && crate::record::spans_attached() {
+            self.fault_events = Some(Arc::new(FaultEvents::new(self.at)));
+        }
+        self
     }
 
     /// The record of a request on the plain pass-through, which knows no
@@ -76,7 +101,17 @@ impl Started {
     pub fn plain(listener: &Arc<str>, in_flight: &Arc<InFlight>, method: Method, path: String, bytes_in: u64) -> Self {
         let at = Instant::now();
         let _in_flight = in_flight.track(method.as_str(), &path, at);
-        Started { listener: listener.clone(), rules: None, method, path, bytes_in, at, _in_flight }
+        Started {
+            listener: listener.clone(),
+            rules: None,
+            method,
+            path,
+            bytes_in,
+            at,
+            _in_flight,
+            trace: None,
+            fault_events: None,
+        }
     }
 
     /// Records an exchange of the plain pass-through: what the client got,
@@ -366,5 +401,56 @@ fn emit(
         { fields::GRACEFUL } = class,
         { fields::BODY } = body,
         { fields::HEADERS } = headers,
+        { fields::TRACE_ID } = started.trace.map(|t| t.trace_id),
+        { fields::SPAN_ID } = started.trace.map(|t| t.span_id),
+        { fields::PARENT_SPAN_ID } = started.trace.and_then(|t| t.parent_id),
+        { fields::FAULT_EVENTS } = started.fault_events.as_ref().and_then(|e| e.text()).as_deref(),
     );
+}
+
+tokio::task_local! {
+    /// The fault events of the request being handled, while spans are
+    /// exported: the injector notes each fault it applies here, whatever
+    /// path it takes.
+    static FAULT_EVENTS: Arc<FaultEvents>;
+}
+
+/// The faults applied to one request, in order, as the span's events:
+/// `offset_us<TAB>name<TAB>kind<TAB>what` lines (see `fields::FAULT_EVENTS`).
+#[derive(Debug)]
+pub struct FaultEvents {
+    since: Instant,
+    lines: std::sync::Mutex<String>,
+}
+
+impl FaultEvents {
+    fn new(since: Instant) -> Self {
+        FaultEvents { since, lines: std::sync::Mutex::new(String::new()) }
+    }
+
+    fn text(&self) -> Option<String> {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        (!lines.is_empty()).then(|| lines.clone())
+    }
+
+    /// Handles `future` with its fault events noted here.
+    pub async fn scope<F: std::future::Future>(events: Option<Arc<FaultEvents>>, future: F) -> F::Output {
+        match events {
+            Some(events) => FAULT_EVENTS.scope(events, future).await,
+            None => future.await,
+        }
+    }
+}
+
+/// Notes that a fault was applied to the request being handled, if its
+/// span's events are kept.
+pub fn fault_applied(name: &str, kind: &str, what: &str) {
+    let _ = FAULT_EVENTS.try_with(|events| {
+        use std::fmt::Write;
+        let offset = events.since.elapsed().as_micros();
+        let mut lines = events.lines.lock().unwrap_or_else(|p| p.into_inner());
+        // Names and kinds are words; what a fault did is one line of text.
+        let what = what.replace(['\t', '\n'], " ");
+        let _ = writeln!(lines, "{offset}\t{name}\t{kind}\t{what}");
+    });
 }

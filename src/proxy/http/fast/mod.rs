@@ -129,6 +129,8 @@ struct Request {
     body: u64,
     /// The client asked for the connection to close after this exchange.
     close: bool,
+    /// The caller's span, from the one valid `traceparent` it sent.
+    parent: Option<crate::trace_context::Parent>,
 }
 
 /// Reads until `buf` holds a whole request and rewrites it for the
@@ -216,9 +218,12 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
     let (mut lengths, mut hosts) = (0, 0);
     let mut original_host: &[u8] = b"";
     let mut close = false;
+    let mut traceparents = (0, None);
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case(crate::trace_context::TRACEPARENT) {
+            traceparents = (traceparents.0 + 1, crate::trace_context::parse(h.value));
+        } else if name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
             match parse_length(h.value) {
                 Some(n) if n <= MAX_PLAIN_BODY => body = n,
@@ -290,7 +295,9 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
     out.extend_from_slice(&buf[head_len..len]);
     // The record names the path without its query, as the hyper path's does.
     let path = path.split('?').next().unwrap_or(path).to_string();
-    Examined::Plain(Request { len, upstream: out, method, path, body, close })
+    // Read only: a target never changes the application's traceparent.
+    let parent = if traceparents.0 == 1 { traceparents.1 } else { None };
+    Examined::Plain(Request { len, upstream: out, method, path, body, close, parent })
 }
 
 /// A header value's comma-separated tokens, trimmed.
@@ -341,6 +348,7 @@ impl Exchange<'_> {
     async fn run(self, client: &mut ResettableStream) -> bool {
         let request = self.request;
         let started = recorded::enabled().then(|| {
+            let traced = self.forwarder.upstream().trace_context != crate::config::TraceContext::Off;
             Started::plain(
                 self.injector.listener(),
                 self.injector.in_flight(),
@@ -348,6 +356,7 @@ impl Exchange<'_> {
                 request.path.clone(),
                 request.body,
             )
+            .with_trace(traced.then(|| crate::trace_context::SpanIds::under(request.parent)))
         });
         let mut kept = !request.close;
         let at = Instant::now();
