@@ -173,6 +173,7 @@ fn empty_report() -> Report {
         impact: Vec::new(),
         samples: Vec::new(),
         dropped: 0,
+        spans: None,
         phases: Vec::new(),
         verdict: None,
         steady_state: None,
@@ -209,7 +210,16 @@ fn sample_report_loads_cleanly_in_chromium() {
     fs::write(&page, render(&sample_report())).expect("write report.html");
 
     let run = dump_dom(&browser, &page, &scratch);
-    for needle in ["id=\"chart-latency\"", "id=\"chart-outcomes\"", "<svg", "id=\"routes\"", "id=\"impact\""] {
+    // The ungraceful checkout's sample shows its trace: the calls it made and the fault one met.
+    for needle in [
+        "id=\"chart-latency\"",
+        "id=\"chart-outcomes\"",
+        "<svg",
+        "id=\"routes\"",
+        "id=\"impact\"",
+        "class=\"data trace-calls\"",
+        "<strong>flaky-503</strong>",
+    ] {
         assert!(run.stdout.contains(needle), "the DOM lacks {needle}");
     }
     assert_console_clean(&run, "sample report");

@@ -10,6 +10,7 @@ use super::model::{
     Origins, PhaseStats, Report, Reproduce, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA, TCP_ROUTE,
 };
 use super::stats::{Exchange, RouteExtras, StatsBuilder};
+use super::traces::Traces;
 use super::verdict::{check_graceful, check_slo, AbortInfo, Status, Verdict};
 use crate::record::journal::{Line, Origin, Outcome, UncheckedPolicy};
 use crate::record::route;
@@ -89,6 +90,8 @@ pub fn compute(lines: &[Line]) -> Report {
     let mut phase_lines: Vec<(String, f64, u64)> = Vec::new();
     let mut abort: Option<AbortInfo> = None;
     let mut grpc_codes: HashMap<(usize, usize), BTreeMap<u16, u64>> = HashMap::new();
+    let mut traces = Traces::new(lines);
+    let mut exported = None;
     for line in lines {
         match line {
             Line::Start(s) => {
@@ -132,6 +135,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 if let Some(code) = r.grpc_status {
                     *grpc_codes.entry((listener, route)).or_default().entry(code).or_default() += 1;
                 }
+                traces.request(r, obs.len());
                 obs.push(Exchange {
                     t: r.t,
                     listener,
@@ -187,10 +191,13 @@ pub fn compute(lines: &[Line]) -> Report {
                 latency_ms: s.latency_ms,
                 headers: s.headers.clone(),
                 body: s.body.clone(),
+                trace_id: s.trace_id.clone(),
+                trace: Vec::new(),
             }),
             Line::Stop(s) => {
                 outcome = s.outcome;
                 dropped = s.dropped;
+                exported = s.spans;
                 end_t = end_t.max(s.t);
             }
         }
@@ -239,7 +246,9 @@ pub fn compute(lines: &[Line]) -> Report {
             stats: acc.finish(),
         })
         .collect();
-    let impact = super::impact::by_time(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
+    let by_time = super::impact::by_time(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
+    let impact = super::traces::attribute(by_time, &obs, &traces, &faults, &names, end_t);
+    traces.fill(&mut samples);
     // The user-facing listener: the observer, else the load driver, else all.
     let user = observer.or_else(|| name_ids.get("load").copied());
     let in_user = |o: &Exchange| user.is_none_or(|u| u == o.listener);
@@ -331,6 +340,7 @@ pub fn compute(lines: &[Line]) -> Report {
         impact,
         samples,
         dropped,
+        spans: exported,
         phases,
         verdict,
         steady_state,

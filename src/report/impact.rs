@@ -4,13 +4,13 @@
 //! Attribution here is by time: a request counts against the faults on
 //! when it arrived. Faults on at the same time cannot be told apart that
 //! way, so they share one joint row instead of each claiming the whole
-//! effect. (Attribution by trace, which follows a request to the dependency
-//! calls it made, can sit beside [`by_time`].)
+//! effect. Attribution by trace, which follows a request to the dependency
+//! calls it made, is `traces.rs`'s, against the same [`baselines`].
 
 use std::collections::BTreeMap;
 
 use super::faults::on_intervals;
-use super::model::{FaultRef, FaultStats, Impact, Stats};
+use super::model::{Attribution, FaultRef, FaultStats, Impact, Stats};
 use super::stats::{Exchange, StatsBuilder};
 
 /// Changes of the set of faults closer together than this are one change:
@@ -27,14 +27,14 @@ pub const MIN_P99_RISE_SHARE: f64 = 0.5;
 
 /// A stretch of time with one set of faults on (indexes into the fault rows).
 #[derive(Debug, Clone, PartialEq)]
-struct Segment {
+pub(super) struct Segment {
     start: f64,
     end: f64,
     on: Vec<usize>,
 }
 
 /// The stretches of `[0, end)` by the set of faults on in each.
-fn segments(faults: &[FaultStats], end: f64) -> Vec<Segment> {
+pub(super) fn segments(faults: &[FaultStats], end: f64) -> Vec<Segment> {
     let mut changes: Vec<(f64, usize, i32)> = Vec::new();
     for (i, f) in faults.iter().enumerate() {
         for (on, off) in on_intervals(f, end) {
@@ -87,17 +87,14 @@ pub(super) fn by_time(
         let i = segs.partition_point(|s| s.start <= t).saturating_sub(1);
         &segs[i].on
     };
-    let mut baseline: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
     let mut during: BTreeMap<(&[usize], usize), StatsBuilder> = BTreeMap::new();
     for o in obs.iter().filter(|o| user_facing(o.listener)) {
         let on = set_of(o.t);
-        if on.is_empty() {
-            baseline.entry(o.route).or_default().add(o);
-        } else {
+        if !on.is_empty() {
             during.entry((on, o.route)).or_default().add(o);
         }
     }
-    let baseline: BTreeMap<usize, Stats> = baseline.into_iter().map(|(r, b)| (r, b.finish())).collect();
+    let baseline = baselines(obs, &segs, &user_facing);
     let mut on_for: BTreeMap<&[usize], f64> = BTreeMap::new();
     for s in &segs {
         *on_for.entry(&s.on).or_default() += s.end - s.start;
@@ -121,11 +118,13 @@ pub(super) fn by_time(
                 faults: refs,
                 label,
                 route: names[route].clone(),
-                noise: noise(&base, &during),
+                noise: noise(&base, &during, Attribution::Time),
                 baseline: base,
                 during,
                 availability_delta,
                 p99_delta_ms,
+                attribution: Attribution::Time,
+                calls: None,
             }
         })
         .collect();
@@ -133,11 +132,33 @@ pub(super) fn by_time(
     out
 }
 
+/// Each user-facing route while no fault was on, by the [`segments`] of
+/// the run: what every impact row compares against.
+pub(super) fn baselines(
+    obs: &[Exchange],
+    segs: &[Segment],
+    user_facing: impl Fn(usize) -> bool,
+) -> BTreeMap<usize, Stats> {
+    let quiet = |t: f64| {
+        let i = segs.partition_point(|s| s.start <= t).saturating_sub(1);
+        segs[i].on.is_empty()
+    };
+    let mut baseline: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
+    for o in obs.iter().filter(|o| user_facing(o.listener) && quiet(o.t)) {
+        baseline.entry(o.route).or_default().add(o);
+    }
+    baseline.into_iter().map(|(r, b)| (r, b.finish())).collect()
+}
+
 /// Why a difference is not an effect, or `None` when it is one.
-pub fn noise(baseline: &Stats, during: &Stats) -> Option<String> {
+pub fn noise(baseline: &Stats, during: &Stats, attribution: Attribution) -> Option<String> {
     if during.requests < MIN_REQUESTS {
+        let how = match attribution {
+            Attribution::Time => "while on",
+            Attribution::Trace => "met it",
+        };
         return Some(format!(
-            "{} while on: too few to compare (at least {MIN_REQUESTS} are needed)",
+            "{} {how}: too few to compare (at least {MIN_REQUESTS} are needed)",
             requests(during.requests)
         ));
     }
@@ -253,7 +274,9 @@ mod tests {
             ..Stats::default()
         };
         let base = stats(100, 1.0, 5.0);
+        let noise = |b: &Stats, d: &Stats| noise(b, d, Attribution::Time);
         assert!(noise(&base, &stats(4, 0.0, 5.0)).unwrap().starts_with("4 requests while on: too few"));
+        assert!(super::noise(&base, &stats(4, 0.0, 5.0), Attribution::Trace).unwrap().starts_with("4 requests met it"));
         assert!(noise(&base, &stats(100, 0.995, 9.0)).unwrap().starts_with("availability -0.5 pp, p99 +4.0 ms"));
         assert!(noise(&base, &stats(100, 1.0, 5.0)).unwrap().starts_with("availability +0.0 pp, p99 +0.0 ms"));
         assert_eq!(noise(&base, &stats(100, 0.98, 5.0)), None, "a 2 pp drop is an effect");

@@ -69,6 +69,9 @@ pub fn render(r: &Report) -> String {
     if r.dropped > 0 {
         let _ = writeln!(md, "**Warning:** the recorder dropped {} journal lines; counts are incomplete.\n", r.dropped);
     }
+    if let Some(spans) = words::spans(r) {
+        let _ = writeln!(md, "**Spans:** {spans}.\n");
+    }
     if let Some(v) = &r.verdict {
         verdict(&mut md, v);
     }
@@ -281,24 +284,30 @@ fn impact(md: &mut String, r: &Report) {
     if !effects.is_empty() {
         md.push_str("Each user-facing route while a fault (or faults on together) was on, against the same route while no fault was on, largest effect first.\n\n");
         md.push_str(
-            "| fault | route | availability (no fault → during) | p99 (no fault → during) | ungraceful during |\n",
+            "| fault | route | attribution | availability (no fault → during) | p99 (no fault → during) | ok / graceful / ungraceful during |\n",
         );
-        md.push_str("| --- | --- | --- | --- | ---: |\n");
+        md.push_str("| --- | --- | --- | --- | --- | ---: |\n");
         for i in &effects {
             let together = if i.faults.len() > 1 { " (on together)" } else { "" };
             let _ = writeln!(
                 md,
-                "| {}{together} | {} | {} → {} | {} → {} | {} |",
+                "| {}{together} | {} | {} | {} → {} | {} → {} | {} / {} / {} |",
                 cell(&i.label),
                 cell(&i.route),
+                cell(&words::attribution(i)),
                 pct(i.baseline.availability),
                 pct(i.during.availability),
                 ms(i.baseline.p99_ms),
                 ms(i.during.p99_ms),
+                i.during.ok,
+                i.during.graceful,
                 i.during.ungraceful
             );
         }
         md.push('\n');
+        if let Some(note) = words::attribution_note(&r.impact) {
+            let _ = writeln!(md, "{note}\n");
+        }
     }
     if !noise.is_empty() {
         let _ = writeln!(
@@ -308,7 +317,14 @@ fn impact(md: &mut String, r: &Report) {
             words::noise_thresholds()
         );
         for i in noise {
-            let _ = writeln!(md, "- {} on `{}`: {}", i.label, i.route, i.noise.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                md,
+                "- {} on `{}` ({}): {}",
+                i.label,
+                i.route,
+                words::attribution(i),
+                i.noise.as_deref().unwrap_or("")
+            );
         }
         md.push_str("\n</details>\n");
     }
@@ -364,6 +380,26 @@ fn samples(md: &mut String, r: &Report) {
             md.push('\n');
         }
         md.push_str("```\n");
+        sample_trace(md, s);
+    }
+}
+
+/// The dependency calls in a sampled request's trace, one line each.
+fn sample_trace(md: &mut String, s: &crate::report::model::Sample) {
+    let Some(trace) = &s.trace_id else { return };
+    if s.trace.is_empty() {
+        let _ = writeln!(md, "\nTrace `{trace}`: no dependency call was recorded in it.");
+        return;
+    }
+    let _ = writeln!(md, "\nTrace `{trace}`, the dependency calls it made:\n");
+    for c in &s.trace {
+        let answer = match (c.status, &c.error) {
+            (_, Some(e)) => e.clone(),
+            (Some(code), None) => code.to_string(),
+            (None, None) => "no response".into(),
+        };
+        let fault = c.fault.as_deref().map_or_else(|| "no fault".to_string(), |f| format!("met **{f}**"));
+        let _ = writeln!(md, "- {} {}: {answer}, {:.1} ms, {fault}", c.listener, c.route, c.latency_ms);
     }
 }
 

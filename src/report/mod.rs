@@ -4,8 +4,10 @@
 //! - `compute.rs`: journal lines to the [`Report`] model (pure), with
 //!   `stats.rs` (the exchanges and their running counts), `faults.rs`
 //!   (each fault's timeline: every interval and its value), `impact.rs`
-//!   (which faults hurt which journey, by time) and `coverage.rs` (what no
-//!   rule covers, and why a run proves nothing).
+//!   (which faults hurt which journey, by time), `traces.rs` (the same by
+//!   trace: each user request linked to the faults its dependency calls
+//!   met) and `coverage.rs` (what no rule covers, and why a run proves
+//!   nothing).
 //! - `model.rs`: the report, which is also `report.json`'s schema.
 //! - `verdict.rs`: the hypothesis's checks and the verdict.
 //! - `words.rs`: what every rendering says alike (dates, numbers, the
@@ -21,6 +23,7 @@ pub mod markdown;
 pub mod model;
 mod stats;
 pub mod terminal;
+mod traces;
 pub mod verdict;
 pub mod words;
 

@@ -38,6 +38,10 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// Journal lines the recorder could not keep up with.
     pub dropped: u64,
+    /// Spans sent to the OpenTelemetry collector and dropped, when the run
+    /// exported spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spans: Option<crate::record::journal::SpanTally>,
     /// The phases of an experiment, with the user-facing outcomes in each.
     #[serde(default)]
     pub phases: Vec<PhaseStats>,
@@ -241,8 +245,31 @@ pub struct FaultRef {
     pub fault: String,
 }
 
+/// How an impact row tied user requests to a fault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribution {
+    /// Every request that arrived while the faults were on: faults on
+    /// together share the row, as time cannot tell them apart.
+    #[default]
+    Time,
+    /// The user requests whose W3C trace met the fault: a dependency call
+    /// in the same trace had the fault applied.
+    Trace,
+}
+
+impl Attribution {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Attribution::Time => "time",
+            Attribution::Trace => "trace",
+        }
+    }
+}
+
 /// How one observer route fared while one fault (or several faults on
-/// together) was on, against the time when no fault was on.
+/// together) was on, or, by trace, in the requests whose trace met one
+/// fault, against the time when no fault was on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Impact {
     /// The first of `faults` (kept for readers of a single fault).
@@ -269,6 +296,14 @@ pub struct Impact {
     /// or under the thresholds); `None` for a measurable effect.
     #[serde(default)]
     pub noise: Option<String>,
+    /// `time`: `during` is the route while the faults were on; `trace`:
+    /// `during` is the route's requests whose trace met the fault (its
+    /// `requests`, and `ok`, `graceful`, `ungraceful` how they ended).
+    #[serde(default)]
+    pub attribution: Attribution,
+    /// By trace: the dependency calls in those traces the fault was applied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<u64>,
 }
 
 /// One response kept as evidence: truncated, with secrets redacted.
@@ -288,6 +323,31 @@ pub struct Sample {
     pub latency_ms: f64,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The request's W3C trace, when its listener read trace context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The dependency calls in the same trace, in the order they came.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<TraceCall>,
+}
+
+/// One dependency call in a sampled request's trace, as its target recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceCall {
+    /// Seconds since the start, when the call arrived.
+    pub t: f64,
+    pub listener: String,
+    pub route: String,
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u16>,
+    /// What went wrong without a response: "reset", "timeout", ...
+    pub error: Option<String>,
+    pub latency_ms: f64,
+    /// Where its failure came from; absent for successes.
+    pub origin: Option<Origin>,
+    /// The faults applied to it, by name, comma-separated.
+    pub fault: Option<String>,
 }
 
 impl Sample {

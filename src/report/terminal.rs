@@ -102,13 +102,14 @@ pub fn routes(report: &Report) -> String {
         for i in effects {
             let _ = writeln!(
                 out,
-                "  {:<30} {:<18} {} -> {} available, p99 {} -> {}",
+                "  {:<30} {:<18} {} -> {} available, p99 {} -> {}, {}",
                 i.label,
                 i.route,
                 pct(i.baseline.availability),
                 pct(i.during.availability),
                 ms(i.baseline.p99_ms),
-                ms(i.during.p99_ms)
+                ms(i.during.p99_ms),
+                words::attribution(i)
             );
         }
     }

@@ -4,7 +4,7 @@
 //! report counts requests or connections.
 
 use super::impact::{MIN_AVAILABILITY_DROP_PP, MIN_P99_RISE_MS, MIN_P99_RISE_SHARE};
-use super::model::{Impact, Report, StatusCount};
+use super::model::{Attribution, Impact, Report, StatusCount};
 use super::verdict::Verdict;
 use crate::record::journal::UncheckedPolicy;
 
@@ -172,6 +172,21 @@ pub fn worst_effect(r: &Report, strong: impl Fn(&str) -> String, code: impl Fn(&
         );
     };
     let (fault, route) = (strong(&i.label), code(&i.route));
+    if i.attribution == Attribution::Trace {
+        let met = count(i.during.requests, ("request", "requests"));
+        return match (finite(i.baseline.availability), finite(i.during.availability), finite(i.availability_delta)) {
+            (Some(before), Some(during), Some(delta)) if delta < 0.0 => format!(
+                "{route} requests whose trace met {fault} ({met}) were {} available, against {} with no fault on.",
+                fmt_pct_short(during),
+                fmt_pct_short(before)
+            ),
+            _ => format!(
+                "{route} requests whose trace met {fault} ({met}) slowed: p99 {} against {} with no fault on.",
+                fmt_ms(i.during.p99_ms),
+                fmt_ms(i.baseline.p99_ms)
+            ),
+        };
+    }
     let when = if i.faults.len() > 1 { format!("{fault} were on together") } else { format!("{fault} was on") };
     match (finite(i.baseline.availability), finite(i.during.availability), finite(i.availability_delta)) {
         (Some(before), Some(during), Some(delta)) if delta < 0.0 => {
@@ -183,6 +198,43 @@ pub fn worst_effect(r: &Report, strong: impl Fn(&str) -> String, code: impl Fn(&
             fmt_ms(i.baseline.p99_ms)
         ),
     }
+}
+
+/// What an impact row's attribution means, for a note under the table:
+/// `None` when every row is by time (the table's own caption says it).
+pub fn attribution_note(impacts: &[Impact]) -> Option<&'static str> {
+    impacts.iter().any(|i| i.attribution == Attribution::Trace).then_some(
+        "Rows by trace count the user requests whose W3C trace met the fault: a dependency call in the same \
+         trace had it applied (their calls, and how each request ended: ok, graceful, ungraceful). Rows by time \
+         count every request while the faults were on, for faults no trace links to a user request.",
+    )
+}
+
+/// `by trace: 44 requests met it, 61 calls` or `by time`.
+pub fn attribution(i: &Impact) -> String {
+    match i.attribution {
+        Attribution::Time => "by time".to_string(),
+        Attribution::Trace => {
+            let mut text = format!("by trace: {} met it", count(i.during.requests, ("request", "requests")));
+            if let Some(calls) = i.calls {
+                text.push_str(&format!(" in {}", count(calls, ("call", "calls"))));
+            }
+            text
+        }
+    }
+}
+
+/// What the span exporter did, when the run exported spans.
+pub fn spans(r: &Report) -> Option<String> {
+    let s = r.spans?;
+    let mut text = format!("{} sent to the OpenTelemetry collector", count(s.sent, ("span", "spans")));
+    if s.dropped > 0 {
+        text.push_str(&format!(
+            ", {} dropped (the exporter fell behind, or the collector did not take them)",
+            fmt_count(s.dropped)
+        ));
+    }
+    Some(text)
 }
 
 /// How many impact rows had no measurable effect.

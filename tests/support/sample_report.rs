@@ -5,9 +5,10 @@
 //! The numbers come from a small deterministic simulation (a fixed-seed xorshift), so they are consistent with
 //! each other: windows add up to routes, routes to the headline, and impacts are computed from the same windows.
 
-use brownout::record::journal::{Class, Outcome};
+use brownout::record::journal::{Class, Origin, Outcome};
 use brownout::report::model::{
-    FaultInterval, FaultRef, FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats, SCHEMA,
+    Attribution, FaultInterval, FaultRef, FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, TraceCall,
+    WindowStats, SCHEMA,
 };
 
 const DURATION_S: f64 = 298.6;
@@ -278,6 +279,31 @@ fn samples() -> Vec<Sample> {
                    token=\"tok_…\")\nConnectionRefusedError: [Errno 111] Connection refused</pre>\n</body></html>\n\
                    …[truncated 1,412 bytes]"
                 .into(),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            trace: vec![
+                TraceCall {
+                    t: 150.01,
+                    listener: "inventory".into(),
+                    route: "GET /stock/{sku}".into(),
+                    status: Some(200),
+                    grpc_status: None,
+                    error: None,
+                    latency_ms: 12.5,
+                    origin: None,
+                    fault: None,
+                },
+                TraceCall {
+                    t: 150.03,
+                    listener: "payments".into(),
+                    route: "POST /v1/charges".into(),
+                    status: None,
+                    grpc_status: None,
+                    error: Some("reset".into()),
+                    latency_ms: 2101.0,
+                    origin: Some(Origin::Injected),
+                    fault: Some("flaky-503".into()),
+                },
+            ],
         },
         Sample {
             t: 150.0,
@@ -295,6 +321,8 @@ fn samples() -> Vec<Sample> {
             body: "{\"error\": \"payments_unavailable\", \"message\": \"We couldn't reach our payment provider. Your \
                    cart is saved \u{2014} please try again in a minute.\", \"retry_after_s\": 30}"
                 .into(),
+            trace_id: None,
+            trace: Vec::new(),
         },
         Sample {
             t: 150.0,
@@ -306,6 +334,8 @@ fn samples() -> Vec<Sample> {
             latency_ms: 61.4,
             headers: Vec::new(),
             body: String::new(),
+            trace_id: None,
+            trace: Vec::new(),
         },
         Sample {
             t: 150.0,
@@ -321,6 +351,8 @@ fn samples() -> Vec<Sample> {
                 header("authorization", "[redacted]"),
             ],
             body: "service unavailable (injected by brownout)".into(),
+            trace_id: None,
+            trace: Vec::new(),
         },
         Sample {
             t: 150.0,
@@ -332,6 +364,8 @@ fn samples() -> Vec<Sample> {
             latency_ms: 1000.2,
             headers: Vec::new(),
             body: String::new(),
+            trace_id: None,
+            trace: Vec::new(),
         },
     ]
 }
@@ -435,11 +469,13 @@ pub fn sample_report() -> Report {
                 label: format!("{}/{}", f.target, f.name),
                 on_s: f.off_s.unwrap_or(DURATION_S) - f.on_s,
                 route: def.route.into(),
-                noise: brownout::report::impact::noise(&baseline, &during),
+                noise: brownout::report::impact::noise(&baseline, &during, Attribution::Time),
                 availability_delta: delta(baseline.availability, during.availability),
                 p99_delta_ms: delta(baseline.p99_ms, during.p99_ms),
                 baseline,
                 during,
+                attribution: Attribution::Time,
+                calls: None,
             });
         }
     }
@@ -483,6 +519,7 @@ pub fn sample_report() -> Report {
         impact,
         samples: samples(),
         dropped: 12,
+        spans: Some(brownout::record::journal::SpanTally { sent: 14_212, dropped: 40 }),
         phases: Vec::new(),
         verdict: None,
         steady_state: None,

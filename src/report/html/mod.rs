@@ -8,7 +8,7 @@ mod verdict;
 
 use std::collections::BTreeMap;
 
-use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats};
+use super::model::{Attribution, FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats};
 use crate::record::journal::{Class, Outcome};
 use chart::*;
 use style::*;
@@ -186,6 +186,10 @@ fn header(out: &mut String, r: &Report) {
             fmt_count(r.dropped)
         ));
     }
+    if let Some(spans) = super::words::spans(r) {
+        let tone = if r.spans.is_some_and(|s| s.dropped > 0) { "warning" } else { "caption" };
+        out.push_str(&format!("<p class=\"{tone}\">Spans: {}.</p>\n", esc(&spans)));
+    }
     out.push_str("</header>\n");
 }
 
@@ -270,6 +274,7 @@ mod tests {
             impact: Vec::new(),
             samples: Vec::new(),
             dropped: 0,
+            spans: None,
             phases: Vec::new(),
             verdict: None,
             steady_state: None,

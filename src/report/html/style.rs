@@ -93,6 +93,9 @@ table.data td.route { font-family: var(--mono); font-size: 12.5px; white-space: 
   font-size: 12px; line-height: 1.7; white-space: nowrap; }
 .pill.observer { background: #e6eefb; color: #2d4a7a; font-weight: 600; }
 i.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin-right: 5px; vertical-align: 0; }
+.trace { margin-top: 10px; }
+.trace-head { margin: 10px 0 4px; font-size: 12.5px; color: var(--muted); }
+.trace-calls td.status.bad { color: var(--bad); font-weight: 600; }
 .sample-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 14px; }
 .sample { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
 .sample-head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; }

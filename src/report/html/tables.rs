@@ -239,7 +239,11 @@ pub(super) fn impact_section(out: &mut String, r: &Report) {
          <th class=\"num sub\">\u{0394}</th></tr>\n</thead>\n<tbody>\n",
     );
     for i in &effects {
-        let together = if i.faults.len() > 1 { "<br><span class=\"together\">on together</span>" } else { "" };
+        let together = match i.attribution {
+            Attribution::Trace => format!("<br><span class=\"together\">{}</span>", esc(&words::attribution(i))),
+            Attribution::Time if i.faults.len() > 1 => "<br><span class=\"together\">on together</span>".into(),
+            Attribution::Time => String::new(),
+        };
         out.push_str(&format!(
             "<tr><td class=\"route\">{}{together}</td><td class=\"route\">{}</td>",
             esc(&i.label).replace(" + ", " +<br>"),
@@ -262,6 +266,9 @@ pub(super) fn impact_section(out: &mut String, r: &Report) {
         out.push_str("<tr><td colspan=\"11\" class=\"empty-row\">No measurable effect to show.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
+    if let Some(note) = words::attribution_note(&r.impact) {
+        out.push_str(&format!("<p class=\"caption\">{}</p>\n", esc(note)));
+    }
     if !noise.is_empty() {
         out.push_str(&format!(
             "<details class=\"folded\" id=\"impact-noise\"><summary>No measurable effect: {} (under {}, or too few \
@@ -271,9 +278,10 @@ pub(super) fn impact_section(out: &mut String, r: &Report) {
         ));
         for i in noise {
             out.push_str(&format!(
-                "<li><strong>{}</strong> on <code>{}</code>: {}</li>\n",
+                "<li><strong>{}</strong> on <code>{}</code> ({}): {}</li>\n",
                 esc(&i.label),
                 esc(&i.route),
+                esc(&words::attribution(i)),
                 esc(i.noise.as_deref().unwrap_or(""))
             ));
         }
@@ -368,7 +376,50 @@ pub(super) fn sample_card(out: &mut String, s: &Sample) {
     } else {
         out.push_str(&format!("<pre>{}</pre>\n", esc(&s.body)));
     }
+    sample_trace(out, s);
     out.push_str("</article>\n");
+}
+
+/// A sampled request's trace: the dependency calls it made, each with its
+/// answer, latency and the fault it met.
+fn sample_trace(out: &mut String, s: &Sample) {
+    let Some(trace) = &s.trace_id else { return };
+    let short = trace.get(..8).unwrap_or(trace);
+    if s.trace.is_empty() {
+        out.push_str(&format!(
+            "<p class=\"trace-head\">Trace <code title=\"{}\">{}\u{2026}</code>: no dependency call was recorded in it.</p>\n",
+            esc(trace),
+            esc(short)
+        ));
+        return;
+    }
+    out.push_str(&format!(
+        "<div class=\"trace\"><p class=\"trace-head\">Trace <code title=\"{}\">{}\u{2026}</code>: the dependency calls it made</p>\n\
+         <div class=\"table-wrap\"><table class=\"data trace-calls\"><thead><tr><th>Target</th><th>Call</th>\
+         <th>Answer</th><th class=\"num\">Latency</th><th>Fault met</th></tr></thead><tbody>\n",
+        esc(trace),
+        esc(short)
+    ));
+    for c in &s.trace {
+        let (answer, tone) = match (c.status, &c.error) {
+            (_, Some(e)) => (e.clone(), " bad"),
+            (Some(code), None) if crate::record::classify::is_failure(code) => (format!("HTTP {code}"), " bad"),
+            (Some(code), None) => (format!("HTTP {code}"), ""),
+            (None, None) => (DASH.to_string(), ""),
+        };
+        let fault = match &c.fault {
+            Some(f) => format!("<td><strong>{}</strong></td>", esc(f)),
+            None => format!("<td class=\"zero\">{DASH}</td>"),
+        };
+        out.push_str(&format!(
+            "<tr><td>{}</td><td class=\"route\">{}</td><td class=\"status{tone}\">{}</td>{}{fault}</tr>\n",
+            esc(&c.listener),
+            esc(&c.route),
+            esc(&answer),
+            num_td(&fmt_ms(Some(c.latency_ms))),
+        ));
+    }
+    out.push_str("</tbody></table></div></div>\n");
 }
 
 pub(super) fn samples_section(out: &mut String, samples: &[Sample]) {
