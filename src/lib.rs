@@ -67,7 +67,7 @@
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
-//! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
+//! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
 //!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
