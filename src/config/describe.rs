@@ -72,6 +72,13 @@ impl Config {
             }
             lines.push(line);
         }
+        if let Some(t) = &self.telemetry {
+            let mut line = format!("telemetry spans to {} (OTLP/HTTP) as service {:?}", t.endpoint, t.service_name);
+            for (name, _) in &t.headers {
+                line.push_str(&format!(", header {name}"));
+            }
+            lines.push(line);
+        }
         lines.push(format!("shutdown grace {:?}", self.shutdown_grace));
         if let Some(seed) = self.seed {
             lines.push(format!("seed {seed}"));

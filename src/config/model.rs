@@ -20,6 +20,20 @@ pub struct Config {
     /// Seeds every fault decision: the same seed and traffic give the same
     /// decisions. Without one, the proxy picks one and logs it.
     pub seed: Option<u64>,
+    /// Where spans go, if anywhere (`[telemetry]`).
+    pub telemetry: Option<Telemetry>,
+}
+
+/// `[telemetry]`: brownout's spans, exported over OTLP/HTTP (protobuf).
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    /// `http://collector:4318/v1/traces`: the endpoint with the traces path.
+    pub endpoint: http::Uri,
+    /// The spans' `service.name`.
+    pub service_name: String,
+    /// Sent with every export (an API key, say); values marked sensitive,
+    /// so they never show in debug output.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,17 @@ pub struct RawConfig {
     pub shutdown_grace: Option<Dur>,
     pub seed: Option<u64>,
     pub graceful: Option<RawGraceful>,
+    pub telemetry: Option<RawTelemetry>,
+}
+
+/// `[telemetry]`: where brownout's spans go (OTLP over HTTP).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    pub otlp_endpoint: Spanned<String>,
+    pub service_name: Option<Spanned<String>>,
+    /// Header name to a value: a string, or `{ env = "VARIABLE" }`.
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, toml::Value>>>,
 }
 
 /// `[graceful]`: the rules a failure at the observer must meet to be graceful.

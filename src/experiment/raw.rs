@@ -26,6 +26,7 @@ pub struct RawExperiment {
     #[serde(default)]
     pub target: Vec<RawTarget>,
     pub shutdown_grace: Option<Dur>,
+    pub telemetry: Option<crate::config::raw::RawTelemetry>,
     pub hypothesis: Option<RawHypothesis>,
     pub guardrails: Option<RawGuardrails>,
     #[serde(default)]

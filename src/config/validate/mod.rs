@@ -2,10 +2,11 @@
 //! its position, key path and expected form. This file holds the validator,
 //! the targets and the checks across listeners; `admin.rs` the `[admin]`
 //! table, `listener.rs` client limits and graceful rules, `upstream.rs` an
-//! HTTP upstream.
+//! HTTP upstream, `telemetry.rs` the `[telemetry]` table.
 
 mod admin;
 mod listener;
+mod telemetry;
 mod upstream;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ impl<'a> Validator<'a> {
         let admin = self.admin(raw.admin);
         let observer = raw.observer.and_then(|o| self.observer(o));
         let graceful = raw.graceful.map_or_else(Default::default, |g| self.graceful(g));
+        let telemetry = raw.telemetry.and_then(|t| self.telemetry(t));
         let mut targets = Vec::with_capacity(raw.target.len());
         for (i, t) in raw.target.into_iter().enumerate() {
             if let Some(t) = self.target(i, t, &mut targets) {
@@ -54,6 +56,7 @@ impl<'a> Validator<'a> {
             shutdown_grace: raw.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0),
             seed: raw.seed,
             graceful,
+            telemetry,
         })
     }
 

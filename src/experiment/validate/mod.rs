@@ -111,15 +111,18 @@ impl<'a> Validator<'a> {
 
     /// The targets and observer: from the referenced config file or inline.
     fn config(&mut self, raw: &raw::RawExperiment) -> Result<Config, FileError> {
-        let inline =
-            raw.admin.is_some() || raw.observer.is_some() || !raw.target.is_empty() || raw.shutdown_grace.is_some();
+        let inline = raw.admin.is_some()
+            || raw.observer.is_some()
+            || !raw.target.is_empty()
+            || raw.shutdown_grace.is_some()
+            || raw.telemetry.is_some();
         match &raw.config {
             Some(path) => {
                 if inline {
                     let p = self.problem(
                         path.span().start,
                         "config".into(),
-                        "cannot be combined with inline [admin], [observer] or [[target]]".into(),
+                        "cannot be combined with inline [admin], [observer], [[target]] or [telemetry]".into(),
                     );
                     p.hint = Some("declare the targets in one place".into());
                     return Err(FileError::Invalid(std::mem::take(&mut self.problems)));
@@ -147,6 +150,7 @@ impl<'a> Validator<'a> {
                     shutdown_grace: inline_raw.shutdown_grace,
                     seed: raw.seed,
                     graceful: None,
+                    telemetry: inline_raw.telemetry,
                 };
                 config::validate(self.loc, self.base_dir, raw_config)
             }
@@ -434,6 +438,7 @@ struct InlineConfig {
     #[serde(default)]
     target: Vec<config::raw::RawTarget>,
     shutdown_grace: Option<config::Dur>,
+    telemetry: Option<config::raw::RawTelemetry>,
 }
 
 fn target_names(config: &Config) -> String {
