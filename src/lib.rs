@@ -52,6 +52,10 @@
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
+//! - [`telemetry`]: spans over OTLP/HTTP: one more sink on the record layer, whose thread turns
+//!   request and connection records into OpenTelemetry spans (`span.rs`, the HTTP semantic
+//!   conventions and an event per injection) and posts them in batches (`client.rs`); what does
+//!   not fit its queue or is refused is dropped and counted, never waited for.
 //! - [`tls`]: rustls with the ring provider: client settings for `https://` upstreams, server
 //!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
 //!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
@@ -101,8 +105,9 @@
 //!   store, and a plan with no faults costs one load per request.
 //! - An inactive fault has no effect at all, and removing a fault releases
 //!   whatever it held (hung requests, queued requests, dropped data).
-//! - The data path never waits on the recorder: the layer copies fields into
-//!   a bounded queue and counts what does not fit; the writer thread polls it.
+//! - The data path never waits on the recorder or the span exporter: the layer
+//!   copies fields into bounded queues and counts what does not fit; their
+//!   threads poll them.
 //! - Reports read nothing but the journal.
 //! - A verdict never holds by silence: what no rule covers is listed, and a
 //!   run whose faults never fired or whose users never came is `inconclusive`.
@@ -127,5 +132,6 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod telemetry;
 pub mod tls;
 pub mod trace_context;

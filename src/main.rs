@@ -256,12 +256,17 @@ fn run_file(
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir(""));
     let recorder = Recorder::start(&dir, brownout::run::run_info(&exp))
         .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
-    init_tracing(format, Some(recorder.layer()));
+    let layer = recorder.layer();
+    let exporter = app::export_spans(&exp.config, &layer).context("cannot start the span exporter")?;
+    init_tracing(format, Some(layer));
     let runtime = runtime()?;
     eprintln!("running   {} ({})", exp.title, exp.file);
     let finished =
         runtime.block_on(async { app::run_experiment(&exp, recorder, app::signals::interrupt(), !quiet).await })?;
     stop(runtime);
+    if let Some(exporter) = exporter {
+        exporter.finish(app::SPANS_FLUSH);
+    }
     eprint!("{}", terminal::verdict(&finished.report, &finished.written));
     Ok(ExitCode::from(finished.exit_code()))
 }
@@ -272,7 +277,9 @@ fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) ->
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir("-demo"));
     let recorder = Recorder::start(&dir, brownout::run::run_info(&prepared.experiment))
         .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
-    init_tracing(format, Some(recorder.layer()));
+    let layer = recorder.layer();
+    let exporter = app::export_spans(&prepared.experiment.config, &layer).context("cannot start the span exporter")?;
+    init_tracing(format, Some(layer));
     eprintln!("brownout demo: a shop, six dependencies, six incidents, all on 127.0.0.1");
     for line in experiment::Timeline::new(&prepared.experiment).describe(&prepared.experiment) {
         eprintln!("  {line}");
@@ -281,6 +288,9 @@ fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) ->
         app::run_experiment(&prepared.experiment, recorder, app::signals::interrupt(), true).await
     })?;
     stop(runtime);
+    if let Some(exporter) = exporter {
+        exporter.finish(app::SPANS_FLUSH);
+    }
     eprintln!("{}", terminal::routes(&finished.report));
     eprint!("{}", terminal::verdict(&finished.report, &finished.written));
     if open {

@@ -22,6 +22,7 @@ mod https_listener;
 mod https_upstream;
 mod journal_format;
 mod load_driver;
+mod otlp_export;
 mod recording;
 mod report_html;
 mod report_phone;

@@ -213,6 +213,22 @@ pub async fn run_experiment(
     Ok(finished?)
 }
 
+/// Starts exporting spans when `config` has `[telemetry]`, its sink
+/// attached to `layer` (beside the recorders, whose reports then count the
+/// spans sent and dropped). Keep the exporter until the end, then
+/// [`Exporter::finish`](crate::telemetry::Exporter::finish) it.
+pub fn export_spans(config: &Config, layer: &RecordLayer) -> std::io::Result<Option<crate::telemetry::Exporter>> {
+    let Some(telemetry) = &config.telemetry else { return Ok(None) };
+    let mut listeners: Vec<(String, SocketAddr)> = config.observer.iter().map(|o| (o.name.clone(), o.listen)).collect();
+    listeners.extend(config.targets.iter().map(|t| (t.name.clone(), t.listen)));
+    let exporter = crate::telemetry::Exporter::start(telemetry, listeners)?;
+    layer.attach(exporter.sink());
+    Ok(Some(exporter))
+}
+
+/// How long the exporter may go on sending once a run or the proxy is over.
+pub const SPANS_FLUSH: Duration = Duration::from_secs(5);
+
 /// `20261123-013600`: the current UTC time, for run directory names.
 pub fn utc_stamp() -> String {
     jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string()

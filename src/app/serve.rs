@@ -19,6 +19,7 @@ pub struct ProxySession {
     dir: PathBuf,
     recorder: Option<Recorder>,
     layer: RecordLayer,
+    exporter: Option<crate::telemetry::Exporter>,
 }
 
 impl ProxySession {
@@ -45,7 +46,9 @@ impl ProxySession {
         if let Some(r) = &recorder {
             layer.attach(r.sink());
         }
-        Ok(ProxySession { config, dir, recorder, layer })
+        let exporter = super::export_spans(&config, &layer)
+            .map_err(|e| std::io::Error::other(format!("cannot start the span exporter: {e}")))?;
+        Ok(ProxySession { config, dir, recorder, layer, exporter })
     }
 
     /// The tracing layer every recorder of this process hangs off.
@@ -71,10 +74,15 @@ impl ProxySession {
         Ok(())
     }
 
-    /// Ends the journal and writes its reports, if this session recorded.
+    /// Ends the journal and writes its reports, if this session recorded,
+    /// then sends the spans still queued.
     pub fn finish(self) -> Result<Option<(Report, Written)>, FinishError> {
-        let Some(recorder) = self.recorder else { return Ok(None) };
-        let journal = recorder.finish(Outcome::Stopped).map_err(FinishError::Journal)?;
+        let journal = self.recorder.map(|r| r.finish(Outcome::Stopped));
+        if let Some(exporter) = self.exporter {
+            exporter.finish(super::SPANS_FLUSH);
+        }
+        let Some(journal) = journal else { return Ok(None) };
+        let journal = journal.map_err(FinishError::Journal)?;
         Ok(Some(crate::report::rebuild(&journal, None)?))
     }
 }

@@ -152,17 +152,35 @@ impl Sink {
     /// dropped span, and every recorder attached beside it reports `counts`.
     pub fn spans(tx: SyncSender<Entry>, counts: Arc<SpanCounts>) -> Self {
         SPANS_ATTACHED.fetch_add(1, Ordering::Relaxed);
-        Sink { id: next_id(), tx, dropped: counts.dropped.clone(), role: Role::Spans(counts) }
+        Sink { id: next_id(), tx, dropped: Arc::default(), role: Role::Spans(counts) }
     }
 
     fn offer(&self, entry: Entry) {
+        let spans = match &self.role {
+            Role::Spans(counts) if is_exchange(&entry) => Some(counts),
+            _ => None,
+        };
         match self.tx.try_send(entry) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+            Ok(()) => {
+                if let Some(counts) = spans {
+                    counts.queued.fetch_add(1, Ordering::Relaxed);
+                }
             }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => match spans {
+                Some(counts) => {
+                    counts.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            },
         }
     }
+}
+
+/// A request or connection: what becomes a span.
+pub(crate) fn is_exchange(e: &Entry) -> bool {
+    e.kind == fields::TYPE_REQUEST || e.kind == fields::TYPE_CONNECTION
 }
 
 fn next_id() -> u64 {

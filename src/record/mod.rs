@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub(crate) use layer::{any_attached, spans_attached};
+pub(crate) use layer::{any_attached, is_exchange, spans_attached};
 pub use layer::{Entry, RecordLayer, Sink};
 pub use live::Live;
 
@@ -53,6 +53,9 @@ const QUEUE: usize = 64 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How often the writer looks for new entries.
 const POLL_EVERY: Duration = Duration::from_millis(10);
+/// How long a recorder's end waits for the span exporter to send what it
+/// holds (a batch waits up to a second, and an export up to ten).
+const SPANS_FLUSH: Duration = Duration::from_secs(3);
 /// Responses kept as evidence per listener, route and class.
 const SAMPLES_PER_CLASS: u8 = 3;
 
@@ -163,6 +166,10 @@ impl Writer {
             loop {
                 match rx.try_recv() {
                     Ok(entry) if entry.kind == STOP => {
+                        // The run's spans are sent before it says how many were.
+                        if let Some(spans) = self.live.spans.get() {
+                            spans.counts.flush(SPANS_FLUSH);
+                        }
                         let t = self.seconds(entry.at);
                         let dropped = self.live.dropped.load(Ordering::Relaxed);
                         let outcome = entry.outcome.unwrap_or(Outcome::Stopped);

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod grpc;
+pub mod otel;
 pub mod sample_report;
 pub mod upstream;
 pub mod webdriver;
@@ -92,9 +93,18 @@ pub fn quiet_global_subscriber() {
 
 /// Starts a proxy from config text (listen on `127.0.0.1:0` for any free port).
 pub async fn start(toml: &str) -> Running {
+    start_app(toml, |app| app).await
+}
+
+/// Starts a proxy whose `/metrics` serves a recorder's live aggregates.
+pub async fn start_recorded(toml: &str, live: std::sync::Arc<brownout::record::Live>) -> Running {
+    start_app(toml, move |app| app.with_live(live)).await
+}
+
+async fn start_app(toml: &str, prepare: impl FnOnce(App) -> App) -> Running {
     quiet_global_subscriber();
     let config = config::parse("test.toml", toml, None).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-    let app = App::bind(&config).expect("bind");
+    let app = prepare(App::bind(&config).expect("bind"));
     let mut addrs = vec![("admin".to_string(), app.admin_addr().expect("bound"))];
     addrs.extend(app.proxy().addrs());
     let switches =

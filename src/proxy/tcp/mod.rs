@@ -104,6 +104,10 @@ fn record(
         { fields::ERROR_KIND } = failure.map(|f| f.0),
         { fields::ORIGIN } = failure.map(|f| f.1),
         { fields::FAULT_NAME } = faults.as_deref(),
+        // A connection has no trace context to read: its exported span is
+        // the root of a trace of its own, named in the journal to find it.
+        { fields::TRACE_ID } = crate::record::spans_attached().then(crate::trace_context::trace_id),
+        { fields::SPAN_ID } = crate::record::spans_attached().then(crate::trace_context::span_id),
     );
 }
 
