@@ -41,8 +41,9 @@
 //!     (`proxy::http::fast`: heads parsed in place and rewritten, bodies relayed with their framing
 //!     followed in `fast::body`, its own pool of upstream connections in `fast::pool`); anything
 //!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),
-//!     faulty and recorded bodies (`body`, `recorded`). `proxy::http::dial` is the one upstream
-//!     dial and idle limit both pools share.
+//!     faulty and recorded bodies (`body`, `recorded`); the faults a request chooses by header
+//!     (`header_faults`). `proxy::http::dial` is the one upstream dial and idle limit both pools
+//!     share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
 //!     is active (`pass`), else a reader and writer with per-chunk faults (`pump`).
 //!   - [`proxy::reset`]: a stream that can close with RST.
@@ -55,7 +56,8 @@
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
 //! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
-//!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
+//!   -> `model.rs`; `config::fault` validates one fault from a file, an admin JSON body or a
+//!   request's fault headers (`config::fault::header`).
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
 //! - [`record`]: the vocabulary every layer above shares and the recording itself: field names,

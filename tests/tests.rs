@@ -10,6 +10,7 @@ mod config_files;
 mod experiments;
 mod fault_events;
 mod guardrails;
+mod header_faults;
 mod hostile;
 mod http_faults;
 mod http_plain;

@@ -211,14 +211,30 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBod
 fn metrics(state: &AdminState) -> Response<ProxyBody> {
     let open: Vec<(String, i64)> =
         state.gauges.iter().map(|(name, g)| (name.clone(), g.load(std::sync::atomic::Ordering::Relaxed))).collect();
-    let text = match &state.live {
+    let mut text = match &state.live {
         Some(live) => live.prometheus(&open),
         None => Live::default().prometheus(&open),
     };
+    header_overflow(&mut text, &state.targets);
     let mut resp = Response::new(Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed());
     resp.headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     resp
+}
+
+/// `brownout_header_faults_overflow_total`: per target that takes header
+/// faults, the requests that passed without theirs at `max_active`.
+fn header_overflow(text: &mut String, targets: &[TargetInfo]) {
+    use std::fmt::Write;
+    text.push_str("# HELP brownout_header_faults_overflow_total Requests that passed without their header faults because max_active were in progress.\n");
+    text.push_str("# TYPE brownout_header_faults_overflow_total counter\n");
+    for t in targets {
+        if let Some(n) = &t.header_overflow {
+            let n = n.load(std::sync::atomic::Ordering::Relaxed);
+            // Target names are letters, digits, `-` and `_`: nothing to escape.
+            let _ = writeln!(text, "brownout_header_faults_overflow_total{{target=\"{}\"}} {n}", t.name);
+        }
+    }
 }
 
 pub(crate) fn respond(status: StatusCode, body: serde_json::Value) -> Response<ProxyBody> {

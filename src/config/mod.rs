@@ -3,6 +3,7 @@
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
 //! as strings (durations, addresses), `validate.rs` turns the raw form into
 //! the model of `model.rs`, `fault/` does the same for one fault,
+//! `header_faults.rs` for a target's `header_faults`,
 //! `error.rs` says what is wrong and where, and `describe.rs` says what was
 //! understood. This file holds the entry points.
 //!
@@ -13,6 +14,7 @@
 mod describe;
 mod error;
 pub mod fault;
+mod header_faults;
 mod model;
 pub(crate) mod raw;
 mod validate;
@@ -22,6 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use error::{did_you_mean, FileError, Locator, Problem};
+pub use header_faults::{HeaderFaults, DEFAULT_MAX_DELAY, HEADER_KINDS};
 pub use model::*;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
 

@@ -63,6 +63,8 @@ pub struct RawTarget {
     pub idle_timeout: Option<Spanned<Timeout>>,
     pub header_timeout: Option<Spanned<Timeout>>,
     pub max_connections: Option<Spanned<u64>>,
+    /// Faults requests may choose by header (`x-envoy-fault-*`, `x-brownout-fault`).
+    pub header_faults: Option<Spanned<super::header_faults::RawHeaderFaults>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }

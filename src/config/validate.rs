@@ -298,7 +298,42 @@ impl<'a> Validator<'a> {
             raw.header_timeout.as_ref(),
             raw.max_connections.as_ref(),
         );
-        name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, faults, limits })
+        let header_faults = self.header_faults(&key, raw.header_faults.as_ref(), http);
+        name_ok.then(|| Target {
+            name: name.clone(),
+            listen: raw.listen.get_ref().0,
+            protocol,
+            faults,
+            limits,
+            header_faults,
+        })
+    }
+
+    /// A target's `header_faults`: on an http target only.
+    fn header_faults(
+        &mut self,
+        key: &str,
+        raw: Option<&Spanned<super::header_faults::RawHeaderFaults>>,
+        http: bool,
+    ) -> Option<super::HeaderFaults> {
+        let raw = raw?;
+        if !http {
+            self.problem(raw.span().start, format!("{key}.header_faults"), "applies only to http targets".into())
+                .hint = Some("remove it, or set protocol = \"http\"".into());
+            return None;
+        }
+        match super::header_faults::validate(raw.get_ref()) {
+            Ok(policy) => policy,
+            Err((offset, field, message, hint)) => {
+                let path = if field.is_empty() {
+                    format!("{key}.header_faults")
+                } else {
+                    format!("{key}.header_faults.{field}")
+                };
+                self.problem(offset, path, message).hint = hint;
+                None
+            }
+        }
     }
 
     fn graceful(&mut self, raw: raw::RawGraceful) -> crate::record::classify::GracefulRules {

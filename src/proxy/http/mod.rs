@@ -8,6 +8,7 @@ mod body;
 mod dial;
 mod fast;
 mod forward;
+mod header_faults;
 pub mod headers;
 mod inject;
 mod pool;
@@ -31,6 +32,7 @@ use tracing::debug;
 
 pub use body::Truncated;
 pub use forward::{plain_response, Failure, Forwarder};
+pub use header_faults::HeaderGate;
 use headers::Peer;
 pub use inject::{Injected, Injector};
 pub use pool::SetupError;
