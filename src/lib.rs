@@ -52,6 +52,9 @@
 //! - [`tls`]: rustls client settings for `https://` upstreams.
 //! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown, HTML
 //!   and terminal lines.
+//! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
+//!   from the raw serde structs the validator reads, the fault kinds' table and the README's
+//!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
@@ -110,4 +113,5 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod tls;

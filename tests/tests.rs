@@ -20,6 +20,7 @@ mod journal_format;
 mod load_driver;
 mod recording;
 mod report_html;
+mod schema_files;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;

@@ -25,8 +25,10 @@ use std::time::Duration;
 
 pub use error::{did_you_mean, FileError, Locator, Problem};
 pub use header_faults::{HeaderFaults, DEFAULT_MAX_DELAY, HEADER_KINDS};
+pub(crate) use header_faults::{RawHeaderCaps, FORM as HEADER_FAULTS_FORM};
 pub use model::*;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
+pub(crate) use values::{DURATION_FORM, HOST_PORT_FORM, LISTEN_FORM, NON_ZERO_FORM, TIMEOUT_FORM};
 
 pub(crate) use raw::RawConfig;
 
