@@ -50,6 +50,7 @@ fn main() {
             path: path.replace("{id}", &(i % 1000).to_string()),
             route: route.into(),
             status: Some(if fail { 503 } else { 200 }),
+            grpc_status: None,
             latency_ms: 0.5 + (i % 997) as f64 / 10.0,
             ttfb_ms: Some(0.4),
             bytes_in: 0,

@@ -37,19 +37,26 @@
 //! - [`proxy`]: the data path: binding, serving and draining the observer and the targets.
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
-//!     bytes): while the target has no fault, plain HTTP/1.1 requests pass as bytes
-//!     (`proxy::http::fast`: heads parsed in place and rewritten, bodies relayed with their framing
-//!     followed in `fast::body`, its own pool of upstream connections in `fast::pool`); anything
-//!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),
-//!     faulty and recorded bodies (`body`, `recorded`); the faults a request chooses by header
-//!     (`header_faults`). `proxy::http::dial` is the one upstream dial and idle limit both pools
-//!     share.
+//!     bytes, or chosen by ALPN over TLS in `secure`): while the target has no fault, plain
+//!     HTTP/1.1 requests in the clear pass as bytes (`proxy::http::fast`: heads parsed in place
+//!     and rewritten, bodies relayed with their framing followed in `fast::body`, its own pool of
+//!     upstream connections in `fast::pool`); anything else goes through hyper: the injector
+//!     (`inject`, with gRPC's answers and deadlines in `grpc`), what a fault may do to the client
+//!     connection (`conn`: reset, drain, abort), the pooled forwarder (`forward`, `pool`, and
+//!     `multiplex` for HTTP/2 upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request
+//!     chooses by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle
+//!     limit both pools share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
 //!     is active (`pass`), else a reader and writer with per-chunk faults (`pump`).
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
-//! - [`tls`]: rustls client settings for `https://` upstreams.
+//! - [`tls`]: rustls with the ring provider: client settings for `https://` upstreams, server
+//!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
+//!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
+//!   `brownout ca` prints it.
+//! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
+//!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown, HTML
 //!   and terminal lines.
 //! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
@@ -79,7 +86,8 @@
 //! # Invariants
 //!
 //! - The proxy never reads files: everything it needs is in the validated
-//!   [`config::Config`] it is given.
+//!   [`config::Config`] it is given (certificate files are read by validation;
+//!   the local authority is opened by `app` and handed to the proxy).
 //! - `fault` does no I/O, and its decisions read no clock: they take the
 //!   time (tokio's `Instant`) and a seed as arguments, so the same seed and
 //!   traffic give the same decisions. The one clock read is a plan swap
@@ -108,6 +116,7 @@ pub mod config;
 pub mod demo;
 pub mod experiment;
 pub mod fault;
+pub mod grpc;
 pub mod load;
 pub mod proxy;
 pub mod record;

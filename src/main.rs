@@ -94,6 +94,14 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the certificate of brownout's local certificate authority (PEM),
+    /// which issues the certificates of `tls = "auto"` listeners; made on
+    /// first use under $BROWNOUT_HOME (else the platform's data directory).
+    Ca {
+        /// Print where the certificate file is instead.
+        #[arg(long)]
+        path: bool,
+    },
     /// Validate files and print what they say; exits non-zero if any is invalid.
     Check {
         /// Config files to validate.
@@ -122,6 +130,7 @@ fn main() -> ExitCode {
             init_tracing(cli.log_format, None);
             check(&files)
         }
+        Command::Ca { path } => ca(path),
         Command::Report { journal, out } => {
             init_tracing(cli.log_format, None);
             report(&journal, out)
@@ -191,6 +200,17 @@ fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: 
     stop(runtime);
     if let Some((report, written)) = session.finish()? {
         eprint!("{}", terminal::written(&report, &written));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ca(path: bool) -> anyhow::Result<ExitCode> {
+    use brownout::tls::ca::{state_dir, LocalCa};
+    let ca = LocalCa::open(&state_dir()?)?;
+    if path {
+        println!("{}", ca.cert_path().display());
+    } else {
+        print!("{}", ca.cert_pem());
     }
     Ok(ExitCode::SUCCESS)
 }

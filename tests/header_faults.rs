@@ -145,6 +145,18 @@ async fn each_envoy_header_and_brownouts_own_act_on_http1_and_h2c() {
             "{v}: 24 KiB at 16 KiB/s took {took:?}"
         );
 
+        // A gRPC call aborted with a gRPC status: trailers-only, the status in the head.
+        let grpc = [("content-type", "application/grpc"), ("x-envoy-fault-abort-grpc-request", "14")];
+        let resp = Conn::open(addr, h2).await.send(addr, "/pricing.Prices/Quote", &grpc).await.expect("answered");
+        assert_eq!(resp.status(), 200, "{v}");
+        assert_eq!(
+            resp.headers().get("grpc-status").map(|s| s.as_bytes()),
+            Some(&b"14"[..]),
+            "{v}: {:?}",
+            resp.headers()
+        );
+        assert_eq!(seen.load(Ordering::Relaxed), before + 3, "{v}: a gRPC abort reached the upstream");
+
         let reset = ask(addr, h2, "/", &[("x-brownout-fault", r#"kind = "reset""#)]).await;
         assert!(reset.is_err(), "{v}: a reset fault answered {reset:?}");
         let cut = ask(addr, h2, "/?pad=10000", &[("x-brownout-fault", r#"kind = "truncate", bytes = 100"#)]).await;

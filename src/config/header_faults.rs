@@ -14,9 +14,11 @@ use super::error::did_you_mean;
 use super::NonZeroDur;
 
 /// The kinds a request header may choose. The others act on more than one
-/// request (a rate limit's bucket, a pool's slots) or on the whole listener
-/// (an outage that refuses connections), which one request cannot ask for.
-pub const HEADER_KINDS: [&str; 7] = ["latency", "error", "reset", "hang", "bandwidth", "truncate", "outage"];
+/// request (a rate limit's bucket, a pool's slots, a connection's GOAWAY) or
+/// on the whole listener (an outage that refuses connections), which one
+/// request cannot ask for.
+pub const HEADER_KINDS: [&str; 8] =
+    ["latency", "error", "grpc_error", "reset", "hang", "bandwidth", "truncate", "outage"];
 
 /// How long a header fault may hold a request when no `max_delay` is set:
 /// as long as the proxy waits for an upstream by default.

@@ -3,9 +3,9 @@
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
 //! as strings (durations, addresses), `validate.rs` turns the raw form into
 //! the model of `model.rs`, `fault/` does the same for one fault,
-//! `header_faults.rs` for a target's `header_faults`,
-//! `error.rs` says what is wrong and where, and `describe.rs` says what was
-//! understood. This file holds the entry points.
+//! `header_faults.rs` for a target's `header_faults`, `tls.rs` reads a
+//! listener's `tls`, `error.rs` says what is wrong and where, and
+//! `describe.rs` says what was understood. This file holds the entry points.
 //!
 //! Loading is strict: unknown keys, wrong types and impossible values are
 //! refused with `file:line:col`, the key path, the value and the expected form,
@@ -17,6 +17,7 @@ pub mod fault;
 mod header_faults;
 mod model;
 pub(crate) mod raw;
+mod tls;
 mod validate;
 mod values;
 
@@ -27,6 +28,7 @@ pub use error::{did_you_mean, FileError, Locator, Problem};
 pub use header_faults::{HeaderFaults, DEFAULT_MAX_DELAY, HEADER_KINDS};
 pub(crate) use header_faults::{RawHeaderCaps, FORM as HEADER_FAULTS_FORM};
 pub use model::*;
+pub(crate) use tls::RawTlsTable;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
 pub(crate) use values::{DURATION_FORM, HOST_PORT_FORM, LISTEN_FORM, NON_ZERO_FORM, TIMEOUT_FORM};
 

@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::raw::{self, RawConfig, RawHttp, RawProtocol, RawTarget};
 use super::{
-    fault, Admin, ClientLimits, Config, FileError, HostHeader, HttpListener, HttpUpstream, Locator, NonZeroDur,
-    Problem, Protocol, Secret, Target, TcpUpstream, Timeout, DEFAULT_ADMIN, DEFAULT_CONNECT_TIMEOUT,
+    fault, Admin, ClientLimits, Config, FileError, HostHeader, HttpListener, HttpUpstream, ListenerTls, Locator,
+    NonZeroDur, Problem, Protocol, Secret, Target, TcpUpstream, Timeout, DEFAULT_ADMIN, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
 };
 
@@ -213,7 +213,8 @@ impl<'a> Validator<'a> {
     }
 
     fn observer(&mut self, raw: RawHttp) -> Option<HttpListener> {
-        let upstream = self.http_upstream(
+        let tls = self.listener_tls("observer", raw.tls.as_ref());
+        let mut upstream = self.http_upstream(
             "observer",
             &raw.upstream,
             raw.host.as_ref(),
@@ -221,6 +222,7 @@ impl<'a> Validator<'a> {
             raw.connect_timeout,
             raw.request_timeout,
         )?;
+        upstream.version = raw.upstream_version.map(|v| *v.get_ref()).unwrap_or_default();
         let limits = self.limits(
             "observer",
             ClientLimits::HTTP,
@@ -228,7 +230,20 @@ impl<'a> Validator<'a> {
             raw.header_timeout.as_ref(),
             raw.max_connections.as_ref(),
         );
-        Some(HttpListener { name: "observer".into(), listen: raw.listen.get_ref().0, upstream, limits })
+        Some(HttpListener { name: "observer".into(), listen: raw.listen.get_ref().0, upstream, limits, tls })
+    }
+
+    /// A listener's `tls`, validated (its files read); `None` without one or
+    /// when it is wrong, which is then a problem.
+    fn listener_tls(&mut self, key: &str, raw: Option<&Spanned<super::tls::RawTls>>) -> Option<ListenerTls> {
+        let raw = raw?;
+        match super::tls::validate(raw.get_ref(), self.base_dir) {
+            Ok(tls) => Some(tls),
+            Err(p) => {
+                self.problem(raw.span().start, format!("{key}.tls"), p.message).hint = p.hint;
+                None
+            }
+        }
     }
 
     fn target(&mut self, i: usize, raw: RawTarget, seen: &mut [Target]) -> Option<Target> {
@@ -255,21 +270,31 @@ impl<'a> Validator<'a> {
             )
             .hint = Some(format!("target names must be unique; see target[{j}]"));
         }
+        let tls = match raw.protocol.get_ref() {
+            RawProtocol::Http => self.listener_tls(&key, raw.tls.as_ref()),
+            RawProtocol::Tcp => None,
+        };
         let protocol = match raw.protocol.get_ref() {
-            RawProtocol::Http => Protocol::Http(self.http_upstream(
-                &key,
-                &raw.upstream,
-                raw.host.as_ref(),
-                raw.ca_file.as_ref(),
-                raw.connect_timeout,
-                raw.request_timeout.as_ref().map(|d| *d.get_ref()),
-            )?),
+            RawProtocol::Http => {
+                let mut up = self.http_upstream(
+                    &key,
+                    &raw.upstream,
+                    raw.host.as_ref(),
+                    raw.ca_file.as_ref(),
+                    raw.connect_timeout,
+                    raw.request_timeout.as_ref().map(|d| *d.get_ref()),
+                )?;
+                up.version = raw.upstream_version.as_ref().map(|v| *v.get_ref()).unwrap_or_default();
+                Protocol::Http(up)
+            }
             RawProtocol::Tcp => {
                 let http_only = [
                     ("host", raw.host.as_ref().map(|s| s.span())),
                     ("ca_file", raw.ca_file.as_ref().map(|s| s.span())),
                     ("request_timeout", raw.request_timeout.as_ref().map(|s| s.span())),
                     ("header_timeout", raw.header_timeout.as_ref().map(|s| s.span())),
+                    ("upstream_version", raw.upstream_version.as_ref().map(|s| s.span())),
+                    ("tls", raw.tls.as_ref().map(|s| s.span())),
                 ];
                 for (field, span) in http_only {
                     if let Some(span) = span {
@@ -303,6 +328,7 @@ impl<'a> Validator<'a> {
             name: name.clone(),
             listen: raw.listen.get_ref().0,
             protocol,
+            tls,
             faults,
             limits,
             header_faults,
@@ -372,6 +398,14 @@ impl<'a> Validator<'a> {
         }
         if let Some(w) = raw.within {
             rules.within = w.0;
+        }
+        if let Some(codes) = &raw.grpc_status {
+            match super::fault::grpc_codes(codes.get_ref()) {
+                Ok(c) => rules.grpc_codes = c,
+                Err(message) => {
+                    self.problem(codes.span().start, "graceful.grpc_status".into(), message);
+                }
+            }
         }
         if let Some(l) = &raw.leaks {
             for pattern in l.get_ref() {
@@ -518,6 +552,7 @@ impl<'a> Validator<'a> {
             authority,
             base_path,
             host,
+            version: Default::default(),
             ca_file,
             connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
             request_timeout: request_timeout.map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0),

@@ -75,6 +75,8 @@ pub struct RawGracefulRule {
     pub header: Option<Spanned<String>>,
     pub within: Option<Dur>,
     pub at_least: Option<Spanned<String>>,
+    /// gRPC statuses the route may fail with gracefully (numbers or names).
+    pub grpc_status: Option<Spanned<Vec<crate::config::fault::NumberOrName>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,9 +14,11 @@ use super::rng::{mix, Rng};
 
 /// Where in the life of a request a picked fault acts, in the order the
 /// steps are taken. The first picked fault of the stopping steps (outage to
-/// hang) ends the request; the rest stack.
+/// hang) ends the request; the rest stack. A gRPC error is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
+    /// Drains the client connection once this request is answered; never stops it.
+    GoAway,
     Outage,
     RateLimit,
     Error,
@@ -67,8 +69,9 @@ pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u6
             }
             HttpKind::Outage { .. } => pick(Step::Outage, Duration::ZERO),
             HttpKind::RateLimit { .. } => pick(Step::RateLimit, Duration::ZERO),
-            HttpKind::Error { .. } => pick(Step::Error, Duration::ZERO),
-            HttpKind::Reset => pick(Step::Reset, Duration::ZERO),
+            HttpKind::Error { .. } | HttpKind::GrpcError { .. } => pick(Step::Error, Duration::ZERO),
+            HttpKind::Reset { .. } => pick(Step::Reset, Duration::ZERO),
+            HttpKind::GoAway => pick(Step::GoAway, Duration::ZERO),
             HttpKind::Hang => pick(Step::Hang, Duration::ZERO),
             HttpKind::PoolExhaustion { .. } => pick(Step::Pool, Duration::ZERO),
             HttpKind::Bandwidth { .. } => pick(Step::Bandwidth, Duration::ZERO),

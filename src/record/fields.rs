@@ -33,6 +33,9 @@ pub const ERROR_KIND: &str = "error.kind";
 pub const HTTP_METHOD: &str = "http.method";
 pub const HTTP_PATH: &str = "http.path";
 pub const HTTP_STATUS: &str = "http.status";
+/// A gRPC call's status: `grpc-status` from the trailers (or a
+/// trailers-only head); any code but 0 is a failure.
+pub const GRPC_STATUS: &str = "grpc.status";
 /// From the request's arrival to the end of the response (or connection).
 pub const LATENCY_US: &str = "latency_us";
 /// From the request's arrival to the response head.

@@ -77,6 +77,16 @@ pub struct GracefulCheck {
     pub at_least: f64,
 }
 
+impl Request {
+    /// True when the user saw a failure: no answer, a failing HTTP status,
+    /// or a gRPC status other than OK.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+            || self.status.is_none_or(super::classify::is_failure)
+            || self.grpc_status.is_some_and(|c| c != 0)
+    }
+}
+
 /// Where a failure came from. Reports count each origin apart and never mix them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +210,9 @@ pub struct Request {
     pub route: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<u16>,
+    /// A gRPC call's `grpc-status`: 0 is OK, any other code a failure.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grpc_status: Option<u16>,
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ttfb_ms: Option<f64>,

@@ -27,6 +27,7 @@ pub struct Entry {
     pub method: Option<String>,
     pub path: Option<String>,
     pub status: Option<u16>,
+    pub grpc_status: Option<u16>,
     pub latency_us: Option<u64>,
     pub ttfb_us: Option<u64>,
     pub bytes_in: u64,
@@ -74,6 +75,7 @@ impl Visit for Entry {
     fn record_u64(&mut self, field: &Field, value: u64) {
         match field.name() {
             fields::HTTP_STATUS => self.status = u16::try_from(value).ok(),
+            fields::GRPC_STATUS => self.grpc_status = u16::try_from(value).ok(),
             fields::LATENCY_US => self.latency_us = Some(value),
             fields::TTFB_US => self.ttfb_us = Some(value),
             fields::BYTES_IN => self.bytes_in = value,

@@ -195,7 +195,8 @@ impl Writer {
                 let method = e.method.clone().unwrap_or_default();
                 let path = e.path.clone().unwrap_or_default();
                 let route = format!("{method} {}", route::template(&path));
-                let failed = e.error.is_some() || e.status.is_none_or(is_failure);
+                let failed =
+                    e.error.is_some() || e.status.is_none_or(is_failure) || e.grpc_status.is_some_and(|c| c != 0);
                 let origin = failed.then(|| e.origin.unwrap_or(Origin::Upstream));
                 self.live.add(live::Exchange {
                     listener: &e.target,
@@ -219,6 +220,7 @@ impl Writer {
                     path,
                     route,
                     status: e.status,
+                    grpc_status: e.grpc_status,
                     latency_ms,
                     ttfb_ms: e.ttfb_us.map(|u| u as f64 / 1000.0),
                     bytes_in: e.bytes_in,

@@ -10,7 +10,6 @@ use super::model::{
     FaultStats, Impact, Origins, PhaseStats, Report, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA,
 };
 use super::verdict::{check_graceful, check_slo, AbortInfo, Status, Verdict};
-use crate::record::classify::is_failure;
 use crate::record::journal::{Class, Line, Origin, Outcome};
 use crate::record::live::histogram;
 use crate::record::route;
@@ -148,6 +147,7 @@ pub fn compute(lines: &[Line]) -> Report {
     let mut experiment = None;
     let mut phase_lines: Vec<(String, f64, u64)> = Vec::new();
     let mut abort: Option<AbortInfo> = None;
+    let mut grpc_codes: HashMap<(usize, usize), BTreeMap<u16, u64>> = HashMap::new();
     for line in lines {
         match line {
             Line::Start(s) => {
@@ -165,8 +165,7 @@ pub fn compute(lines: &[Line]) -> Report {
                 abort = Some(AbortInfo { guardrail: a.guardrail.clone(), at_s: a.t, value: a.value.clone() });
             }
             Line::Request(r) => {
-                let failed = (r.error.is_some() || r.status.is_none_or(is_failure))
-                    .then(|| r.origin.unwrap_or(Origin::Upstream));
+                let failed = r.failed().then(|| r.origin.unwrap_or(Origin::Upstream));
                 let class = r.class;
                 let latency_us = (r.latency_ms * 1000.0).round() as u64;
                 end_t = end_t.max(r.t + r.latency_ms / 1000.0);
@@ -177,6 +176,9 @@ pub fn compute(lines: &[Line]) -> Report {
                 }
                 let listener = intern(&r.listener, &mut names);
                 let route = intern(&r.route, &mut names);
+                if let Some(code) = r.grpc_status {
+                    *grpc_codes.entry((listener, route)).or_default().entry(code).or_default() += 1;
+                }
                 obs.push(Exchange { t: r.t, listener, route, failed, class, latency_us });
             }
             Line::Connection(c) => {
@@ -252,7 +254,15 @@ pub fn compute(lines: &[Line]) -> Report {
     let is_observer = |l: usize| Some(l) == observer;
     let mut route_stats: Vec<RouteStats> = routes
         .into_iter()
-        .map(|((l, r), acc)| RouteStats { listener: names[l].clone(), route: names[r].clone(), stats: acc.finish() })
+        .map(|((l, r), acc)| RouteStats {
+            listener: names[l].clone(),
+            route: names[r].clone(),
+            stats: acc.finish(),
+            grpc_status: grpc_codes
+                .get(&(l, r))
+                .map(|codes| codes.iter().map(|(c, n)| (crate::grpc::code_name(*c), *n)).collect())
+                .unwrap_or_default(),
+        })
         .collect();
     route_stats.sort_by(|a, b| {
         (b.listener == "observer", &a.listener, &a.route).cmp(&(a.listener == "observer", &b.listener, &b.route))

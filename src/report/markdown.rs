@@ -145,6 +145,8 @@ pub fn render(r: &Report) -> String {
         );
     }
 
+    grpc_statuses(&mut md, r);
+
     if !r.faults.is_empty() {
         md.push_str("\n## Faults\n\n| target | fault | kind | configured | on | off | applied |\n");
         md.push_str("| --- | --- | --- | --- | ---: | ---: | ---: |\n");
@@ -245,4 +247,17 @@ pub fn main_listener(r: &Report) -> Option<String> {
         *counts.entry(&w.listener).or_default() += w.stats.requests;
     }
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l.to_string())
+}
+
+/// The gRPC statuses each route's calls ended with, if any route had gRPC calls.
+fn grpc_statuses(md: &mut String, r: &Report) {
+    let rows: Vec<_> = r.routes.iter().filter(|x| !x.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str("\n## gRPC statuses\n\n| listener | route | statuses seen |\n| --- | --- | --- |\n");
+    for x in rows {
+        let seen: Vec<String> = x.grpc_status.iter().map(|(code, n)| format!("{code} {n}")).collect();
+        let _ = writeln!(md, "| {} | {} | {} |", cell(&x.listener), cell(&x.route), cell(&seen.join(", ")));
+    }
 }

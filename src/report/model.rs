@@ -107,6 +107,10 @@ pub struct RouteStats {
     pub route: String,
     #[serde(flatten)]
     pub stats: Stats,
+    /// gRPC calls: how many ended with each `grpc-status`, by name
+    /// (`UNAVAILABLE`), in the order of the codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grpc_status: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

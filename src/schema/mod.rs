@@ -174,6 +174,16 @@ impl Gen {
             caps["properties"]["kinds"]["items"] = json!({"enum": crate::config::HEADER_KINDS});
             return Ok(json!({"anyOf": [{"type": "boolean"}, caps]}));
         }
+        if ["code", "error_code", "grpc_status"].contains(&last) {
+            // Names are read in any case, which a JSON Schema enum cannot say:
+            // the names are offered for completion, any text is let through.
+            let names: &[&str] = if last != "error_code" { &crate::grpc::CODES[1..] } else { &[] };
+            return Ok(json!({"anyOf": [{"type": "integer", "minimum": 0}, {"enum": names}, {"type": "string"}]}));
+        }
+        if last == "tls" {
+            let table = self.table::<crate::config::RawTlsTable>(&mut Vec::new(), "tls")?;
+            return Ok(json!({"anyOf": [{"const": "auto"}, table]}));
+        }
         if path.ends_with("match.method") || path.ends_with("match.client") {
             return Ok(json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}));
         }

@@ -395,6 +395,7 @@ pub fn sample_report() -> Report {
             listener: "observer".into(),
             route: def.route.into(),
             stats: aggregate(&parts, true),
+            grpc_status: Vec::new(),
         });
     }
     for (def, ws) in TARGETS.iter().zip(&by_target) {
@@ -403,6 +404,7 @@ pub fn sample_report() -> Report {
             listener: def.listener.into(),
             route: def.route.into(),
             stats: aggregate(&parts, false),
+            grpc_status: Vec::new(),
         });
     }
 

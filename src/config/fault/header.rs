@@ -88,9 +88,11 @@ pub fn read(headers: &HeaderMap, policy: &HeaderFaults) -> Result<Vec<Fault>, St
         faults.push(envoy(headers, ABORT, 0, kind)?);
     }
     if let Some(code) = value(headers, ABORT_GRPC)? {
-        return Err(format!(
-            "{ABORT_GRPC}: {code:?} asks for a gRPC status, and this build of brownout has no gRPC faults yet"
-        ));
+        // 0 is OK, which is no abort.
+        let form = "a gRPC status code from 1 to 16";
+        let code = whole(code).filter(|c| (1..=16).contains(c)).ok_or_else(|| expected(ABORT_GRPC, code, form))?;
+        let kind = HttpKind::GrpcError { code: code as u16, message: "fault filter abort".into(), headers: Vec::new() };
+        faults.push(envoy(headers, ABORT_GRPC, 3, kind)?);
     }
     if let Some(ms) = value(headers, DELAY)? {
         let ms = whole(ms).ok_or_else(|| expected(DELAY, ms, "a whole number of milliseconds"))?;
@@ -193,7 +195,8 @@ fn check_allowed(fault: &Fault, policy: &HeaderFaults) -> Result<(), String> {
         Kind::Http(
             HttpKind::Latency { .. }
                 | HttpKind::Error { .. }
-                | HttpKind::Reset
+                | HttpKind::Reset { .. }
+                | HttpKind::GrpcError { .. }
                 | HttpKind::Hang
                 | HttpKind::Bandwidth { .. }
                 | HttpKind::Truncate { .. }
@@ -258,6 +261,10 @@ mod tests {
             described(&[(THROUGHPUT, "64")]),
             Ok(vec!["header:x-envoy-fault-throughput-response: bandwidth 65536 B/s, 100%".to_string()])
         );
+        assert_eq!(
+            described(&[(ABORT_GRPC, "14"), ("x-envoy-fault-abort-grpc-request-percentage", "50")]),
+            Ok(vec!["header:x-envoy-fault-abort-grpc-request: grpc_error UNAVAILABLE, 50%".to_string()])
+        );
         assert_eq!(described(&[]), Ok(vec![]));
     }
 
@@ -273,14 +280,14 @@ mod tests {
             (&[(DELAY, "-5")], r#"x-envoy-fault-delay-request must be a whole number of milliseconds, got "-5""#),
             (&[(DELAY, "60000")], "x-envoy-fault-delay-request: a delay of 60s is longer than this target's header_faults.max_delay of 30s"),
             (&[(THROUGHPUT, "0")], r#"x-envoy-fault-throughput-response must be a whole number of KiB per second, at least 1, got "0""#),
-            (&[(BROWNOUT, r#"kind = "eror""#)], r#"x-brownout-fault: kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "eror"; did you mean `error`?"#),
+            (&[(BROWNOUT, r#"kind = "eror""#)], r#"x-brownout-fault: kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "eror"; did you mean `error`?"#),
             (&[(BROWNOUT, r#"kind = "error", status = 700"#)], "x-brownout-fault: status must be an HTTP status from 100 to 599, got 700"),
             (&[(BROWNOUT, r#"kind = "error", stauts = 503"#)], "x-brownout-fault: stauts is not a known key"),
             (&[(BROWNOUT, "kind = error")], "x-brownout-fault: must be a fault's keys as in a TOML inline table"),
             (&[(BROWNOUT, r#"kind = "error", status = 503, first = 3"#)], "x-brownout-fault: first does not apply to a fault chosen by header"),
             (&[(BROWNOUT, r#"kind = "rate_limit", rate = "5/s""#)], "x-brownout-fault: a rate_limit fault acts on more than one request"),
             (&[(BROWNOUT, r#"kind = "outage", mode = "refuse""#)], "x-brownout-fault: a outage fault with mode = \"refuse\" acts on more than one request"),
-            (&[(ABORT_GRPC, "14")], "x-envoy-fault-abort-grpc-request: \"14\" asks for a gRPC status"),
+            (&[(ABORT_GRPC, "0")], r#"x-envoy-fault-abort-grpc-request must be a gRPC status code from 1 to 16, got "0""#),
         ];
         for (pairs, want) in cases {
             let got = described(pairs).expect_err("refused");

@@ -176,6 +176,14 @@ impl Validator<'_> {
             if let Some(w) = rule.within {
                 r.within = w.0;
             }
+            if let Some(codes) = &rule.grpc_status {
+                match crate::config::fault::grpc_codes(codes.get_ref()) {
+                    Ok(c) => r.grpc_codes = c,
+                    Err(message) => {
+                        self.problem(codes.span().start, format!("{key}.grpc_status"), message);
+                    }
+                }
+            }
             rules.by_route.push((rule.route.get_ref().clone(), Arc::new(r)));
             h.graceful.push(GracefulCheck { route: rule.route.get_ref().clone(), phase, at_least });
         }

@@ -19,12 +19,10 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::debug;
 
-use super::headers::Peer;
-use super::{plain_response, BoxError, Injected, Injector, Outcome, ProxyBody};
+use super::{plain_response, Around, BoxError, Injected, Injector, Outcome, ProxyBody};
 use crate::config::fault::header;
 use crate::config::HeaderFaults;
 use crate::fault::{ActiveFault, TargetPlan};
-use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
 /// A target's header faults: its caps, and the count of requests it let
@@ -110,15 +108,14 @@ impl Injector {
         plan: Arc<TargetPlan>,
         chosen: RequestFaults,
         req: Request<Incoming>,
-        peer: &Peer,
-        conn: &ResetHandle,
+        around: Around<'_>,
     ) -> Result<Response<ProxyBody>, Injected> {
         let RequestFaults { faults, ended, slot } = chosen;
         let mut all = plan.faults.clone();
         all.extend(faults);
         let plan = Arc::new(TargetPlan { generation: plan.generation, faults: all });
         let limit = self.header_gate().map_or(crate::config::DEFAULT_MAX_DELAY, |g| g.policy.max_delay);
-        let handling = self.inject(plan, req, peer, conn);
+        let handling = self.inject(plan, req, around);
         tokio::pin!(handling);
         let answered = tokio::select! {
             biased;

@@ -376,7 +376,12 @@ mod tests {
     #[test]
     fn missing_values_show_a_dash() {
         let mut r = empty_report();
-        r.routes.push(RouteStats { listener: "observer".into(), route: "GET /".into(), stats: Stats::default() });
+        r.routes.push(RouteStats {
+            listener: "observer".into(),
+            route: "GET /".into(),
+            stats: Stats::default(),
+            grpc_status: Vec::new(),
+        });
         let html = render(&r);
         assert_eq!(fmt_pct(None), "\u{2013}");
         assert_eq!(fmt_ms(None), "\u{2013}");
@@ -393,7 +398,7 @@ mod tests {
         let stats =
             Stats { requests: 3, availability: Some(f64::NAN), p99_ms: Some(f64::INFINITY), ..Stats::default() };
         r.windows.push(WindowStats { listener: "x".into(), start_s: 0.0, end_s: 10.0, stats: stats.clone() });
-        r.routes.push(RouteStats { listener: "x".into(), route: "tcp".into(), stats });
+        r.routes.push(RouteStats { listener: "x".into(), route: "tcp".into(), stats, grpc_status: Vec::new() });
         assert_finite(&render(&r));
     }
 

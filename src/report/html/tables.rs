@@ -36,6 +36,26 @@ pub(super) fn empty_note(out: &mut String, text: &str) {
     out.push_str(&format!("<p class=\"empty-note\">{}</p>\n", esc(text)));
 }
 
+/// The gRPC statuses each route's calls ended with, when there were gRPC calls.
+fn grpc_statuses(out: &mut String, rows: &[&RouteStats]) {
+    let rows: Vec<&&RouteStats> = rows.iter().filter(|r| !r.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h3>gRPC statuses</h3>\n<div class=\"table-wrap\">\n<table class=\"data\" id=\"grpc-statuses\">\n");
+    out.push_str("<thead><tr><th>Listener</th><th>Route</th><th>Statuses seen</th></tr></thead>\n<tbody>\n");
+    for r in rows {
+        let seen: Vec<String> = r.grpc_status.iter().map(|(code, n)| format!("{} {n}", esc(code))).collect();
+        out.push_str(&format!(
+            "<tr><td><span class=\"pill\">{}</span></td><td class=\"route\">{}</td><td>{}</td></tr>\n",
+            esc(&r.listener),
+            esc(&r.route),
+            seen.join(", ")
+        ));
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
 pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
     out.push_str("<section>\n<h2>Routes</h2>\n");
     let mut rows: Vec<&RouteStats> = routes.iter().collect();
@@ -77,7 +97,9 @@ pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
     if rows.is_empty() {
         out.push_str("<tr><td colspan=\"13\" class=\"empty-row\">No requests were recorded.</td></tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    grpc_statuses(out, &rows);
+    out.push_str("</section>\n");
 }
 
 /// Orders impacts worst first: the largest availability drop, then the largest p99 rise; unknown deltas last.

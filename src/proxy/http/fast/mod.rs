@@ -79,19 +79,19 @@ pub async fn serve(
     let forwarder = injector.forwarder();
     let Some(raw) = forwarder.raw_pool() else { return Exit::ToHyper(BytesMut::new()) };
     let limits = *injector.limits();
+    let mut idle = super::idle::IdleTimer::new(limits.idle_timeout);
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
             // Idle between requests: no buffer held, and a shutdown or the
             // idle timeout ends it.
             buf = BytesMut::new();
-            let idle = limits.idle_timeout.map(|t| Instant::now() + t);
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
                 ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
                 () = shutdown.cancelled() => return Exit::Done,
-                () = super::until(idle) => return Exit::Done,
+                () = idle.expired() => return Exit::Done,
             }
         }
         // Draining: hyper answers what has come and closes with
@@ -112,6 +112,7 @@ pub async fn serve(
             return Exit::ToHyper(buf);
         }
         let kept = Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await;
+        idle.touch();
         buf.advance(request.len);
         if !kept {
             let _ = client.shutdown().await;
@@ -168,6 +169,8 @@ async fn read_request(
                 Some(_) => limits.idle_timeout.map(|t| Instant::now() + t),
             };
             let read = tokio::select! {
+                // Bytes already there are read without touching the timer.
+                biased;
                 read = client.read_buf(buf) => read?,
                 () = shutdown.cancelled() => return Ok(None),
                 () = super::until(deadline) => return Err(io::ErrorKind::TimedOut.into()),
