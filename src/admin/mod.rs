@@ -12,6 +12,7 @@ mod faults;
 mod guard;
 mod runs;
 mod toxiproxy;
+mod ui;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -53,6 +54,10 @@ pub struct AdminState {
     targets: Arc<Vec<TargetInfo>>,
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
+    /// The faults switched off (config or ad-hoc), by target: kept, not applied.
+    off: Arc<Mutex<BTreeMap<String, std::collections::BTreeSet<String>>>>,
+    /// The control page's sessions and form.
+    ui: Arc<ui::Ui>,
     next_id: Arc<AtomicU64>,
     /// The Toxiproxy-compatible proxies, and where to spawn their listeners.
     toxiproxy: toxiproxy::Shared,
@@ -78,6 +83,8 @@ impl AdminState {
             experiments_dir: admin.experiments_dir.clone(),
             targets: Arc::new(targets),
             adhoc: Arc::default(),
+            off: Arc::default(),
+            ui: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
             next_id: Arc::new(AtomicU64::new(1_000_000)),
             toxiproxy: Arc::new(Mutex::new(toxiproxy::Registry::seeded(seed))),
@@ -183,16 +190,21 @@ impl Refused {
 }
 
 async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
-    if let Err(refused) = guard::check(&req, state) {
-        return refused.into_response();
-    }
+    let passed = match guard::check(&req, state) {
+        Ok(passed) => passed,
+        Err(refused) => return refused.into_response(),
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let body = match guard::read_body(req).await {
         Ok(body) => body,
         Err(refused) => return refused.into_response(),
     };
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(resp) = ui::route(&method, &parts, &query, &body, state, &passed) {
+        return resp;
+    }
     match (&method, parts.as_slice()) {
         (&Method::GET, ["health"]) => ok(json!({"status": "ok"})),
         (&Method::GET, ["ready"]) => ok(json!({"ready": true, "targets": state.targets.len()})),
