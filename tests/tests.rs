@@ -7,6 +7,7 @@ mod admin_runs;
 mod check_values;
 mod cli;
 mod config_files;
+mod control_page;
 mod experiments;
 mod fault_events;
 mod grpc_faults;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod grpc;
 pub mod sample_report;
 pub mod upstream;
+pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::time::Duration;

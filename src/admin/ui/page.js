@@ -50,6 +50,7 @@ async function start() {
   $("run-form").addEventListener("submit", startRun);
   for (const id of ["feed-listener", "feed-route", "feed-class"]) {
     $(id).addEventListener("input", renderFeed);
+    $(id).addEventListener("change", renderFeed);
   }
   await refresh();
   setInterval(refresh, 1000);
@@ -116,7 +117,7 @@ async function change(method, path, body) {
 function fillTargets() {
   $("fault-target").innerHTML = state.targets.map((t) => `<option value="${esc(t.name)}">${esc(t.name)}</option>`).join("");
   const listeners = ["observer", ...state.targets.map((t) => t.name)];
-  $("feed-listener").innerHTML = '<option value="">all</option>' + listeners.map((l) => `<option>${esc(l)}</option>`).join("");
+  $("feed-listener").innerHTML = '<option value="">all</option>' + listeners.map((l) => `<option value="${esc(l)}">${esc(l)}</option>`).join("");
   fillKinds();
 }
 
