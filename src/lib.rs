@@ -28,8 +28,10 @@
 //!   runs, shutdown on signals; `brownout proxy` (`app::serve`) and `brownout schedule`
 //!   (`app::schedule`).
 //! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
-//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
-//!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
+//! - [`admin`]: the admin API: guard (token, browsers, the control page's sessions, body size),
+//!   targets and ad-hoc faults (switched off and on), runs (start, status, stop, reports),
+//!   `/metrics`, the Toxiproxy-compatible proxies and toxics, and the control page at `/ui`
+//!   (`admin::ui`: one self-contained page polling the API, its sessions and page tokens).
 //! - [`run`]: the run controller: phases on the timeline, guardrails over sliding windows (and
 //!   requests in flight), the fail-open guard, supervision (a failing controller ends the run as
 //!   `failed`), progress, and the registry of runs.

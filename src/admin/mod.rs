@@ -1,12 +1,14 @@
 //! The admin API: health, targets and their ad-hoc faults, the run in
-//! progress, and Prometheus `/metrics`, as JSON over HTTP. Every request
-//! passes the guard first: a token when one is configured, no browsers
-//! unless allowed, bodies of at most 1 MiB. Errors are JSON bodies that say
-//! what was wrong.
+//! progress, Prometheus `/metrics` and the control page at `/ui`, as JSON
+//! over HTTP. Every request passes the guard first: a token when one is
+//! configured, no browsers unless allowed (but the control page and its own
+//! calls), bodies of at most 1 MiB. Errors are JSON bodies that say what
+//! was wrong.
 //!
 //! `guard.rs` decides who may ask, `faults.rs` serves `/targets` and their
-//! ad-hoc faults, `runs.rs` the runs, `toxiproxy.rs` the Toxiproxy-compatible
-//! proxies and toxics; this file routes and serves `/metrics`.
+//! faults (added, switched off and on), `runs.rs` the runs, `toxiproxy.rs`
+//! the Toxiproxy-compatible proxies and toxics, `ui/` the control page and
+//! its sessions; this file routes and serves `/metrics`.
 
 mod faults;
 mod guard;
