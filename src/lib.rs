@@ -27,7 +27,8 @@
 //! - [`app`]: the assembly: what binds which listener, the admin API beside the proxy, the
 //!   runs, shutdown on signals; `brownout proxy` (`app::serve`) and `brownout schedule`
 //!   (`app::schedule`).
-//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
+//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`
+//!   (the shop also starts on `config/shop.toml`'s addresses, for the examples of `experiments/`).
 //! - [`admin`]: the admin API: guard (token, browsers, the control page's sessions, body size),
 //!   targets and ad-hoc faults (switched off and on), runs (start, status, stop, reports),
 //!   `/metrics`, the Toxiproxy-compatible proxies and toxics, and the control page at `/ui`
@@ -59,15 +60,17 @@
 //!   `brownout ca` prints it.
 //! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
 //!   calls), shared by the config, the data path, the journal and the reports; a leaf.
-//! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown, HTML
-//!   and terminal lines.
+//! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
+//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
+//!   same words (`report::words`).
 //! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
 //!   from the raw serde structs the validator reads, the fault kinds' table and the README's
 //!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
-//! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
+//! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
 //!   -> `model.rs`; `config::fault` validates one fault from a file, an admin JSON body or a
 //!   request's fault headers (`config::fault::header`).
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
@@ -93,7 +96,9 @@
 //! - `fault` does no I/O, and its decisions read no clock: they take the
 //!   time (tokio's `Instant`) and a seed as arguments, so the same seed and
 //!   traffic give the same decisions. The one clock read is a plan swap
-//!   (`FaultSwitch::set`), which stamps new faults with when they became active.
+//!   (`FaultSwitch::set`), which stamps new faults with when they became active;
+//!   the one side effect of a decision is a relaxed count of what each fault
+//!   was eligible for, which no decision reads.
 //! - A fault kind's name and keys are written once, in `fault::kinds::KINDS`.
 //! - The data path counts time on tokio's clock, so tests can pause it.
 //! - The data path never locks to read faults: a plan swap is one atomic
@@ -103,6 +108,8 @@
 //! - The data path never waits on the recorder: the layer copies fields into
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.
+//! - A verdict never holds by silence: what no rule covers is listed, and a
+//!   run whose faults never fired or whose users never came is `inconclusive`.
 //! - One owner writes the faults during a run (the run controller); every
 //!   way a run ends clears them first, a panic included. At most one run is
 //!   in progress.

@@ -170,13 +170,20 @@ fn init_tracing(format: LogFormat, recorder: Option<RecordLayer>) {
     // Recorded events (faults on and off, phases) go to the journal; the
     // log shows them only when asked for with RUST_LOG.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,brownout::record=warn"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour());
     let fmt = match format {
         LogFormat::Pretty => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),
     };
     let record = recorder.map(|r| r.with_filter(filter_fn(|meta| meta.target() == brownout::record::fields::RECORD)));
     tracing_subscriber::registry().with(fmt.with_filter(filter)).with(record).init();
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything
+/// (no-color.org): a log redirected to a file stays plain text.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

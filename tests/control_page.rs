@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::free_port;
-use crate::support::webdriver::{browser_or_skip, http, Browser, WAIT};
+use crate::support::http1::http;
+use crate::support::webdriver::{self, Session, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_brownout");
 const TOKEN: &str = "s3cret-t0ken";
@@ -117,6 +118,19 @@ impl Drop for Proxy {
     }
 }
 
+/// ChromeDriver and Chromium, or `None` after saying the test is skipped;
+/// under CI (`CI=true`) a missing one fails the test instead.
+fn browser_or_skip() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    if let Some(found) = webdriver::find() {
+        return Some(found);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("chromium or chromedriver not found, and CI=true: apt-get install chromium chromium-driver");
+    }
+    println!("skipped: chromium and chromedriver are needed (apt-get install chromium chromium-driver)");
+    None
+}
+
 /// Keeps a screenshot: checked to be a PNG, and written into `tests/`
 /// when `BROWNOUT_UPDATE_SCREENSHOTS=1`.
 fn keep_screenshot(png: &[u8], name: &str) {
@@ -128,7 +142,7 @@ fn keep_screenshot(png: &[u8], name: &str) {
 }
 
 /// The feed row of a request to `path` at `listener`, as `status|fault`, once it shows.
-fn feed_row(b: &Browser, listener: &str, path: &str) -> String {
+fn feed_row(b: &Session, listener: &str, path: &str) -> String {
     let script = format!(
         "const r = [...document.querySelectorAll('tr.feed-row')].find(r => r.cells[1].textContent === {listener:?} && r.cells[3].textContent === {path:?});
          return r ? r.querySelector('.st').textContent + '|' + r.querySelector('.fault-name').textContent : null;"
@@ -138,10 +152,11 @@ fn feed_row(b: &Browser, listener: &str, path: &str) -> String {
 
 #[test]
 fn the_page_adds_a_fault_sees_a_request_fail_turns_it_off_and_stops_a_run() {
-    let Some((chromium, chromedriver)) = browser_or_skip() else { return };
+    let Some((chromedriver, chromium)) = browser_or_skip() else { return };
     let proxy = Proxy::start("page", true);
-    let b = Browser::start(&chromium, &chromedriver, free_port());
-    b.go(&format!("http://{}/ui", proxy.admin));
+    let b = Session::start(&chromedriver, &chromium);
+    b.viewport(1400, 1100, false);
+    b.open(&format!("http://{}/ui", proxy.admin));
 
     // The token, asked for once; the session cookie is out of the page's reach.
     b.wait_for("the token form", "return !document.getElementById('login').classList.contains('hidden');");
@@ -154,7 +169,7 @@ fn the_page_adds_a_fault_sees_a_request_fail_turns_it_off_and_stops_a_run() {
     b.type_into("#token", TOKEN);
     b.click("#login-submit");
     b.wait_for("the control page", "return document.querySelector('#fault-kind option[value=error]') !== null;");
-    assert_eq!(b.run("return document.cookie.includes('brownout_session');", json!([])), json!(false));
+    assert_eq!(b.run("return document.cookie.includes('brownout_session');"), json!(false));
 
     // A bad value gets the API's own message; a good one adds the fault.
     b.click("#fault-kind option[value=error]");
@@ -193,7 +208,7 @@ fn the_page_adds_a_fault_sees_a_request_fail_turns_it_off_and_stops_a_run() {
         "const s = document.getElementById('sample-body'); return s && s.textContent;",
     );
     assert_eq!(body, json!("payments are down"));
-    let headers = b.run("return document.getElementById('sample-headers').textContent;", json!([]));
+    let headers = b.run("return document.getElementById('sample-headers').textContent;");
     assert!(headers.as_str().is_some_and(|h| h.contains("content-length: 17")), "{headers}");
     keep_screenshot(&b.screenshot(), "control-page-screenshot.png");
     b.click("#feed-listener option[value='']");
@@ -247,7 +262,7 @@ fn other_origin(html: String) -> String {
 
 #[test]
 fn a_page_of_another_origin_can_neither_read_nor_change_anything() {
-    let Some((chromium, chromedriver)) = browser_or_skip() else { return };
+    let Some((chromedriver, chromium)) = browser_or_skip() else { return };
     let proxy = Proxy::start("cross", false);
     let admin = &proxy.admin;
     let page = format!(
@@ -273,11 +288,12 @@ fn a_page_of_another_origin_can_neither_read_nor_change_anything() {
         </script>"#
     );
     let evil = other_origin(page);
-    let b = Browser::start(&chromium, &chromedriver, free_port());
+    let b = Session::start(&chromedriver, &chromium);
+    b.viewport(1400, 1100, false);
     // The browser has the page's session cookie before it visits the other site.
-    b.go(&format!("http://{admin}/ui"));
+    b.open(&format!("http://{admin}/ui"));
     b.wait_for("the control page", "return document.querySelector('#fault-kind option') !== null;");
-    b.go(&format!("http://{evil}/"));
+    b.open(&format!("http://{evil}/"));
     let result = b.wait_for("the other origin's attempts", "return document.title === 'done' && window.result;");
     assert_eq!(result["read"], json!("blocked TypeError"), "the other origin read: {result}");
     assert_eq!(result["state"], json!("blocked TypeError"), "the other origin read: {result}");

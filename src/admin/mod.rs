@@ -6,7 +6,7 @@
 //! was wrong.
 //!
 //! `guard.rs` decides who may ask, `faults.rs` serves `/targets` and their
-//! faults (added, switched off and on), `runs.rs` the runs, `toxiproxy.rs`
+//! faults (added, switched off and on), `runs.rs` the runs, `toxiproxy/`
 //! the Toxiproxy-compatible proxies and toxics, `ui/` the control page and
 //! its sessions; this file routes and serves `/metrics`.
 

@@ -23,6 +23,12 @@ pub use model::*;
 pub use timeline::Timeline;
 pub use validate::parse_percent;
 
+/// The SHA-256 of `text` in lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment, FileError> {
     let text =

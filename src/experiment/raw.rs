@@ -50,6 +50,8 @@ pub struct RawHypothesis {
     pub slo: Vec<Spanned<RawSlo>>,
     #[serde(default)]
     pub graceful: Vec<Spanned<RawGracefulRule>>,
+    /// `"warn"` or `"fail"`: what a degradation no rule covers does.
+    pub unchecked: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

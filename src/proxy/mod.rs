@@ -121,8 +121,16 @@ impl Proxy {
             });
         }
         let mut targets = Vec::new();
-        let seed = config.seed.unwrap_or_else(random_seed);
-        info!(seed, "fault decisions seeded; set seed = {seed} in the config to repeat them");
+        // Only a seed brownout picked needs saying how to repeat it; a given
+        // one (a config's, an experiment's, the demo's) is in its file already.
+        let seed = match config.seed {
+            Some(seed) => seed,
+            None => {
+                let seed = random_seed();
+                info!(seed, "fault decisions seeded at random; set seed = {seed} in the config to repeat them");
+                seed
+            }
+        };
         for t in &config.targets {
             let who = format!("target {}", t.name);
             let switch = Arc::new(FaultSwitch::new(&t.name, seed, t.faults.clone()));

@@ -39,6 +39,10 @@ pub struct Entry {
     pub fault_kind: Option<String>,
     pub configured: Option<String>,
     pub count: u64,
+    /// How many requests or connections a fault was eligible for (`fault_off`).
+    pub eligible: Option<u64>,
+    /// A fault whose effect cannot be counted (`fault_on`).
+    pub uncounted: bool,
     pub class: Option<Class>,
     pub body: Option<String>,
     pub headers: Option<String>,
@@ -81,7 +85,14 @@ impl Visit for Entry {
             fields::BYTES_IN => self.bytes_in = value,
             fields::BYTES_OUT => self.bytes_out = value,
             fields::FAULT_COUNT | fields::PHASE_FAULTS => self.count = value,
+            fields::FAULT_ELIGIBLE => self.eligible = Some(value),
             _ => {}
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == fields::FAULT_UNCOUNTED {
+            self.uncounted = value;
         }
     }
 

@@ -91,6 +91,8 @@ impl Recorder {
             seed: run.seed,
             listeners: run.listeners,
             experiment: run.experiment,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            command: Some(std::env::args().collect()),
         };
         let writer_live = live.clone();
         let writer = std::thread::Builder::new()
@@ -298,6 +300,7 @@ impl Writer {
                     fault: e.fault.unwrap_or_default(),
                     kind: e.fault_kind.unwrap_or_default(),
                     configured: e.configured.unwrap_or_default(),
+                    uncounted: e.uncounted,
                 })
             }
             fields::TYPE_FAULT_OFF => Line::FaultOff(FaultOff {
@@ -305,6 +308,7 @@ impl Writer {
                 target: e.target,
                 fault: e.fault.unwrap_or_default(),
                 applied: e.count,
+                eligible: e.eligible,
             }),
             fields::TYPE_PHASE => Line::Phase(PhaseLine { t: end, name: e.phase.unwrap_or_default(), faults: e.count }),
             fields::TYPE_ABORT => Line::Abort(AbortLine {

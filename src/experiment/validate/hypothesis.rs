@@ -11,7 +11,7 @@ use super::Validator;
 use crate::config;
 use crate::experiment::{raw, Guardrail, Load, Metric};
 use crate::record::classify::GracefulRules;
-use crate::record::journal::{GracefulCheck, Hypothesis, Slo};
+use crate::record::journal::{GracefulCheck, Hypothesis, Slo, UncheckedPolicy};
 use crate::record::route::matches as route_matches;
 
 /// `"99%"`, `"99.9%"` or `"0.5%"` as a fraction.
@@ -95,6 +95,19 @@ impl Validator<'_> {
         let mut h = Hypothesis::default();
         let mut rules = GracefulRules::default();
         let Some(raw) = raw else { return (h, rules) };
+        if let Some(u) = &raw.unchecked {
+            match u.get_ref().as_str() {
+                "warn" => h.unchecked = UncheckedPolicy::Warn,
+                "fail" => h.unchecked = UncheckedPolicy::Fail,
+                other => {
+                    self.problem(
+                        u.span().start,
+                        "hypothesis.unchecked".into(),
+                        format!("must be \"warn\" or \"fail\", got {other:?}"),
+                    );
+                }
+            }
+        }
         for (i, s) in raw.slo.iter().enumerate() {
             let key = format!("hypothesis.slo[{i}]");
             let slo = s.get_ref();
