@@ -281,6 +281,9 @@ impl Writer {
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
+                let mut item = feed_item(&e, "tcp", latency_ms, origin);
+                item.method = "TCP".into();
+                self.live.feed.push(item);
                 Line::Connection(Connection {
                     t,
                     listener: e.target,
