@@ -80,6 +80,8 @@ pub struct RawTarget {
     pub tls: Option<Spanned<super::tls::RawTls>>,
     /// HTTP only: read the application's W3C `traceparent` (default true).
     pub trace_context: Option<Spanned<bool>>,
+    /// Faults requests may choose by header (`x-envoy-fault-*`, `x-brownout-fault`).
+    pub header_faults: Option<Spanned<super::header_faults::RawHeaderFaults>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod grpc;
+pub mod http1;
 pub mod otel;
 pub mod sample_report;
 pub mod upstream;
