@@ -1,7 +1,10 @@
 //! The demo's shop and the dependencies it calls, all in-process on
 //! loopback. Some journeys degrade gracefully (a sentence, a cached
 //! fallback, `Retry-After`), some do not (a leaked stack trace), so the
-//! report has something to say.
+//! report has something to say. The shop propagates W3C trace context as
+//! any OpenTelemetry SDK does: each call it makes carries a `traceparent`
+//! of the trace of the request it serves, so the report attributes each
+//! journey's failures by trace.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -90,14 +93,29 @@ struct Call {
     body: Bytes,
 }
 
+/// The `traceparent` of a call made while serving a request that carried
+/// `incoming`: the same trace, under a span of the shop's own (its client
+/// span, as an instrumented application makes one per call); none when the
+/// request came without trace context.
+fn child_traceparent(incoming: Option<&http::HeaderValue>) -> Option<http::HeaderValue> {
+    let parent = crate::trace_context::parse(incoming?.as_bytes())?;
+    let ours = crate::trace_context::SpanIds::under(Some(parent));
+    http::HeaderValue::from_bytes(&ours.traceparent()).ok()
+}
+
 async fn call(
     client: &Client<HttpConnector, Full<Bytes>>,
     method: Method,
     to: SocketAddr,
     path: &str,
     wait: Duration,
+    trace: Option<&http::HeaderValue>,
 ) -> Option<Call> {
-    let req = Request::builder().method(method).uri(format!("http://{to}{path}")).body(Full::new(Bytes::new())).ok()?;
+    let mut req = Request::builder().method(method).uri(format!("http://{to}{path}"));
+    if let Some(traceparent) = child_traceparent(trace) {
+        req = req.header(crate::trace_context::TRACEPARENT, traceparent);
+    }
+    let req = req.body(Full::new(Bytes::new())).ok()?;
     let resp = tokio::time::timeout(wait, client.request(req)).await.ok()?.ok()?;
     let status = resp.status().as_u16();
     let body = tokio::time::timeout(wait, resp.into_body().collect()).await.ok()?.ok()?.to_bytes();
@@ -121,9 +139,11 @@ pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr>
         async move {
             let (client, up) = &*ctx;
             let path = req.uri().path().to_string();
+            let trace = req.headers().get(crate::trace_context::TRACEPARENT).cloned();
+            let trace = trace.as_ref();
             match (req.method().as_str(), path.as_str()) {
                 // Graceful: a sentence and Retry-After when payments fails.
-                ("POST", "/checkout") => match call(client, Method::POST, up.payments, "/v1/charges", Duration::from_secs(2)).await {
+                ("POST", "/checkout") => match call(client, Method::POST, up.payments, "/v1/charges", Duration::from_secs(2), trace).await {
                     Some(c) if c.status < 300 => text(200, "Order placed. Thank you!"),
                     _ => {
                         let mut r = text(503, "Payments are taking a short break. Your cart is saved; please try again in a minute.");
@@ -132,7 +152,7 @@ pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr>
                     }
                 },
                 // Graceful while auth is merely slow; past 800 ms it gives up politely.
-                ("POST", "/login") => match call(client, Method::POST, up.auth, "/v1/token", Duration::from_millis(800)).await {
+                ("POST", "/login") => match call(client, Method::POST, up.auth, "/v1/token", Duration::from_millis(800), trace).await {
                     Some(c) if c.status < 300 => text(200, "Welcome back!"),
                     _ => {
                         let mut r = text(503, "Signing in is slow right now, please try again in a few seconds.");
@@ -142,7 +162,7 @@ pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr>
                 },
                 // Ungraceful: the database error leaks straight to the user.
                 ("GET", p) if p.starts_with("/products/") => {
-                    match call(client, Method::GET, up.inventory, "/v1/stock/42", Duration::from_secs(2)).await {
+                    match call(client, Method::GET, up.inventory, "/v1/stock/42", Duration::from_secs(2), trace).await {
                         Some(c) if c.status < 300 => text(200, &String::from_utf8_lossy(&c.body)),
                         Some(c) => text(
                             500,
@@ -155,7 +175,7 @@ pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr>
                     }
                 }
                 // Graceful: cached results when the search quota runs out.
-                ("GET", "/search") => match call(client, Method::GET, up.search, "/v1/search?q=lamp", Duration::from_secs(1)).await {
+                ("GET", "/search") => match call(client, Method::GET, up.search, "/v1/search?q=lamp", Duration::from_secs(1), trace).await {
                     Some(c) if c.status < 300 => text(200, &String::from_utf8_lossy(&c.body)),
                     _ => {
                         let mut r = text(200, r#"{"results": ["lamp"], "note": "showing cached results"}"#);
@@ -164,12 +184,12 @@ pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr>
                     }
                 },
                 // Slow when the export is throttled, but it arrives.
-                ("GET", "/export") => match call(client, Method::GET, up.export, "/v1/export.csv", Duration::from_secs(30)).await {
+                ("GET", "/export") => match call(client, Method::GET, up.export, "/v1/export.csv", Duration::from_secs(30), trace).await {
                     Some(c) if c.status < 300 => text(200, &String::from_utf8_lossy(&c.body)),
                     _ => text(502, "Bad Gateway"),
                 },
                 // Graceful: sign-up succeeds and the CRM sync is queued.
-                ("POST", "/signup") => match call(client, Method::POST, up.crm, "/v1/contacts", Duration::from_millis(500)).await {
+                ("POST", "/signup") => match call(client, Method::POST, up.crm, "/v1/contacts", Duration::from_millis(500), trace).await {
                     Some(c) if c.status < 300 => text(201, "Welcome aboard!"),
                     _ => text(201, "Welcome aboard! (We will finish setting up your account shortly.)"),
                 },
