@@ -32,5 +32,6 @@ mod schema_files;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;
+mod trace_attribution;
 mod trace_context;
 mod verdicts;
