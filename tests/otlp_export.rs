@@ -4,7 +4,8 @@
 //! semantic conventions, brownout's attributes and an event at each
 //! injection, under the configured service name and with the configured
 //! headers. With the collector down, the data path answers as before and
-//! every span is counted as dropped, in `/metrics` and the report.
+//! every span is counted as dropped, in `/metrics` and the report; one
+//! that comes back after refusing gets the spans that come after.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -233,4 +234,60 @@ async fn with_the_collector_down_requests_pass_as_before_and_every_span_is_count
     assert_eq!(report.headline.availability, Some(1.0));
     let md = brownout::report::markdown::render(&report);
     assert!(md.contains("**Spans:** 0 spans sent to the OpenTelemetry collector, 200 dropped"), "{md}");
+}
+
+/// `/metrics`' count of `name`.
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
+#[tokio::test]
+async fn a_collector_that_refused_a_batch_gets_the_spans_that_come_after_it() {
+    let (collector, receiver) = Receiver::start_refusing(1).await;
+    let app = upstream::mirror().await;
+    let db = upstream::tcp_echo().await;
+    std::env::set_var("BROWNOUT_TEST_OTLP_KEY", "k-123");
+    let text = config(&format!("http://{collector}"), app, db);
+    let parsed = brownout::config::parse("otlp.toml", &text, None).expect("config");
+    let dir = temp_dir("back");
+    let info = RunInfo { title: "back".into(), seed: Some(7), listeners: vec!["observer".into()], experiment: None };
+    let recorder = Recorder::start(&dir, info).expect("recorder");
+    let layer = RecordLayer::new();
+    layer.attach(recorder.sink());
+    let exporter = brownout::app::export_spans(&parsed, &layer).expect("exporter").expect("telemetry configured");
+    support::quiet_global_subscriber();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        layer,
+    ));
+    let proxy = support::start_recorded(&text, recorder.live()).await;
+
+    // Requests go on until the first batch has been refused and a later one
+    // taken (each batch waits a second; the exporter backs off a second
+    // after a refusal), within a bounded number of rounds.
+    let mut sent = 0;
+    for round in 0..40 {
+        for i in 0..5 {
+            assert_eq!(send(proxy.addr("observer"), "GET", &format!("/r/{round}/{i}"), None).await, 200);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let (_, metrics) = call(proxy.addr("admin"), "GET", "/metrics", "", &[]).await;
+        sent = metric(&metrics, "brownout_spans_exported_total");
+        if sent > 0 {
+            assert!(metric(&metrics, "brownout_spans_dropped_total") > 0, "the refused batch is counted: {metrics}");
+            break;
+        }
+    }
+    assert!(sent > 0, "no span reached the collector after it refused one batch");
+    proxy.stop().await;
+    let journal = recorder.finish(Outcome::Stopped).expect("journal");
+    exporter.finish(std::time::Duration::from_secs(5));
+    let report = brownout::report::from_file(&journal).expect("report");
+    let spans = report.spans.expect("spans counted");
+    assert_eq!(spans.sent + spans.dropped, report.headline.requests, "every span sent or counted dropped");
+    assert!(spans.dropped > 0 && spans.sent > 0, "{spans:?}");
+    assert!(!receiver.exports.lock().unwrap().is_empty(), "the collector kept what it took");
 }

@@ -11,7 +11,8 @@
 //!
 //! `span.rs` turns an entry into a span, `client.rs` sends a batch; this
 //! file is the thread: it gathers spans and sends a batch when it is full
-//! or a second old.
+//! or a second old. After a failed export it backs off (1 s, doubling up
+//! to 16 s), dropping and counting spans without making them meanwhile.
 
 mod client;
 pub mod span;
@@ -47,6 +48,11 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// How often a collector that keeps failing is logged.
 const WARN_EVERY: Duration = Duration::from_secs(30);
+/// After a failed export, how long spans are dropped without being made
+/// or sent (doubling while the collector keeps failing, up to the most):
+/// a collector that is down then costs the process next to nothing.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MOST: Duration = Duration::from_secs(16);
 
 /// A running exporter: the sink to attach, its counts, and its thread.
 pub struct Exporter {
@@ -79,6 +85,7 @@ impl Exporter {
             spans: Vec::new(),
             oldest: None,
             failing: None,
+            backoff: None,
         };
         let thread = std::thread::Builder::new().name("brownout-otlp".into()).spawn(move || batch.run())?;
         info!(endpoint = %telemetry.endpoint, service = %telemetry.service_name, "exporting spans over OTLP/HTTP");
@@ -142,6 +149,9 @@ struct Batch {
     oldest: Option<Instant>,
     /// Since when exports have failed, and when that was last logged.
     failing: Option<(Instant, Instant)>,
+    /// While exports fail: until when spans are dropped unmade, and the
+    /// next wait.
+    backoff: Option<(Instant, Duration)>,
 }
 
 impl Batch {
@@ -180,8 +190,13 @@ impl Batch {
     /// Moves queued entries into the batch, up to a full one; `true` when
     /// the queue is empty.
     fn take(&mut self) -> bool {
+        let dropping = self.backoff.is_some_and(|(until, _)| Instant::now() < until);
         while self.spans.len() < MAX_BATCH {
             match self.rx.try_recv() {
+                Ok(entry) if dropping && crate::record::is_exchange(&entry) => {
+                    self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.counts.done.fetch_add(1, Ordering::Release);
+                }
                 Ok(entry) => match span::of(&entry, &self.known) {
                     Some(s) => {
                         self.oldest.get_or_insert_with(Instant::now);
@@ -240,6 +255,11 @@ impl Batch {
         let counted = if posted.is_ok() { &self.counts.sent } else { &self.counts.dropped };
         counted.fetch_add(n, Ordering::Relaxed);
         self.counts.done.fetch_add(n, Ordering::Release);
+        self.backoff = match (&posted, self.backoff) {
+            (Ok(()), _) => None,
+            (Err(_), None) => Some((Instant::now() + BACKOFF_FIRST, BACKOFF_FIRST * 2)),
+            (Err(_), Some((_, wait))) => Some((Instant::now() + wait, (wait * 2).min(BACKOFF_MOST))),
+        };
         match posted {
             Ok(()) => {
                 if self.failing.take().is_some() {

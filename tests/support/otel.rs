@@ -92,14 +92,22 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> (SocketAddr, Receiver) {
+        Receiver::start_refusing(0).await
+    }
+
+    /// A receiver that answers the first `refuse` exports 503 (a collector
+    /// that is overloaded or restarting), keeping none of them.
+    pub async fn start_refusing(refuse: usize) -> (SocketAddr, Receiver) {
         let receiver = Receiver::default();
         let kept = receiver.exports.clone();
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let addr = upstream::http(move |req: Request<Incoming>| {
                     let kept = kept.clone();
+                    let refused = refused.clone();
                     async move {
                         if req.method() != http::Method::POST || req.uri().path() != "/v1/traces" {
                             let mut resp = Response::new(full("not found"));
@@ -108,6 +116,11 @@ impl Receiver {
                         }
                         let headers = req.headers().clone();
                         let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        if refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < refuse {
+                            let mut resp = Response::new(full("overloaded"));
+                            *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                            return resp;
+                        }
                         kept.lock().unwrap().push((headers, body));
                         Response::builder()
                             .header("content-type", "application/x-protobuf")
