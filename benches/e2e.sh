@@ -8,6 +8,7 @@
 #
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
+#   ONLY=traces benches/e2e.sh          # only the cost of trace context and span export
 #
 # Needs wrk and nginx (the upstream is an nginx serving static files);
 # haproxy is compared when installed. Two more tables follow: an HTTPS
@@ -20,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_RUN:-5}
 rounds=${ROUNDS:-2}
+only=${ONLY:-all}
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "e2e bench needs $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
 done
@@ -56,6 +58,18 @@ CONF
 }
 nginx_conf 18080 "root $work; location / { }"
 nginx_conf 18083 "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+ticks() { # user + system clock ticks of the given processes, all threads
+  local t=0 p
+  for p in $1; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
+}
+
+# ONLY=traces measures the cost of trace context and span export alone.
+if [ "$only" = all ]; then
 if [ "$have_haproxy" = yes ]; then
   cat > "$work/haproxy.cfg" <<CONF
 global
@@ -122,16 +136,7 @@ fi
 declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid
   [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
 if [ "$have_haproxy" = yes ]; then procs[haproxy]=$hpid; procs[haproxy-tcp]=$hpid; fi
-ticks() { # user + system clock ticks of the given processes, all threads
-  local t=0 p
-  for p in $1; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
 declare -A rps p50 p99 cpu
-to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
-}
 for round in $(seq "$rounds"); do
   for body in small big; do
     for conns in 64 1; do
@@ -180,6 +185,7 @@ for body in small big; do
 done
 echo
 echo "peak memory (VmHWM): brownout $(hwm $bpid) KiB, brownout recording $(hwm $rpid) KiB"
+fi
 
 # === HTTPS listener: TLS terminated, HTTP/1.1 to the upstream ===
 
@@ -335,5 +341,91 @@ CONF
   done
 }
 
-https_rows
-h2_rows
+# === The cost of trace context and span export ===
+
+# wrk, 64 connections, 16 B bodies, through four recording brownouts, each
+# with an observer and an HTTP target in front of the same upstream:
+# trace_context = false on both (off), trace context on (the default: the
+# observer starts a trace per request and forwards its traceparent; the
+# target reads the one wrk sends), and on with the OTLP exporter sending to
+# a collector (nginx answering 200 on /v1/traces) or to one that is down
+# (a closed port: every span dropped and counted).
+trace_rows() {
+  nginx_conf 18380 "location /v1/traces { return 200; } location / { return 404; }"
+  local variants=(off on export export-down)
+  declare -A base=([off]=18381 [on]=18383 [export]=18385 [export-down]=18387)
+  declare -A admin=([off]=18390 [on]=18391 [export]=18392 [export-down]=18393)
+  declare -A tpids
+  local v
+  for v in "${variants[@]}"; do
+    local ctx="" tel=""
+    [ "$v" = off ] && ctx="trace_context = false"
+    [ "$v" = export ] && tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:18380"'
+    [ "$v" = export-down ] && tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:18389"'
+    cat > "$work/brownout-trace-$v.toml" <<CONF
+[admin]
+listen = "127.0.0.1:${admin[$v]}"
+$tel
+[observer]
+listen = "127.0.0.1:${base[$v]}"
+upstream = "http://127.0.0.1:18080"
+$ctx
+[[target]]
+name = "http"
+protocol = "http"
+listen = "127.0.0.1:$((base[$v] + 1))"
+upstream = "http://127.0.0.1:18080"
+host = "keep"
+$ctx
+CONF
+    "$bin" proxy --config "$work/brownout-trace-$v.toml" --run-dir "$work/run-trace-$v" 2>"$work/brownout-trace-$v.log" &
+    pids+=($!); tpids[$v]=$!
+  done
+  sleep 1.5
+  local tp="traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+  declare -A trps tp50 tp99 tcpu
+  local round listener key out before after port hdr
+  for round in $(seq "$rounds"); do
+    for listener in observer target; do
+      for v in "${variants[@]}"; do
+        key="$v,$listener"
+        port=${base[$v]}; hdr=()
+        [ "$listener" = target ] && { port=$((port + 1)); hdr=(-H "$tp"); }
+        before=$(ticks "${tpids[$v]}")
+        out=$(wrk -t1 -c64 -d"${secs}s" --latency "${hdr[@]}" "http://127.0.0.1:$port/small" 2>&1)
+        after=$(ticks "${tpids[$v]}")
+        grep -q "Non-2xx" <<< "$out" && { echo "$key answered errors:" >&2; echo "$out" >&2; exit 1; }
+        trps[$key]=$(awk -v x="${trps[$key]:-0}" -v y="$(awk '/Requests\/sec/ { print $2 }' <<< "$out")" -v n="$rounds" 'BEGIN { print x + y / n }')
+        tp50[$key]=$(awk -v x="${tp50[$key]:-0}" -v y="$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")" -v n="$rounds" 'BEGIN { print x + y / n }')
+        tp99[$key]=$(awk -v x="${tp99[$key]:-0}" -v y="$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")" -v n="$rounds" 'BEGIN { print x + y / n }')
+        local n_done c
+        n_done=$(awk '/requests in/ { print $1 }' <<< "$out")
+        c=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n_done" 'BEGIN { print t * 1000000 / hz / n }')
+        tcpu[$key]=$(awk -v x="${tcpu[$key]:-0}" -v y="$c" -v r="$rounds" 'BEGIN { print x + y / r }')
+      done
+    done
+  done
+  echo
+  echo "Trace context and span export: wrk, 1 thread, 64 connections, 16 B bodies, recording, ${secs} s x ${rounds} rounds"
+  echo
+  echo "| listener | trace context | req/s | vs off | p50 | p99 | proxy CPU per request |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+  for listener in observer target; do
+    for v in "${variants[@]}"; do
+      key="$v,$listener"
+      printf "| %s | %s | %.0f | %.3fx | %.0f us | %.0f us | %.1f us |\n" "$listener" "$v" "${trps[$key]}" \
+        "$(awk -v a="${trps[$key]}" -v b="${trps[off,$listener]}" 'BEGIN { print a / b }')" \
+        "${tp50[$key]}" "${tp99[$key]}" "${tcpu[$key]}"
+    done
+  done
+  echo
+  for v in export export-down; do
+    echo "spans ($v): $(curl -s "http://127.0.0.1:${admin[$v]}/metrics" | awk '/^brownout_spans_(exported|dropped)_total/ { printf "%s %s  ", $1, $2 }')"
+  done
+}
+
+if [ "$only" = all ]; then
+  https_rows
+  h2_rows
+fi
+trace_rows
