@@ -4,6 +4,13 @@
 # proves a hot-path saving (or a regression) where wall-clock figures swim.
 #
 #   benches/callgrind.sh [BROWNOUT_BINARY] [REQUESTS]
+#   TRACES=off|on|export|export-down benches/callgrind.sh
+#
+# With TRACES, the listener is an observer (which starts a trace per
+# request and forwards its traceparent), recording, with trace_context =
+# false (off) or on, and with the OTLP exporter sending to a collector
+# (nginx answering 200 on /v1/traces) or to a closed port (export-down):
+# the instructions of every thread, the exporter's included, per request.
 #
 # An nginx upstream serves 16 bytes; brownout runs under callgrind with one
 # HTTP target (no fault, recorder off); wrk sends keep-alive requests; the
@@ -29,7 +36,8 @@ pid $work/nginx.pid;
 error_log $work/nginx.err warn;
 daemon off;
 events { worker_connections 1024; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:18180; root $work; location / { } } }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:18180; root $work; location / { } }
+  server { listen 127.0.0.1:18185; location /v1/traces { return 200; } } }
 CONF
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 cat > "$work/brownout.toml" <<CONF
@@ -41,7 +49,29 @@ protocol = "http"
 listen = "127.0.0.1:18181"
 upstream = "http://127.0.0.1:18180"
 CONF
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" proxy --config "$work/brownout.toml" --no-record \
+record=(--no-record)
+traces=${TRACES:-}
+if [ -n "$traces" ]; then
+  record=(--run-dir "$work/run")
+  ctx=""; tel=""
+  case "$traces" in
+    off) ctx="trace_context = false" ;;
+    on) ;;
+    export) tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:18185"' ;;
+    export-down) tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:18189"' ;;
+    *) echo "TRACES must be off, on, export or export-down" >&2; exit 2 ;;
+  esac
+  cat > "$work/brownout.toml" <<CONF
+[admin]
+listen = "127.0.0.1:18184"
+$tel
+[observer]
+listen = "127.0.0.1:18181"
+upstream = "http://127.0.0.1:18180"
+$ctx
+CONF
+fi
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" proxy --config "$work/brownout.toml" "${record[@]}" \
   2> "$work/valgrind.log" & pids+=($!)
 vg=$!
 for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/18181) 2>/dev/null && break; sleep 0.1; done
@@ -53,8 +83,17 @@ local n = 0
 response = function() n = n + 1; if n >= $requests then wrk.thread:stop() end end
 done = function(summary) io.write(string.format("requests %d\n", summary.requests)) end
 LUA
-sent=$(wrk -t1 -c4 -d600s -s "$work/count.lua" http://127.0.0.1:18181/small | awk '/^requests/ {print $2}')
+if [ -z "$traces" ]; then
+  sent=$(wrk -t1 -c4 -d600s -s "$work/count.lua" http://127.0.0.1:18181/small | awk '/^requests/ {print $2}')
+else
+  # The observer's run stalls wrk's Lua stop under callgrind: a fixed time
+  # instead, and wrk's own count of the requests it completed.
+  sent=$(wrk -t1 -c4 -d"${TRACE_SECONDS:-10}s" http://127.0.0.1:18181/small | awk '/requests in/ {print $1}')
+fi
+# The recorder and the exporter finish what the requests queued (a batch
+# waits up to a second) before the count is taken.
+[ -n "$traces" ] && sleep 3
 callgrind_control --dump "$vg" > /dev/null
 sleep 1
 total=$(cat "$work"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s}')
-echo "requests $sent, instructions $total, per request $((total / sent))"
+echo "${traces:+traces $traces: }requests $sent, instructions $total, per request $((total / sent))"

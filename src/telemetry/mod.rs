@@ -169,7 +169,10 @@ impl Batch {
                 let stopping = self.stopping.load(Ordering::Acquire);
                 let drained = self.take();
                 let asked = drained && self.counts.flush_asked.swap(false, Ordering::AcqRel);
-                let due = asked || self.oldest.is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
+                // While the collector fails, the first spans after a backoff
+                // go at once, a small probe, rather than a whole batch made
+                // and encoded for nothing.
+                let due = asked || self.backoff.is_some() || self.oldest.is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
                 if self.spans.len() >= MAX_BATCH || (due || stopping) && !self.spans.is_empty() {
                     self.export().await;
                     continue;
