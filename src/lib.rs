@@ -67,8 +67,9 @@
 //!   ids), shared by the data path, the journal, the exporter and the reports; a leaf.
 //! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
 //!   calls), shared by the config, the data path, the journal and the reports; a leaf.
-//! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
-//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by trace
+//!   (`report::traces`: each user request linked to the faults its trace's dependency calls met)
+//!   or else by time (faults on together as one row), what no rule covers and why a run proves nothing;
 //!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
 //!   same words (`report::words`).
 //! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
