@@ -83,13 +83,18 @@ impl Session {
     }
 
     fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body).unwrap_or_else(|(path, error)| panic!("{path}: {error}"))
+    }
+
+    /// A command, or the path and WebDriver's error when it answered one.
+    fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, (String, Value)> {
         let path = format!("/session/{}{path}", self.id);
         let body = (!body.is_null()).then_some(body);
         let answer = request(self.port, method, &path, body.as_ref()).unwrap_or_else(|e| panic!("{path}: {e}"));
         if answer["value"].get("error").is_some() {
-            panic!("{path}: {}", answer["value"]);
+            return Err((path, answer["value"].clone()));
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     /// Makes the page a phone's (or a desktop's) viewport, `width` CSS pixels wide.
@@ -126,8 +131,17 @@ impl Session {
 
     /// Clicks the element `css` selects, as a user would (WebDriver's element click).
     pub fn click(&self, css: &str) {
-        let el = self.element(css);
-        self.command("POST", &format!("/element/{el}/click"), json!({}));
+        // A live page may draw the element again between finding it and
+        // clicking it ("stale element reference"): it is found again, a
+        // few times at most.
+        for attempt in 0..5 {
+            let el = self.element(css);
+            match self.try_command("POST", &format!("/element/{el}/click"), json!({})) {
+                Ok(_) => return,
+                Err((_, error)) if error["error"] == "stale element reference" && attempt < 4 => {}
+                Err((path, error)) => panic!("{path}: {error}"),
+            }
+        }
     }
 
     /// Types `text` into the element `css` selects, after clearing it.
