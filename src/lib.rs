@@ -58,19 +58,27 @@
 //! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
 //!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
-//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//!   (faults on together as one row), what no rule covers and why a run proves nothing, the
+//!   standards' checks per route and the unclassified routes;
 //!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
 //!   same words (`report::words`).
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
-//!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
+//!   `validate/hypothesis.rs` the hypothesis and guardrails, `validate/standards.rs` what it
+//!   inherits of the standards) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
+//! - [`standards`]: standards files (`standards.toml`): `raw.rs` mirror -> `validate.rs` -> the
+//!   model (tiers, interaction classes, what a graceful failure is everywhere, each service's routes
+//!   and their classes), and where they are found (`--standards`, `BROWNOUT_STANDARDS`, beside the
+//!   experiment or its config). Experiments inherit them in `experiment/validate/standards.rs`:
+//!   stricter rules kept, looser ones refused.
 //! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
 //!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
 //! - [`record`]: the vocabulary every layer above shares and the recording itself: field names,
 //!   the journal's lines and words (origin, class, outcome, the hypothesis), route templates and
-//!   patterns, the recording layer and writer, live aggregates, guardrail windows, requests in
+//!   patterns, what a run inherited of the standards (`record::standards`: its routes' classes),
+//!   the recording layer and writer, live aggregates, guardrail windows, requests in
 //!   flight, graceful classification.
 //!
 //! The HTTP path is not a tower stack. A plain pass-through of bytes was
@@ -111,6 +119,8 @@
 //! - No body is buffered whole: request and response bodies stream through,
 //!   and TCP copies use fixed buffers per direction.
 //! - Nothing binds before the whole config is valid.
+//! - An experiment never loosens a standard: a rule looser than one on the
+//!   same journey is refused by validation, naming the standard.
 
 pub mod admin;
 pub mod app;
@@ -124,4 +134,5 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod standards;
 pub mod tls;

@@ -17,6 +17,10 @@ struct Cli {
     /// How log lines look (filter them with RUST_LOG, e.g. RUST_LOG=brownout=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty, global = true)]
     log_format: LogFormat,
+    /// The standards file experiments inherit [default: $BROWNOUT_STANDARDS, else
+    /// standards.toml beside the experiment or its config].
+    #[arg(long, global = true, value_name = "FILE")]
+    standards: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,11 +116,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let standards = brownout::standards::Lookup::from_flag(cli.standards);
     let result = match cli.command {
-        Command::Proxy { config, run_dir, no_record } => proxy(cli.log_format, config, run_dir, no_record),
+        Command::Proxy { config, run_dir, no_record } => proxy(cli.log_format, config, run_dir, no_record, standards),
         Command::Check { files } => {
             init_tracing(cli.log_format, None);
-            check(&files)
+            check(&files, &standards)
         }
         Command::Ca { path } => ca(path),
         Command::Report { journal, out } => {
@@ -124,8 +129,10 @@ fn main() -> ExitCode {
             report(&journal, out)
         }
         Command::Demo { quick, open, run_dir } => demo(cli.log_format, quick, open, run_dir),
-        Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None),
-        Command::Load { file, duration, run_dir } => run_file(cli.log_format, &file, run_dir, false, Some(duration)),
+        Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None, &standards),
+        Command::Load { file, duration, run_dir } => {
+            run_file(cli.log_format, &file, run_dir, false, Some(duration), &standards)
+        }
         Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
     };
     match result {
@@ -173,11 +180,18 @@ fn stop(runtime: tokio::runtime::Runtime) {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 }
 
-fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: bool) -> anyhow::Result<ExitCode> {
+fn proxy(
+    format: LogFormat,
+    path: PathBuf,
+    run_dir: Option<PathBuf>,
+    no_record: bool,
+    standards: brownout::standards::Lookup,
+) -> anyhow::Result<ExitCode> {
     let config = config::load(&path)?;
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir(""));
     let session = ProxySession::start(config, &path, dir.clone(), !no_record)
-        .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
+        .with_context(|| format!("cannot write a journal in {}", dir.display()))?
+        .with_standards(standards);
     init_tracing(format, Some(session.layer()));
     let runtime = runtime()?;
     runtime.block_on(session.serve(app::signals::shutdown()))?;
@@ -205,13 +219,17 @@ fn report(journal: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check(files: &[PathBuf], standards: &brownout::standards::Lookup) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in files {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        // Experiments and configs are told apart by their content.
+        // Experiments, standards and configs are told apart by their content.
         let understood = if experiment::looks_like_experiment(&text) {
-            experiment::load(path).map(|exp| exp.describe())
+            experiment::load_with(path, standards).map(|exp| exp.describe())
+        } else if brownout::standards::looks_like_standards(&text)
+            || path.file_name().is_some_and(|n| n == brownout::standards::FILE_NAME)
+        {
+            brownout::standards::load(path).map(|s| s.describe())
         } else {
             config::load(path).map(|config| config.describe())
         };
@@ -247,8 +265,9 @@ fn run_file(
     run_dir: Option<PathBuf>,
     quiet: bool,
     load_only: Option<std::time::Duration>,
+    standards: &brownout::standards::Lookup,
 ) -> anyhow::Result<ExitCode> {
-    let mut exp = experiment::load(path)?;
+    let mut exp = experiment::load_with(path, standards)?;
     if let Some(duration) = load_only {
         anyhow::ensure!(exp.load.is_some(), "{}: has no [load] section to drive", path.display());
         exp = exp.load_only(duration);

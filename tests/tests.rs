@@ -25,6 +25,7 @@ mod load_driver;
 mod recording;
 mod report_html;
 mod report_phone;
+mod standards;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;

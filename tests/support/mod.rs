@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod grpc;
+pub mod little_shop;
+pub mod runs;
 pub mod sample_report;
 pub mod upstream;
 pub mod webdriver;

@@ -274,6 +274,8 @@ mod tests {
             verdict: None,
             steady_state: None,
             reproduce: Default::default(),
+            standards: None,
+            schedule: None,
         }
     }
 
