@@ -71,7 +71,7 @@
 //!   and their classes), and where they are found (`--standards`, `BROWNOUT_STANDARDS`, beside the
 //!   experiment or its config). Experiments inherit them in `experiment/validate/standards.rs`:
 //!   stricter rules kept, looser ones refused.
-//! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
+//! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
 //!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.

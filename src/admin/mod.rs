@@ -5,7 +5,7 @@
 //! what was wrong.
 //!
 //! `guard.rs` decides who may ask, `faults.rs` serves `/targets` and their
-//! ad-hoc faults, `runs.rs` the runs, `toxiproxy.rs` the Toxiproxy-compatible
+//! ad-hoc faults, `runs.rs` the runs, `toxiproxy/` the Toxiproxy-compatible
 //! proxies and toxics; this file routes and serves `/metrics`.
 
 mod faults;

@@ -1,7 +1,7 @@
 //! Proxy configuration: the raw serde mirror, validation, and the model.
 //!
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
-//! as strings (durations, addresses), `validate.rs` turns the raw form into
+//! as strings (durations, addresses), `validate/` turns the raw form into
 //! the model of `model.rs`, `fault/` does the same for one fault,
 //! `tls.rs` reads a listener's `tls`, `error.rs` says what is wrong and
 //! where, and `describe.rs` says what was understood. This file holds the entry points.
