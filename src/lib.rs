@@ -29,6 +29,11 @@
 //!   (`app::schedule`).
 //! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`
 //!   (the shop also starts on `config/shop.toml`'s addresses, for the examples of `experiments/`).
+//! - [`scoreboard`]: what many runs say together (`brownout scoreboard DIR`): every run's
+//!   `report.json` (else its journal) under a directory -> each experiment's verdicts over time
+//!   and staleness, a score per service, each journey's failures, each dependency's criticality,
+//!   each standard's compliance (pure, judged at a time given as an argument) -> JSON, Markdown
+//!   and one HTML page in the report's style.
 //! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
 //!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
 //! - [`run`]: the run controller: phases on the timeline, guardrails over sliding windows (and
@@ -134,5 +139,6 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod scoreboard;
 pub mod standards;
 pub mod tls;

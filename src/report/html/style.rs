@@ -3,7 +3,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 // Style
 
-pub(super) const CSS: &str = r#":root {
+pub(crate) const CSS: &str = r#":root {
   --sans: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial,
     sans-serif;
   --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace;
