@@ -86,9 +86,22 @@ enum Command {
         /// List the next run of each scheduled experiment and exit.
         #[arg(long)]
         list: bool,
-        /// Where each run's directory goes.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        /// Where each run's directory goes [default: the scoreboard's directory, else runs].
+        #[arg(long)]
+        runs: Option<PathBuf>,
+        /// Write each run under this directory and rebuild its scoreboard after each run.
+        #[arg(long, value_name = "DIR")]
+        scoreboard: Option<PathBuf>,
+    },
+    /// Read every run under a directory and write scoreboard.html, scoreboard.md and
+    /// scoreboard.json there: verdicts over time, staleness, each dependency's
+    /// criticality, compliance with the standards, a score per service.
+    Scoreboard {
+        /// A directory of runs (such as the runs/ of brownout schedule).
+        dir: PathBuf,
+        /// Open the HTML scoreboard in a browser afterwards.
+        #[arg(long)]
+        open: bool,
     },
     /// Rebuild report.json, report.md and report.html from a journal.
     Report {
@@ -133,7 +146,10 @@ fn main() -> ExitCode {
         Command::Load { file, duration, run_dir } => {
             run_file(cli.log_format, &file, run_dir, false, Some(duration), &standards)
         }
-        Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
+        Command::Schedule { dir, list, runs, scoreboard } => {
+            schedule(cli.log_format, &dir, list, runs, scoreboard, &standards)
+        }
+        Command::Scoreboard { dir, open } => scoreboard(&dir, open),
     };
     match result {
         Ok(code) => code,
@@ -288,6 +304,9 @@ fn run_file(
 fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     let prepared = runtime.block_on(brownout::demo::prepare(quick))?;
+    // Without --run-dir the run goes under runs/, and the scoreboard of runs/
+    // counts it with every run before it; with one, the scoreboard is of that run.
+    let board_dir = if run_dir.is_some() { None } else { Some(PathBuf::from("runs")) };
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir("-demo"));
     let recorder = Recorder::start(&dir, brownout::run::run_info(&prepared.experiment))
         .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
@@ -302,6 +321,12 @@ fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) ->
     stop(runtime);
     eprintln!("{}", terminal::routes(&finished.report));
     eprint!("{}", terminal::verdict(&finished.report, &finished.written));
+    // What many runs say together, from this one: run it again, or point
+    // `brownout scoreboard` at a directory of runs, to see history build up.
+    match brownout::scoreboard::rebuild(board_dir.as_deref().unwrap_or(&dir)) {
+        Ok((_, written)) => eprintln!("scoreboard {}", written.html.display()),
+        Err(e) => eprintln!("no scoreboard: {e}"),
+    }
     if open {
         open_in_browser(&finished.written.html);
     }
@@ -328,8 +353,23 @@ fn open_in_browser(path: &std::path::Path) {
 
 /// Runs due experiments one at a time, for ever; `--list` prints the next
 /// run of each and returns.
-fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let entries = app::schedule::schedule(dir)?;
+fn schedule(
+    format: LogFormat,
+    dir: &std::path::Path,
+    list: bool,
+    runs: Option<PathBuf>,
+    scoreboard: Option<PathBuf>,
+    standards: &brownout::standards::Lookup,
+) -> anyhow::Result<ExitCode> {
+    let runs = match (runs, &scoreboard) {
+        (Some(r), Some(s)) if r != *s => anyhow::bail!(
+            "--runs {} and --scoreboard {} name different directories: the scoreboard reads the runs under its own",
+            r.display(),
+            s.display()
+        ),
+        (r, s) => r.or_else(|| s.clone()).unwrap_or_else(|| PathBuf::from("runs")),
+    };
+    let entries = app::schedule::schedule(dir, standards)?;
     if list {
         let now = std::time::SystemTime::now();
         for e in &entries {
@@ -338,6 +378,25 @@ fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::pa
         return Ok(ExitCode::SUCCESS);
     }
     init_tracing(format, None);
-    app::schedule::run_forever(&entries, runs)?;
+    let plan = app::schedule::Plan {
+        exe: std::env::current_exe().context("cannot find the brownout binary to run experiments with")?,
+        runs,
+        scoreboard: scoreboard.is_some(),
+        standards: match standards {
+            brownout::standards::Lookup::File(f) => Some(f.clone()),
+            _ => None,
+        },
+    };
+    app::schedule::run_forever(&entries, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the scoreboard of a directory of runs and says where it is.
+fn scoreboard(dir: &std::path::Path, open: bool) -> anyhow::Result<ExitCode> {
+    let (board, written) = brownout::scoreboard::rebuild(dir)?;
+    eprint!("{}", brownout::scoreboard::summary(&board, &written));
+    if open {
+        open_in_browser(&written.html);
+    }
     Ok(ExitCode::SUCCESS)
 }
