@@ -34,8 +34,10 @@
 //!   and staleness, a score per service, each journey's failures, each dependency's criticality,
 //!   each standard's compliance (pure, judged at a time given as an argument) -> JSON, Markdown
 //!   and one HTML page in the report's style.
-//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
-//!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
+//! - [`admin`]: the admin API: guard (token, browsers, the control page's sessions, body size),
+//!   targets and ad-hoc faults (switched off and on), runs (start, status, stop, reports),
+//!   `/metrics`, the Toxiproxy-compatible proxies and toxics, and the control page at `/ui`
+//!   (`admin::ui`: one self-contained page polling the API, its sessions and page tokens).
 //! - [`run`]: the run controller: phases on the timeline, guardrails over sliding windows (and
 //!   requests in flight), the fail-open guard, supervision (a failing controller ends the run as
 //!   `failed`), progress, and the registry of runs.
@@ -49,8 +51,9 @@
 //!     upstream connections in `fast::pool`); anything else goes through hyper: the injector
 //!     (`inject`, with gRPC's answers and deadlines in `grpc`), what a fault may do to the client
 //!     connection (`conn`: reset, drain, abort), the pooled forwarder (`forward`, `pool`, and
-//!     `multiplex` for HTTP/2 upstreams), faulty and recorded bodies (`body`, `recorded`).
-//!     `proxy::http::dial` is the one upstream dial and idle limit both pools share.
+//!     `multiplex` for HTTP/2 upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request
+//!     chooses by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle
+//!     limit both pools share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
 //!     is active (`pass`), else a reader and writer with per-chunk faults (`pump`).
 //!   - [`proxy::reset`]: a stream that can close with RST.
@@ -67,6 +70,9 @@
 //!   standards' checks per route and the unclassified routes;
 //!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
 //!   same words (`report::words`).
+//! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
+//!   from the raw serde structs the validator reads, the fault kinds' table and the README's
+//!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails, `validate/standards.rs` what it
 //!   inherits of the standards) -> `model.rs`; the timeline and
@@ -77,7 +83,8 @@
 //!   experiment or its config). Experiments inherit them in `experiment/validate/standards.rs`:
 //!   stricter rules kept, looser ones refused.
 //! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
-//!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
+//!   -> `model.rs`; `config::fault` validates one fault from a file, an admin JSON body or a
+//!   request's fault headers (`config::fault::header`).
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
 //! - [`record`]: the vocabulary every layer above shares and the recording itself: field names,
@@ -139,6 +146,7 @@ pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod scoreboard;
 pub mod standards;
 pub mod tls;

@@ -125,6 +125,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the JSON Schema (draft 2020-12) of config or experiment files,
+    /// for editors (taplo, Even Better TOML) to complete and check keys.
+    Schema {
+        /// Which files the schema is for.
+        which: SchemaOf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaOf {
+    Config,
+    Experiment,
 }
 
 fn main() -> ExitCode {
@@ -150,6 +162,17 @@ fn main() -> ExitCode {
             schedule(cli.log_format, &dir, list, runs, scoreboard, &standards)
         }
         Command::Scoreboard { dir, open } => scoreboard(&dir, open),
+        Command::Schema { which } => {
+            let text = match which {
+                SchemaOf::Config => brownout::schema::render(brownout::schema::Of::Config),
+                SchemaOf::Experiment => brownout::schema::render(brownout::schema::Of::Experiment),
+            };
+            text.map(|t| {
+                print!("{t}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| anyhow::anyhow!("the schema could not be generated: {e}"))
+        }
     };
     match result {
         Ok(code) => code,

@@ -59,6 +59,8 @@ pub struct Target {
     /// Faults active from the start (`[[target.fault]]`).
     pub faults: Vec<crate::fault::Fault>,
     pub limits: ClientLimits,
+    /// What requests may ask for by header; `None`: fault headers pass on untouched.
+    pub header_faults: Option<super::HeaderFaults>,
 }
 
 /// What a listener allows its clients.

@@ -67,6 +67,8 @@ pub struct RawTarget {
     pub max_connections: Option<Spanned<u64>>,
     pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
     pub tls: Option<Spanned<super::tls::RawTls>>,
+    /// Faults requests may choose by header (`x-envoy-fault-*`, `x-brownout-fault`).
+    pub header_faults: Option<Spanned<super::header_faults::RawHeaderFaults>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }

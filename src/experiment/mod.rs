@@ -11,7 +11,7 @@
 
 mod describe;
 mod model;
-mod raw;
+pub(crate) mod raw;
 pub mod schedule;
 pub mod timeline;
 mod validate;

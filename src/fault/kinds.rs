@@ -378,6 +378,25 @@ impl Protocol {
     }
 }
 
+/// The words a fault key takes, by protocol: validation refuses any other,
+/// and the JSON Schema of the files offers these.
+pub const CHOICES: [(Protocol, &str, &[&str]); 7] = [
+    (Protocol::Http, "distribution", &["fixed", "uniform", "normal", "lognormal", "pareto"]),
+    (Protocol::Http, "at", &["request", "response", "both"]),
+    (Protocol::Http, "when_full", &["queue", "fail", "hang"]),
+    (Protocol::Http, "mode", &["refuse", "reset", "status", "hang"]),
+    (Protocol::Tcp, "direction", &["upstream", "downstream", "both"]),
+    (Protocol::Tcp, "when_full", &["queue", "refuse", "hang"]),
+    (Protocol::Tcp, "mode", &["refuse", "reset", "hang"]),
+];
+
+impl Protocol {
+    /// The words `key` takes in a fault of this protocol (none: not a key of words).
+    pub fn choices(self, key: &str) -> &'static [&'static str] {
+        CHOICES.iter().find(|(p, k, _)| *p == self && *k == key).map_or(&[], |(_, _, words)| words)
+    }
+}
+
 impl KindSpec {
     /// True when a fault of this kind takes `key`.
     pub fn takes(&self, key: &str) -> bool {

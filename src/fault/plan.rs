@@ -66,6 +66,14 @@ impl ActiveFault {
         }
     }
 
+    /// A fault that lives for one request (chosen by its headers): its own
+    /// state, and `ended` to release whatever it holds.
+    pub fn for_request(fault: Fault, now: Instant, ended: CancellationToken) -> Self {
+        let mut active = ActiveFault::new(fault, now);
+        active.ended = ended;
+        active
+    }
+
     /// The same fault with new parameters (a ramp step): what the old one
     /// holds stays held, since the fault has not been removed.
     fn succeed(fault: Fault, now: Instant, old: &ActiveFault) -> Self {

@@ -87,6 +87,9 @@ pub struct TargetInfo {
     /// The faults of the config file, always active beside the ad-hoc ones.
     pub base: Vec<Fault>,
     pub gauge: ConnGauge,
+    /// Requests let through without their header faults at `max_active`;
+    /// `None` when the target takes no header faults.
+    pub header_overflow: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The observer and every target of a config, bound and ready to serve.
@@ -136,7 +139,8 @@ impl Proxy {
                     let forwarder = http::Forwarder::new(&t.name, up)
                         .map_err(|e| StartError::Upstream { who: who.clone(), message: e.to_string() })?;
                     let tls = acceptor(&who, t.tls.as_ref(), t.listen, ca)?;
-                    Serve::Http(http::Injector::new(switch.clone(), forwarder).with_limits(t.limits), tls)
+                    let injector = http::Injector::new(switch.clone(), forwarder).with_limits(t.limits);
+                    Serve::Http(injector.with_header_faults(t.header_faults.clone()), tls)
                 }
                 Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
             };
@@ -153,6 +157,10 @@ impl Proxy {
                 switch: switch.clone(),
                 base: t.faults.clone(),
                 gauge: gauge.clone(),
+                header_overflow: match &serve {
+                    Serve::Http(i, _) => i.header_gate().map(|g| g.overflow().clone()),
+                    Serve::Tcp(_) => None,
+                },
             });
             bound.push(Bound {
                 role: Role::Target,

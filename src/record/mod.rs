@@ -10,12 +10,14 @@
 //! `fields.rs` names the tracing fields, `journal.rs` the journal's lines and
 //! words, `route.rs` route templates and patterns, `standards.rs` what a
 //! run inherited of the standards (its routes' tiers and interaction
-//! classes), `layer.rs` the tracing layer, this file the writer, `live.rs` the live aggregates (and
+//! classes), `layer.rs` the tracing layer, this file the writer, `live.rs`
+//! the live aggregates (and `feed.rs` the last requests of each listener, and
 //! `window.rs` the guardrails' sliding windows), `inflight.rs` the requests
 //! still in flight, `classify.rs` graceful classification, and `redact.rs`
 //! what a kept response must not show.
 
 pub mod classify;
+pub mod feed;
 pub mod fields;
 pub mod inflight;
 pub mod journal;
@@ -135,6 +137,36 @@ impl Recorder {
 
 const STOP: &str = "__stop";
 
+/// A request as the control page's feed shows it.
+fn feed_item(e: &Entry, route: &str, latency_ms: f64, origin: Option<Origin>) -> feed::FeedItem {
+    let sample = (e.body.is_some() || e.headers.is_some()).then(|| feed::Sample {
+        headers: e
+            .headers
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: e.body.clone().unwrap_or_default(),
+    });
+    feed::FeedItem {
+        id: 0,
+        at_ms: e.at.map_or(0, millis),
+        listener: e.target.clone(),
+        method: e.method.clone().unwrap_or_default(),
+        path: e.path.clone().unwrap_or_default(),
+        route: route.to_string(),
+        status: e.status,
+        latency_ms,
+        class: e.class,
+        origin,
+        error: e.error.clone(),
+        fault: e.fault.clone(),
+        sample,
+    }
+}
+
 fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -148,6 +180,7 @@ struct Writer {
 
 impl Writer {
     fn new(file: File, started: SystemTime, live: Arc<Live>) -> Self {
+        live.feed.set_started(started);
         Writer { out: BufWriter::with_capacity(256 * 1024, file), started, live, samples: HashMap::new() }
     }
 
@@ -217,6 +250,7 @@ impl Writer {
                 if e.body.is_some() || e.headers.is_some() {
                     self.sample(&e, &route, t, latency_ms)?;
                 }
+                self.live.feed.push(feed_item(&e, &route, latency_ms, origin));
                 Line::Request(Request {
                     t,
                     listener: e.target,
@@ -249,6 +283,9 @@ impl Writer {
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
+                let mut item = feed_item(&e, "tcp", latency_ms, origin);
+                item.method = "TCP".into();
+                self.live.feed.push(item);
                 Line::Connection(Connection {
                     t,
                     listener: e.target,

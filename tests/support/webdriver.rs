@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// How long a wait for the page may take.
+pub const WAIT: Duration = Duration::from_secs(20);
+
 /// How long the driver may take to answer one command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -81,7 +84,8 @@ impl Session {
 
     fn command(&self, method: &str, path: &str, body: Value) -> Value {
         let path = format!("/session/{}{path}", self.id);
-        let answer = request(self.port, method, &path, Some(&body)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let body = (!body.is_null()).then_some(body);
+        let answer = request(self.port, method, &path, body.as_ref()).unwrap_or_else(|e| panic!("{path}: {e}"));
         if answer["value"].get("error").is_some() {
             panic!("{path}: {}", answer["value"]);
         }
@@ -105,6 +109,44 @@ impl Session {
     /// Runs `script` (a function body that may `return`) in the page.
     pub fn run(&self, script: &str) -> Value {
         self.command("POST", "/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    /// Waits (up to [`WAIT`]) until `script` returns something truthy; returns it.
+    pub fn wait_for(&self, what: &str, script: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.run(script);
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            assert!(started.elapsed() < WAIT, "waited {WAIT:?} for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks the element `css` selects, as a user would (WebDriver's element click).
+    pub fn click(&self, css: &str) {
+        let el = self.element(css);
+        self.command("POST", &format!("/element/{el}/click"), json!({}));
+    }
+
+    /// Types `text` into the element `css` selects, after clearing it.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let el = self.element(css);
+        self.command("POST", &format!("/element/{el}/clear"), json!({}));
+        self.command("POST", &format!("/element/{el}/value"), json!({ "text": text }));
+    }
+
+    fn element(&self, css: &str) -> String {
+        let found = self.command("POST", "/element", json!({ "using": "css selector", "value": css }));
+        let id = found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str);
+        id.unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
+    }
+
+    /// The viewport as a PNG.
+    pub fn screenshot(&self) -> Vec<u8> {
+        let data = self.command("GET", "/screenshot", Value::Null);
+        base64_decode(data.as_str().expect("a base64 PNG"))
     }
 
     /// The whole page as a PNG, beyond the viewport.

@@ -7,6 +7,7 @@ use super::raw::{Located, NumberOrName, Source};
 use super::{problem, FaultResult, RawFault};
 use crate::config::error::did_you_mean;
 use crate::config::values::Dur;
+use crate::fault::kinds::Protocol;
 use crate::fault::{Distribution, HttpKind, HttpWhenFull, LatencyPoint, OutageMode};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -18,7 +19,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             delay: distribution(raw)?,
             at: match &raw.at {
                 None => LatencyPoint::Request,
-                Some(s) => match one_of(s, "at", &["request", "response", "both"])? {
+                Some(s) => match one_of(s, "at", Protocol::Http.choices("at"))? {
                     "response" => LatencyPoint::Response,
                     "both" => LatencyPoint::Both,
                     _ => LatencyPoint::Request,
@@ -87,7 +88,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             let max = pool_max(raw, at)?;
             let when = match &raw.when_full {
                 None => "queue",
-                Some(w) => one_of(w, "when_full", &["queue", "fail", "hang"])?,
+                Some(w) => one_of(w, "when_full", Protocol::Http.choices("when_full"))?,
             };
             if when != "queue" {
                 for (field, key) in [
@@ -119,7 +120,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             HttpKind::PoolExhaustion { max, when_full }
         }
         "outage" => {
-            let mode = one_of(required_mode(raw, at)?, "mode", &["refuse", "reset", "status", "hang"])?;
+            let mode = one_of(required_mode(raw, at)?, "mode", Protocol::Http.choices("mode"))?;
             if mode != "status" {
                 if let Some(s) = &raw.status {
                     return Err(problem(
@@ -224,7 +225,7 @@ fn distribution<S: Source>(raw: &RawFault<S>) -> FaultResult<Distribution> {
     let at = raw.kind.span().start;
     let dist = match &raw.distribution {
         None => "fixed",
-        Some(d) => one_of(d, "distribution", &["fixed", "uniform", "normal", "lognormal", "pareto"])?,
+        Some(d) => one_of(d, "distribution", Protocol::Http.choices("distribution"))?,
     };
     let need = |field: &Option<S::Spanned<Dur>>, key: &str, form: &str| -> FaultResult<Duration> {
         field.as_ref().map(|d| d.get_ref().0).ok_or_else(|| {

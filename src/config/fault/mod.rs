@@ -5,10 +5,12 @@
 //! TOML file keeps each value's position, JSON has none; `http.rs` and
 //! `tcp.rs` turn a kind's keys into its parameters; `scope.rs` reads the keys
 //! that say which traffic a fault touches; `params.rs` holds the checks they
-//! share. Which kinds exist and which keys each takes is the table in
-//! [`crate::fault::kinds`]. This file holds the entry points: [`validate`] and
-//! [`from_json`].
+//! share; `header.rs` reads the faults a request chooses by header. Which
+//! kinds exist and which keys each takes is the table in
+//! [`crate::fault::kinds`]. This file holds the entry points: [`validate`]
+//! and [`from_json`].
 
+pub mod header;
 mod http;
 mod params;
 mod raw;

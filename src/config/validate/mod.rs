@@ -2,9 +2,10 @@
 //! its position, key path and expected form. This file holds the validator,
 //! the targets and the checks across listeners; `admin.rs` the `[admin]`
 //! table, `listener.rs` client limits and graceful rules, `upstream.rs` an
-//! HTTP upstream.
+//! HTTP upstream, `header_faults.rs` a target's `header_faults`.
 
 mod admin;
+mod header_faults;
 mod listener;
 mod upstream;
 
@@ -181,7 +182,16 @@ impl<'a> Validator<'a> {
             raw.header_timeout.as_ref(),
             raw.max_connections.as_ref(),
         );
-        name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, tls, faults, limits })
+        let header_faults = self.header_faults(&key, raw.header_faults.as_ref(), http);
+        name_ok.then(|| Target {
+            name: name.clone(),
+            listen: raw.listen.get_ref().0,
+            protocol,
+            tls,
+            faults,
+            limits,
+            header_faults,
+        })
     }
 
     /// Validates the `[[target.fault]]` entries of one target.

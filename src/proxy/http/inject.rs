@@ -18,6 +18,7 @@ use tracing::debug;
 use super::body::FaultyBody;
 use super::conn::ClientConn;
 use super::grpc::{self, Call};
+use super::header_faults::{Chosen, HeaderGate};
 use super::headers::Peer;
 use super::recorded::Note;
 use super::Outcome;
@@ -81,12 +82,33 @@ pub struct Injector {
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
     in_flight: Arc<InFlight>,
     limits: ClientLimits,
+    /// Faults requests may choose by header; `None` passes such headers on.
+    header_gate: Option<Arc<HeaderGate>>,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new(), limits: ClientLimits::HTTP }
+        Injector {
+            switch,
+            forwarder,
+            listener,
+            rules: None,
+            in_flight: InFlight::new(),
+            limits: ClientLimits::HTTP,
+            header_gate: None,
+        }
+    }
+
+    /// Lets requests choose faults by header, within `policy`'s caps.
+    pub fn with_header_faults(mut self, policy: Option<crate::config::HeaderFaults>) -> Self {
+        self.header_gate = policy.map(|p| Arc::new(HeaderGate::new(p)));
+        self
+    }
+
+    /// The target's header faults, if it takes them.
+    pub fn header_gate(&self) -> Option<&Arc<HeaderGate>> {
+        self.header_gate.as_ref()
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -137,8 +159,22 @@ impl Injector {
         &self.switch
     }
 
-    pub async fn handle(&self, req: Request<Incoming>, around: Around<'_>) -> Result<Response<ProxyBody>, Injected> {
+    pub async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        around: Around<'_>,
+    ) -> Result<Response<ProxyBody>, Injected> {
         let plan = self.switch.load();
+        if let Some(gate) = &self.header_gate {
+            match gate.take(&mut req, self.name()) {
+                Chosen::Nothing => {}
+                Chosen::Refused(resp) => return Ok(resp),
+                Chosen::Faults(chosen) => {
+                    let plan = arc_swap::Guard::into_inner(plan);
+                    return Box::pin(self.inject_with_header_faults(plan, chosen, req, around)).await;
+                }
+            }
+        }
         if plan.faults.is_empty() {
             drop(plan);
             return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
@@ -149,7 +185,7 @@ impl Injector {
     }
 
     /// Applies the decided faults of `plan` to one request.
-    async fn inject(
+    pub(super) async fn inject(
         &self,
         plan: Arc<crate::fault::TargetPlan>,
         req: Request<Incoming>,

@@ -107,6 +107,10 @@ pub async fn serve(
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,
         };
+        // A request choosing its own faults goes where faults are applied.
+        if injector.header_gate().is_some() && crate::config::fault::header::mentioned_in(&buf[..request.len]) {
+            return Exit::ToHyper(buf);
+        }
         let kept = Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await;
         idle.touch();
         buf.advance(request.len);
