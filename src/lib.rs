@@ -70,7 +70,7 @@
 //!   standards' checks per route and the unclassified routes;
 //!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
 //!   same words (`report::words`).
-//! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
+//! - [`schema`]: the JSON Schemas of config, experiment and standards files (`brownout schema`), traced
 //!   from the raw serde structs the validator reads, the fault kinds' table and the README's
 //!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;

@@ -125,7 +125,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the JSON Schema (draft 2020-12) of config or experiment files,
+    /// Print the JSON Schema (draft 2020-12) of config, experiment or standards files,
     /// for editors (taplo, Even Better TOML) to complete and check keys.
     Schema {
         /// Which files the schema is for.
@@ -137,6 +137,7 @@ enum Command {
 enum SchemaOf {
     Config,
     Experiment,
+    Standards,
 }
 
 fn main() -> ExitCode {
@@ -166,6 +167,7 @@ fn main() -> ExitCode {
             let text = match which {
                 SchemaOf::Config => brownout::schema::render(brownout::schema::Of::Config),
                 SchemaOf::Experiment => brownout::schema::render(brownout::schema::Of::Experiment),
+                SchemaOf::Standards => brownout::schema::render(brownout::schema::Of::Standards),
             };
             text.map(|t| {
                 print!("{t}");

@@ -12,7 +12,7 @@
 //! validation: `experiment/validate/standards.rs`.
 
 mod describe;
-mod raw;
+pub(crate) mod raw;
 mod validate;
 
 use std::path::{Path, PathBuf};
