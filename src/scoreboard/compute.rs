@@ -139,7 +139,11 @@ fn experiment(key: String, runs: &[&Run], now: SystemTime) -> ExperimentRecord {
         Some(_) => DEVIATED,
         None => NEVER_PROVED,
     };
+    let verdicts: Vec<(Status, u64)> = runs.iter().map(|r| (status(r), r.report.started_ms)).collect();
+    let (trend, trend_words) = super::trend::of(&verdicts);
     ExperimentRecord {
+        trend,
+        trend_words,
         key,
         title: latest.report.title.clone(),
         service: service(latest).map(str::to_string),

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::chart;
-use super::model::{Criticality, DependencyRecord, Effect, Scoreboard};
+use super::model::{Criticality, DependencyRecord, Effect, Scoreboard, Trend};
 use crate::report::html::{esc, CSS};
 use crate::report::words::{count, fmt_count, fmt_pct};
 
@@ -147,7 +147,7 @@ fn experiments(out: &mut String, b: &Scoreboard) {
     out.push_str(" (or failed, unfinished).</p>\n<div class=\"table-wrap\">\n<table class=\"data stack\" id=\"experiment-table\">\n");
     out.push_str(
         "<thead><tr><th>Experiment</th><th>Service</th><th>Verdicts over time</th><th>Runs</th>\
-                  <th>Last run</th><th>State</th><th class=\"num\">Points</th></tr></thead>\n<tbody>\n",
+                  <th>Last run</th><th>State</th><th>Did the fix hold?</th><th class=\"num\">Points</th></tr></thead>\n<tbody>\n",
     );
     for e in &b.experiments {
         let counts: Vec<String> = e.counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
@@ -159,6 +159,7 @@ fn experiments(out: &mut String, b: &Scoreboard) {
              <span class=\"earlier\">{}</span></td><td data-label=\"Service\">{}</td>\
              <td class=\"history\" data-label=\"Verdicts\">{}</td><td data-label=\"Runs\">{}</td>\
              <td class=\"num\" data-label=\"Last run\">{}</td><td class=\"state {state_class}\" data-label=\"State\">{}</td>\
+             <td class=\"state\" data-label=\"Did the fix hold?\" data-trend=\"{}\">{} {}</td>\
              <td class=\"num\" data-label=\"Points\">{}</td></tr>",
             esc(&e.key),
             esc(&e.title),
@@ -169,13 +170,25 @@ fn experiments(out: &mut String, b: &Scoreboard) {
             esc(&counts.join(", ")),
             esc(&e.last_run),
             esc(&e.state),
+            e.trend.as_str(),
+            trend_badge(e.trend),
+            esc(&e.trend_words),
             e.points
         );
     }
     if b.experiments.is_empty() {
-        out.push_str("<tr><td colspan=\"7\" class=\"empty-row\">No experiment run was found.</td></tr>\n");
+        out.push_str("<tr><td colspan=\"8\" class=\"empty-row\">No experiment run was found.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+}
+
+fn trend_badge(t: Trend) -> String {
+    let class = match t {
+        Trend::Held | Trend::Fixed => "good",
+        Trend::Failing | Trend::Regressed => "bad",
+        Trend::Unproven => "neutral",
+    };
+    format!("<span class=\"badge {class}\">{}</span>", t.as_str())
 }
 
 fn criticality_badge(c: Criticality) -> String {

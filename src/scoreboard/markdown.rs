@@ -49,13 +49,13 @@ pub fn render(b: &Scoreboard) -> String {
     let _ = writeln!(md, "\n{}\n", b.rules.score);
 
     md.push_str("## Experiments\n\nVerdicts oldest first: ✓ held, ✗ deviated, ! aborted, ? inconclusive, · interrupted, failed or unfinished.\n\n");
-    md.push_str("| experiment | service | schedule | verdicts | last run | state | points |\n| --- | --- | --- | --- | --- | --- | ---: |\n");
+    md.push_str("| experiment | service | schedule | verdicts | last run | state | did the fix hold? | points |\n| --- | --- | --- | --- | --- | --- | --- | ---: |\n");
     for e in &b.experiments {
         let history: String = e.runs.iter().map(|r| mark(&r.status)).collect();
         let counts: Vec<String> = e.counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
         let _ = writeln!(
             md,
-            "| {} (`{}`) | {} | {} | {history} ({}) | {} | {} | {} |",
+            "| {} (`{}`) | {} | {} | {history} ({}) | {} | {} | **{}**: {} | {} |",
             cell(&e.title),
             cell(&e.key),
             e.service.as_deref().unwrap_or("–"),
@@ -63,6 +63,8 @@ pub fn render(b: &Scoreboard) -> String {
             counts.join(", "),
             e.last_run,
             cell(&e.state),
+            e.trend.as_str(),
+            cell(&e.trend_words),
             e.points
         );
     }

@@ -1,15 +1,15 @@
 //! The scoreboard: what many runs say together. `brownout scoreboard DIR`
 //! reads every run under a directory (its `report.json`, else its journal)
 //! and writes `scoreboard.json`, `scoreboard.md` and `scoreboard.html` there:
-//! per experiment its verdicts over time and whether it is stale, a score
-//! per service, per journey how often and how it failed, per dependency its
-//! criticality, per standard its compliance over time, and the routes no
-//! standard classifies.
+//! per experiment its verdicts over time, whether it is stale and whether a
+//! fix stayed fixed, a score per service, per journey how often and how it
+//! failed, per dependency its criticality, per standard its compliance over
+//! time, and the routes no standard classifies.
 //!
-//! `read.rs` finds the runs, `compute.rs` and `criticality.rs` turn them
-//! into the model of `model.rs` (pure: the time it is judged at is an
-//! argument), `markdown.rs` and `html.rs` render it (`chart.rs` draws the
-//! page's SVG).
+//! `read.rs` finds the runs; `compute.rs`, `criticality.rs` and `trend.rs`
+//! (whether a fix stayed fixed) turn them into the model of `model.rs`
+//! (pure: the time it is judged at is an argument); `markdown.rs` and
+//! `html.rs` render it (`chart.rs` draws the page's SVG).
 
 mod chart;
 mod compute;
@@ -18,6 +18,7 @@ mod html;
 mod markdown;
 pub mod model;
 mod read;
+mod trend;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -128,6 +129,10 @@ pub fn summary(board: &Scoreboard, written: &Written) -> String {
             "  {:<20} score {:>3}  ({} held, {} stale, {} deviated or aborted, {} never proved)\n",
             s.service, s.score, s.held, s.stale, s.deviated, s.never_proved
         ));
+    }
+    for e in &board.experiments {
+        let stale = if e.stale { ", stale" } else { "" };
+        out.push_str(&format!("  {:<40} {}{stale}\n", e.key, e.trend.as_str()));
     }
     for d in &board.dependencies {
         out.push_str(&format!("  {:<20} {}\n", d.name, d.criticality.as_str()));

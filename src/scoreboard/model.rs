@@ -108,6 +108,37 @@ pub struct ExperimentRecord {
     pub state: String,
     /// Its points for the service's score.
     pub points: u32,
+    /// Whether a fix stayed fixed, from its runs that proved something.
+    pub trend: Trend,
+    pub trend_words: String,
+}
+
+/// An experiment's runs that proved something, read as streaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// Every one held.
+    Held,
+    /// Every one deviated or aborted: it keeps failing.
+    Failing,
+    /// It deviated or aborted, then held in every run since: the fix stayed fixed.
+    Fixed,
+    /// It held, then deviated or aborted in every run since.
+    Regressed,
+    /// None proved anything.
+    Unproven,
+}
+
+impl Trend {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trend::Held => "held",
+            Trend::Failing => "keeps failing",
+            Trend::Fixed => "fixed",
+            Trend::Regressed => "regressed",
+            Trend::Unproven => "unproven",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
