@@ -28,6 +28,7 @@ mod recording;
 mod report_html;
 mod report_phone;
 mod schema_files;
+mod scoreboard;
 mod standards;
 mod tcp_faults;
 mod tcp_proxy;

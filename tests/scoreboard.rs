@@ -1,0 +1,311 @@
+//! The scoreboard over thirteen real runs of three experiments on the
+//! little shop, whose dependencies matter by construction: checkout needs
+//! payments (it fails without it), products wait for recommendations (slow
+//! when they are slow, never failing), signup gives the CRM 300 ms and signs
+//! up either way. The figures are checked against what was decided by hand
+//! before the runs: each experiment's verdicts in order, its staleness and
+//! points at three instants, whether the checkout fix stayed fixed, each
+//! dependency's criticality and each standard's compliance.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use brownout::scoreboard::model::{Criticality, Effect, Scoreboard, Trend};
+use brownout::standards::{self, Lookup};
+
+use crate::support::little_shop::{self, LittleShop};
+use crate::support::runs::run;
+use crate::support::webdriver::tempdir;
+
+/// The organisation's standards: checkout is critical (every failure
+/// graceful), products standard, both real-time (p95 within 1 s); signup
+/// has no tier.
+const STANDARDS: &str = r#"[tier.critical]
+availability = "99.9%"
+graceful = "100%"
+
+[tier.standard]
+availability = "99%"
+
+[interaction.real_time]
+p95 = "500ms"
+
+[graceful]
+status = [429, 503]
+within = "2s"
+required_headers = ["retry-after"]
+body_contains = ["try again"]
+
+[service.shop]
+"POST /checkout" = { tier = "critical", interaction = "real_time" }
+"GET /products/*" = { tier = "standard", interaction = "real_time" }
+"#;
+
+/// One experiment on the shop: a baseline, `fault` on for 800 ms, a
+/// recovery; every journey in the load, so every dependency is measured
+/// against every journey.
+fn experiment(
+    shop: &LittleShop,
+    file: &str,
+    title: &str,
+    fault: &str,
+    schedule: &str,
+) -> brownout::experiment::Experiment {
+    let text = format!(
+        r#"title = "{title}"
+service = "shop"
+seed = 11
+{listeners}
+[[phase]]
+name = "baseline"
+duration = "500ms"
+[[phase]]
+name = "fault"
+duration = "800ms"
+faults = [{fault}]
+[[phase]]
+name = "recovery"
+duration = "500ms"
+[load]
+target = "observer"
+rate = "90/s"
+requests = [
+  {{ method = "POST", path = "/checkout" }},
+  {{ method = "GET", path = "/products/1" }},
+  {{ method = "POST", path = "/signup" }},
+]
+{schedule}
+"#,
+        listeners = shop.listeners()
+    );
+    let standards = Arc::new(standards::parse("standards.toml", STANDARDS).unwrap_or_else(|e| panic!("{e}")));
+    brownout::experiment::parse_with(file, &text, None, &Lookup::Given(standards)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const CHECKOUT: &str = "experiments/checkout-payments.toml";
+const PRODUCTS: &str = "experiments/products-recommendations.toml";
+const SIGNUP: &str = "experiments/signup-crm.toml";
+
+fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[tokio::test]
+async fn thirteen_runs_of_three_experiments_give_the_hand_computed_scoreboard() {
+    let shop = little_shop::start().await;
+    let checkout = experiment(
+        &shop,
+        CHECKOUT,
+        "checkout while payments is down",
+        r#"{ target = "payments", kind = "error", status = 503 }"#,
+        "",
+    );
+    let products = experiment(
+        &shop,
+        PRODUCTS,
+        "products while recommendations is slow",
+        r#"{ target = "recommendations", kind = "latency", delay = "700ms" }"#,
+        "",
+    );
+    let signup = experiment(
+        &shop,
+        SIGNUP,
+        "signup while the CRM is down",
+        r#"{ target = "crm", kind = "error", status = 503 }"#,
+        "[schedule]\ncron = \"0 3 * * *\"\ntimezone = \"UTC\"",
+    );
+    let scratch = tempdir::Dir::new("scoreboard");
+    let runs = scratch.path().join("runs");
+    let mut n = 0;
+    let mut go = |name: &str| {
+        n += 1;
+        runs.join(format!("{n:02}-{name}"))
+    };
+    // Checkout leaks a stack trace while payments is down, twice; then the
+    // fix, and every experiment in turn. Thirteen runs in all.
+    for _ in 0..2 {
+        let dir = go("checkout");
+        run(&checkout, &dir).await;
+    }
+    shop.graceful_checkout.store(true, Ordering::Relaxed);
+    for round in 0..4 {
+        if round < 3 {
+            let dir = go("checkout");
+            run(&checkout, &dir).await;
+        }
+        let dir = go("products");
+        run(&products, &dir).await;
+        let dir = go("signup");
+        run(&signup, &dir).await;
+    }
+    // One run is read from its journal alone; a folder without a run is
+    // passed over; a broken report is listed as not counted.
+    std::fs::remove_file(runs.join("05-signup/report.json")).expect("remove a report.json");
+    std::fs::create_dir_all(runs.join("notes")).expect("mkdir");
+    std::fs::write(runs.join("notes/README.txt"), "not a run").expect("write");
+    std::fs::create_dir_all(runs.join("broken")).expect("mkdir");
+    std::fs::write(runs.join("broken/report.json"), "{ not json").expect("write");
+
+    let board = brownout::scoreboard::build(&runs, SystemTime::now()).expect("the scoreboard");
+    let why = failed_checks(&runs);
+    assert_eq!(board.runs, 13);
+    assert_eq!(board.skipped.len(), 1, "{:?}", board.skipped);
+    assert_eq!(board.skipped[0].dir, "broken");
+    assert!(board.skipped[0].why.starts_with("report.json: "), "{:?}", board.skipped);
+
+    // Verdict history, oldest first.
+    let history = |key: &str| -> Vec<String> {
+        let e = board.experiments.iter().find(|e| e.key == key).unwrap_or_else(|| panic!("{key}: {board:#?}"));
+        e.runs.iter().map(|r| r.status.clone()).collect()
+    };
+    assert_eq!(history(CHECKOUT), ["deviated", "deviated", "held", "held", "held"], "{why}");
+    // Recommendations at 700 ms break the real-time p95: the requests of
+    // the phase's first 300 ms wait over 500 ms.
+    assert_eq!(history(PRODUCTS), ["deviated"; 4], "{why}");
+    assert_eq!(history(SIGNUP), ["held"; 4], "{why}");
+    let exp = |b: &Scoreboard, key: &str| b.experiments.iter().find(|e| e.key == key).cloned().expect("listed");
+    let fix = exp(&board, CHECKOUT);
+    assert_eq!(fix.trend, Trend::Fixed);
+    assert!(fix.trend_words.ends_with("(3 runs), after 2 runs that deviated or aborted"), "{}", fix.trend_words);
+    assert_eq!(exp(&board, PRODUCTS).trend, Trend::Failing);
+    assert_eq!(exp(&board, SIGNUP).trend, Trend::Held);
+    assert_eq!(exp(&board, SIGNUP).schedule.as_deref(), Some("0 3 * * * (UTC)"));
+
+    // Staleness and the score, at three instants. Right after the runs
+    // nothing is stale: 100 + 50 + 100 over three experiments is 83.
+    let last = board.experiments.iter().map(|e| e.runs.last().expect("a run").started_ms).max().expect("runs");
+    let signup_last = exp(&board, SIGNUP).runs.last().expect("a run").started_ms;
+    let fresh = brownout::scoreboard::build(&runs, at(last + 60_000)).expect("build");
+    let points = |b: &Scoreboard| -> Vec<(u32, bool)> {
+        [CHECKOUT, PRODUCTS, SIGNUP].iter().map(|k| (exp(b, k).points, exp(b, k).stale)).collect()
+    };
+    assert_eq!(points(&fresh), [(100, false), (50, false), (100, false)]);
+    assert_eq!((fresh.services.len(), fresh.services[0].service.as_str(), fresh.services[0].score), (1, "shop", 83));
+    // Signup runs daily at 03:00 UTC: an hour after the next 03:00 with no
+    // rerun, it is stale (75): 100 + 50 + 75 is 75.
+    let due = {
+        let day = 86_400_000;
+        let three = signup_last - signup_last % day + 3 * 3_600_000;
+        if three > signup_last {
+            three
+        } else {
+            three + day
+        }
+    };
+    assert_eq!(exp(&fresh, SIGNUP).due.as_deref(), Some(brownout::report::words::iso_utc(due).as_str()));
+    let at_grace = brownout::scoreboard::build(&runs, at(due + 3_600_000)).expect("build");
+    assert!(!exp(&at_grace, SIGNUP).stale, "the hour's grace itself is fresh");
+    let stale = brownout::scoreboard::build(&runs, at(due + 3_600_001)).expect("build");
+    assert_eq!(points(&stale)[2], (75, true));
+    assert!(exp(&stale, SIGNUP).state.starts_with("stale: a rerun was due at "), "{}", exp(&stale, SIGNUP).state);
+    assert_eq!(stale.services[0].score, 75);
+    // A month on, the unscheduled ones are stale too; a deviation stays 50:
+    // 75 + 50 + 75 is 66.
+    let month = brownout::scoreboard::build(&runs, at(last + 31 * 86_400_000)).expect("build");
+    assert_eq!(points(&month), [(75, true), (50, true), (75, true)]);
+    assert_eq!(month.services[0].score, 66);
+    assert_eq!((month.services[0].held, month.services[0].stale, month.services[0].deviated), (0, 2, 1));
+
+    // Which dependencies matter: payments is hard (checkout fails without
+    // it), recommendations soft (products slow down), the CRM has no effect.
+    let dep = |name: &str| board.dependencies.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("{name}"));
+    let effects = |name: &str| -> Vec<(String, Effect, (u64, u64, u64))> {
+        let mut v: Vec<_> =
+            dep(name).journeys.iter().map(|j| (j.journey.clone(), j.effect, (j.fails, j.degrades, j.holds))).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let names: Vec<(&str, Criticality, u64)> =
+        board.dependencies.iter().map(|d| (d.name.as_str(), d.criticality, d.runs)).collect();
+    assert_eq!(
+        names,
+        [("payments", Criticality::Hard, 5), ("recommendations", Criticality::Soft, 4), ("crm", Criticality::None, 4)],
+        "{:#?}",
+        board.dependencies
+    );
+    let payments = effects("payments");
+    assert_eq!(payments[0], ("GET /products/{id}".into(), Effect::Holds, (0, 0, 5)), "{payments:?}");
+    assert_eq!(payments[1], ("POST /checkout".into(), Effect::Fails, (5, 0, 0)), "{payments:?}");
+    assert_eq!(payments[2].1, Effect::Holds, "{payments:?}");
+    let recommendations = effects("recommendations");
+    assert_eq!(recommendations[0], ("GET /products/{id}".into(), Effect::Degrades, (0, 4, 0)), "{recommendations:?}");
+    assert!(recommendations[1..].iter().all(|j| j.1 == Effect::Holds), "{recommendations:?}");
+    assert!(effects("crm").iter().all(|j| j.1 == Effect::Holds && j.2 .2 == 4), "{:?}", effects("crm"));
+    let journey = |route: &str| board.journeys.iter().find(|j| j.route == route).expect("a journey");
+    assert_eq!(journey("POST /checkout").hurt_by, ["payments"]);
+    assert_eq!(journey("POST /checkout").runs_failed, 5, "every run of checkout's experiment failed some checkouts");
+    assert!(journey("POST /checkout").how.iter().any(|(s, _)| s == "500"), "{:?}", journey("POST /checkout").how);
+    assert!(journey("POST /checkout").how.iter().any(|(s, _)| s == "503"), "{:?}", journey("POST /checkout").how);
+    assert_eq!((journey("POST /signup").runs, journey("POST /signup").runs_failed), (13, 0));
+
+    // Compliance per run: tier.critical fails once in each of checkout's
+    // two runs before the fix (its graceful share while payments is down),
+    // interaction.real_time once in each products run (products' p95 while
+    // recommendations is slow), and nothing else ever.
+    let standard = |name: &str| board.standards.iter().find(|s| s.standard == name).expect("a standard");
+    let failures = |name: &str| -> Vec<u64> { standard(name).points.iter().map(|p| p.measured - p.passed).collect() };
+    assert_eq!(failures("tier.critical"), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(failures("interaction.real_time"), [0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 0]);
+    assert_eq!(failures("tier.standard"), [0; 13]);
+    for s in &board.standards {
+        assert_eq!(s.points.len(), 13, "{} measured something in every run", s.standard);
+        let (passed, measured): (u64, u64) =
+            (s.points.iter().map(|p| p.passed).sum(), s.points.iter().map(|p| p.measured).sum());
+        assert_eq!((s.passed, s.measured), (passed, measured));
+        assert_eq!(s.compliance, Some(passed as f64 / measured as f64));
+    }
+    assert_eq!(standard("tier.standard").compliance, Some(1.0));
+    // Signup has no tier: unclassified in every run.
+    assert_eq!(board.unclassified.len(), 1);
+    assert_eq!((board.unclassified[0].route.as_str(), board.unclassified[0].runs), ("POST /signup", 13));
+
+    // The command writes the three files and says where they are.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brownout"))
+        .arg("scoreboard")
+        .arg(&runs)
+        .output()
+        .expect("brownout scoreboard");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("scoreboard 13 runs of 3 experiments under "), "{said}");
+    assert!(said.contains(&format!("  {:<20} score {:>3}", "shop", 83)), "{said}");
+    assert!(said.contains(&format!("scoreboard {}", runs.join("scoreboard.html").display())), "{said}");
+    let json: Scoreboard =
+        serde_json::from_str(&std::fs::read_to_string(runs.join("scoreboard.json")).expect("scoreboard.json"))
+            .expect("the JSON reads back");
+    assert_eq!(json.runs, 13);
+    let md = std::fs::read_to_string(runs.join("scoreboard.md")).expect("scoreboard.md");
+    assert!(md.contains("| ✗✗✓✓✓ (3 held, 2 deviated) |"), "{md}");
+    assert!(md.contains("| payments | **hard** | POST /checkout (5/5) |"), "{md}");
+    assert!(md.contains("| crm | **no effect** | – | – |"), "{md}");
+    let html = std::fs::read_to_string(runs.join("scoreboard.html")).expect("scoreboard.html");
+    assert!(html.contains("<span class=\"badge bad\">hard</span>"));
+    assert!(html.contains("data-trend=\"fixed\""));
+    assert!(html.contains("id=\"chart-compliance\"") && html.contains("id=\"chart-compliance-narrow\""));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "self-contained");
+    keep(&runs);
+}
+
+/// Each run's failed checks, for a failing assertion to show.
+fn failed_checks(runs: &Path) -> String {
+    let mut dirs: Vec<_> = std::fs::read_dir(runs).expect("runs").flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    let mut out = String::new();
+    for dir in dirs {
+        let Ok(report) = brownout::report::from_file(&dir.join("journal.jsonl")) else { continue };
+        let Some(v) = &report.verdict else { continue };
+        let failed: Vec<String> =
+            v.failed().map(|c| format!("{} in {}: {} (expected {})", c.check, c.phase, c.actual, c.expected)).collect();
+        out.push_str(&format!("{}: {} {:?}\n", dir.display(), v.status, failed));
+    }
+    out
+}
+
+/// `SCOREBOARD_KEEP=dir` keeps the runs and their scoreboard, for the page's screenshots.
+fn keep(runs: &Path) {
+    let Some(dir) = std::env::var_os("SCOREBOARD_KEEP") else { return };
+    let status = std::process::Command::new("cp").arg("-r").arg(runs).arg(&dir).status().expect("cp");
+    assert!(status.success());
+}
