@@ -375,3 +375,53 @@ fn keep(runs: &Path) {
     let status = std::process::Command::new("cp").arg("-r").arg(runs).arg(&dir).status().expect("cp");
     assert!(status.success());
 }
+
+/// `brownout schedule --scoreboard DIR` runs each experiment as a child
+/// process into a folder of its own under DIR and rebuilds DIR's scoreboard
+/// after each run, passing `--standards` on. Two runs of a scheduled
+/// experiment that nobody uses: both inconclusive, in two folders, and the
+/// scoreboard counts both without calling the experiment proven.
+#[test]
+fn a_scheduled_run_goes_under_the_scoreboard_which_is_rebuilt_after_it() {
+    let scratch = tempdir::Dir::new("scoreboard-schedule");
+    let file = scratch.path().join("nightly.toml");
+    std::fs::write(
+        &file,
+        "title = \"nightly db resets\"\nservice = \"shop\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"db\"\n\
+         protocol = \"tcp\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:9\"\n[[phase]]\nname = \"db resets\"\n\
+         duration = \"200ms\"\nfaults = [{ target = \"db\", kind = \"reset_peer\" }]\n[schedule]\ncron = \"30 2 * * *\"\n\
+         timezone = \"UTC\"\n",
+    )
+    .expect("write the experiment");
+    let standards = scratch.path().join("org-standards.toml");
+    std::fs::write(&standards, STANDARDS).expect("write the standards");
+    let runs = scratch.path().join("board");
+    let plan = brownout::app::schedule::Plan {
+        exe: env!("CARGO_BIN_EXE_brownout").into(),
+        runs: runs.clone(),
+        scoreboard: true,
+        standards: Some(standards),
+    };
+    let (first, code) = brownout::app::schedule::run_once(&file, &plan);
+    assert_eq!(code, Some(4), "inconclusive: nobody connected");
+    let (second, _) = brownout::app::schedule::run_once(&file, &plan);
+    assert_ne!(first, second, "each run has a folder of its own");
+    for dir in [&first, &second] {
+        assert_eq!(dir.parent(), Some(runs.as_path()));
+        assert!(dir.file_name().is_some_and(|n| n.to_string_lossy().contains("-nightly")), "{}", dir.display());
+        assert!(dir.join("report.json").is_file(), "{}", dir.display());
+    }
+    let board: Scoreboard =
+        serde_json::from_str(&std::fs::read_to_string(runs.join("scoreboard.json")).expect("rebuilt after the runs"))
+            .expect("scoreboard.json");
+    assert_eq!(board.runs, 2);
+    let e = &board.experiments[0];
+    assert_eq!(
+        (e.service.as_deref(), e.schedule.as_deref()),
+        (Some("shop"), Some("30 2 * * * (UTC)")),
+        "the standards applied"
+    );
+    assert_eq!(e.runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["inconclusive", "inconclusive"]);
+    assert_eq!((e.trend, e.points, e.stale), (Trend::Unproven, 0, true));
+    assert!(runs.join("scoreboard.html").is_file() && runs.join("scoreboard.md").is_file());
+}

@@ -107,7 +107,12 @@ pub fn run_forever(entries: &[Scheduled], plan: &Plan) -> std::io::Result<()> {
 /// killed it).
 pub fn run_once(path: &Path, plan: &Plan) -> (PathBuf, Option<i32>) {
     let stem = path.file_stem().map_or_else(String::new, |s| format!("-{}", s.to_string_lossy()));
-    let dir = plan.runs.join(format!("{}{stem}", super::utc_stamp()));
+    let name = format!("{}{stem}", super::utc_stamp());
+    // Stamps are to the second: a second run within it gets a folder of its own.
+    let dir = (1..100)
+        .map(|n| plan.runs.join(if n == 1 { name.clone() } else { format!("{name}-{n}") }))
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| plan.runs.join(format!("{name}-{}", std::process::id())));
     let mut command = std::process::Command::new(&plan.exe);
     command.arg("run").arg(path).arg("--run-dir").arg(&dir).arg("--quiet");
     if let Some(f) = &plan.standards {
