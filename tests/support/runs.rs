@@ -9,10 +9,15 @@ use brownout::record::Recorder;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `exp` to its end (at most a minute) and returns how it finished.
 /// The test's runtime must be current-thread: the recorder is this
 /// thread's subscriber.
 pub async fn run(exp: &Experiment, dir: &Path) -> brownout::run::Finished {
+    // One run at a time in this process: runs judge latencies, and two
+    // tests' runs at once on a small machine would slow each other.
+    let _one = ONE_AT_A_TIME.lock().await;
     super::quiet_global_subscriber();
     let recorder = Recorder::start(dir, brownout::run::run_info(exp)).expect("recorder");
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.layer()));
