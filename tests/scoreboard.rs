@@ -94,7 +94,7 @@ fn at(ms: u64) -> SystemTime {
 
 #[tokio::test]
 async fn thirteen_runs_of_three_experiments_give_the_hand_computed_scoreboard() {
-    let shop = little_shop::start([23111, 23112, 23113]).await;
+    let shop = little_shop::start().await;
     let checkout = experiment(
         &shop,
         CHECKOUT,

@@ -167,7 +167,7 @@ fn aggregates_and_fault_phases_are_not_held_to_a_journeys_availability() {
 /// it is listed as unclassified. Every report names each check's source.
 #[tokio::test]
 async fn an_experiment_without_rules_inherits_the_standards_and_lists_unclassified_routes() {
-    let shop = little_shop::start([23101, 23102, 23103]).await;
+    let shop = little_shop::start().await;
     let text = format!(
         r#"title = "checkout while payments is down"
 service = "shop"

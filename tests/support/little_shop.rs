@@ -90,14 +90,11 @@ async fn call(port: u16, path: &str, wait: Duration) -> Option<u16> {
     (status < 300).then_some(status)
 }
 
-/// Starts the dependencies and the shop; brownout's targets are to listen
-/// on `ports` (payments, recommendations, the CRM). Fixed ports below the
-/// ephemeral range, one set per test: a port found free and released could
-/// be taken as the source port of any connection before a run binds it.
-pub async fn start(ports: [u16; 3]) -> LittleShop {
+/// Starts the dependencies and the shop.
+pub async fn start() -> LittleShop {
     let ok = || upstream::http(|_req: Request<Incoming>| async { Response::new(full("{\"ok\": true}")) });
     let (payments_api, recommendations_api, crm_api) = (ok().await, ok().await, ok().await);
-    let [payments, recommendations, crm] = ports;
+    let (payments, recommendations, crm) = (super::free_port(), super::free_port(), super::free_port());
     let graceful_checkout = Arc::new(AtomicBool::new(false));
     let graceful = graceful_checkout.clone();
     let addr = upstream::http(move |req: Request<Incoming>| {
