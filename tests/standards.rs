@@ -175,7 +175,7 @@ seed = 5
 {listeners}
 [hypothesis]
 slo = [
-  {{ route = "GET /products/*", p99 = "500ms" }},
+  {{ route = "GET /products/*", p99 = "900ms" }},
   {{ route = "POST /checkout", phase = "baseline", availability = "99.99%" }},
 ]
 [[phase]]
