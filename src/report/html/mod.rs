@@ -4,6 +4,7 @@
 mod chart;
 mod style;
 mod tables;
+mod timecharts;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stat
 use crate::record::journal::{Class, Outcome};
 use chart::*;
 use tables::*;
+use timecharts::*;
 
 #[cfg(test)]
 use super::words::fmt_pct_short;
