@@ -178,6 +178,8 @@ fn empty_report() -> Report {
         verdict: None,
         steady_state: None,
         reproduce: Default::default(),
+        standards: None,
+        schedule: None,
     }
 }
 

@@ -6,8 +6,9 @@
 //!   (each fault's timeline: every interval and its value), `impact.rs`
 //!   (which faults hurt which journey, by time), `traces.rs` (the same by
 //!   trace: each user request linked to the faults its dependency calls
-//!   met) and `coverage.rs` (what no rule covers, and why a run proves
-//!   nothing).
+//!   met), `coverage.rs` (what no rule covers, and why a run proves
+//!   nothing) and `standards.rs` (each route's tier and interaction class,
+//!   unclassified ones listed, and the standards' checks per route).
 //! - `model.rs`: the report, which is also `report.json`'s schema.
 //! - `verdict.rs`: the hypothesis's checks and the verdict.
 //! - `words.rs`: what every rendering says alike (dates, numbers, the
@@ -21,6 +22,7 @@ pub mod html;
 pub mod impact;
 pub mod markdown;
 pub mod model;
+pub mod standards;
 mod stats;
 pub mod terminal;
 mod traces;

@@ -6,7 +6,9 @@
 pub mod client;
 pub mod grpc;
 pub mod http1;
+pub mod little_shop;
 pub mod otel;
+pub mod runs;
 pub mod sample_report;
 pub mod upstream;
 pub mod webdriver;

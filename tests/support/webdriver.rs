@@ -86,7 +86,7 @@ impl Session {
         self.try_command(method, path, body).unwrap_or_else(|(path, error)| panic!("{path}: {error}"))
     }
 
-    /// A command, or the path and WebDriver's error when it answered one.
+    /// The command's value, or the path and the driver's error.
     fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, (String, Value)> {
         let path = format!("/session/{}{path}", self.id);
         let body = (!body.is_null()).then_some(body);
@@ -130,16 +130,18 @@ impl Session {
     }
 
     /// Clicks the element `css` selects, as a user would (WebDriver's element click).
+    /// A page that redraws itself (the control page polls) may replace the
+    /// element between finding and clicking it: then it is found again, a
+    /// few times at most.
     pub fn click(&self, css: &str) {
-        // A live page may draw the element again between finding it and
-        // clicking it ("stale element reference"): it is found again, a
-        // few times at most.
-        for attempt in 0..5 {
+        for attempt in 1.. {
             let el = self.element(css);
             match self.try_command("POST", &format!("/element/{el}/click"), json!({})) {
                 Ok(_) => return,
-                Err((_, error)) if error["error"] == "stale element reference" && attempt < 4 => {}
-                Err((path, error)) => panic!("{path}: {error}"),
+                Err((_, e)) if attempt < 5 && e["error"] == "stale element reference" => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err((path, e)) => panic!("{path}: {e}"),
             }
         }
     }
