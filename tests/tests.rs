@@ -7,6 +7,7 @@ mod admin_runs;
 mod cli;
 mod config_files;
 mod experiments;
+mod fault_decisions;
 mod fault_events;
 mod guardrails;
 mod http_faults;
