@@ -39,7 +39,8 @@
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
 //!     bytes): while the target has no fault, plain HTTP/1.1 requests pass as bytes
 //!     (`proxy::http::fast`: heads parsed in place and rewritten, bodies relayed with their framing
-//!     followed in `fast::body`, its own pool of upstream connections in `fast::pool`); anything
+//!     followed in `fast::body`, its own pool of upstream connections in `fast::pool`; requests read
+//!     in `fast::request`, exchanged in `fast::exchange`); anything
 //!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),
 //!     faulty and recorded bodies (`body`, `recorded`). `proxy::http::dial` is the one upstream
 //!     dial and idle limit both pools share.

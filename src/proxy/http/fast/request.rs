@@ -1,0 +1,190 @@
+//! Reading a plain request from the client and rewriting it for the
+//! upstream: the head parsed where it lies in the read buffer, the body read
+//! whole, and the upstream's request written as the forwarder would (origin
+//! form under the base path, hop-by-hop fields out, `Host` by the target's
+//! rule, `X-Forwarded-*` in).
+
+use std::io;
+
+use bytes::BytesMut;
+use http::Method;
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
+use crate::config::HostHeader;
+use crate::proxy::http::forward::Forwarder;
+use crate::proxy::http::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use crate::proxy::reset::ResettableStream;
+
+/// A request head longer than this goes to hyper, which has its own limits.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// A request body longer than this goes to hyper, which streams it. A plain
+/// request's body is read whole before it is sent, so that the upstream
+/// gets head and body in one write and nothing waits on a slow client.
+const MAX_PLAIN_BODY: u64 = 64 * 1024;
+
+/// A plain request, read whole and rewritten for the upstream.
+pub(super) struct Request {
+    /// Its length in the read buffer, head and body.
+    pub(super) len: usize,
+    /// What the upstream gets, head and body.
+    pub(super) upstream: Vec<u8>,
+    pub(super) method: Method,
+    /// The path as the client sent it, for the record.
+    pub(super) path: String,
+    pub(super) body: u64,
+    /// The client asked for the connection to close after this exchange.
+    pub(super) close: bool,
+}
+
+/// Reads until `buf` holds a whole request and rewrites it for the
+/// upstream. `Ok(None)`: the request is not plain, the connection ended
+/// half way through a head, or a shutdown came while the request was still
+/// coming in; hyper is to serve it (and, shutting down, to close after it).
+pub(super) async fn read_request(
+    client: &mut ResettableStream,
+    buf: &mut BytesMut,
+    forwarder: &Forwarder,
+    peer: &Peer,
+    shutdown: &CancellationToken,
+) -> io::Result<Option<Request>> {
+    loop {
+        // The request's whole length, once its head is in and plain.
+        let mut whole = None;
+        if !buf.is_empty() {
+            match examine(buf, forwarder, peer) {
+                Examined::Plain(request) => return Ok(Some(request)),
+                Examined::NotPlain => return Ok(None),
+                Examined::Partial if buf.len() >= MAX_REQUEST_HEAD => return Ok(None),
+                Examined::Partial => {}
+                Examined::Body(len) => whole = Some(len),
+            }
+        }
+        loop {
+            buf.reserve(whole.map_or(4096, |len| len - buf.len()));
+            let read = tokio::select! {
+                read = client.read_buf(buf) => read?,
+                () = shutdown.cancelled() => return Ok(None),
+            };
+            if read == 0 {
+                // Closed between requests is the normal end; half a head is
+                // hyper's to answer or drop; half a body ends the connection.
+                return if buf.is_empty() || whole.is_some() {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                } else {
+                    Ok(None)
+                };
+            }
+            if whole.is_none_or(|len| buf.len() >= len) {
+                break;
+            }
+        }
+    }
+}
+
+enum Examined {
+    Plain(Request),
+    /// The head is whole and plain; the body is not all here: the request
+    /// is this long.
+    Body(usize),
+    Partial,
+    NotPlain,
+}
+
+/// Parses the request at the front of `buf` and, when it is plain and
+/// whole, writes the upstream's request: the request line under the base
+/// path, the client's fields but the hop-by-hop ones, `Host` by the
+/// target's rule, the `X-Forwarded-*` fields, then the body.
+fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Examined::Partial,
+        Err(_) => return Examined::NotPlain,
+    };
+    let (Some(method), Some(path), Some(1)) = (req.method, req.path, req.version) else { return Examined::NotPlain };
+    if !path.starts_with('/') {
+        return Examined::NotPlain;
+    }
+    let mut body = 0;
+    let (mut lengths, mut hosts) = (0, 0);
+    let mut original_host: &[u8] = b"";
+    let mut close = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            match parse_length(h.value) {
+                Some(n) if n <= MAX_PLAIN_BODY => body = n,
+                _ => return Examined::NotPlain,
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            original_host = h.value;
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"close"));
+        } else if ["transfer-encoding", "expect", "upgrade"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            return Examined::NotPlain;
+        }
+    }
+    if lengths > 1 || hosts != 1 {
+        return Examined::NotPlain;
+    }
+    let len = head_len + body as usize;
+    if buf.len() < len {
+        return Examined::Body(len);
+    }
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Examined::NotPlain };
+
+    let up = forwarder.upstream();
+    let mut out = Vec::with_capacity(len + 160);
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(up.base_path.as_bytes());
+    // A fragment is the client's own, never sent (the `http` crate drops it
+    // on the hyper path too).
+    let path = path.split('#').next().unwrap_or(path);
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    match &up.host {
+        HostHeader::Keep => put_field(&mut out, b"host", original_host),
+        HostHeader::Upstream => put_field(&mut out, b"host", up.authority.as_str().as_bytes()),
+        HostHeader::Fixed(v) => put_field(&mut out, b"host", v.as_bytes()),
+    }
+    let connection: Vec<&[u8]> =
+        req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let mut forwarded_for: Option<&[u8]> = None;
+    let (mut proto, mut forwarded_host) = (false, false);
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("host") || is_hop(name, &connection) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(X_FORWARDED_FOR.as_str()) {
+            // Joined with the client's address below, as the forwarder does.
+            forwarded_for.get_or_insert(h.value);
+            continue;
+        }
+        proto |= name.eq_ignore_ascii_case(X_FORWARDED_PROTO.as_str());
+        forwarded_host |= name.eq_ignore_ascii_case(X_FORWARDED_HOST.as_str());
+        put_field(&mut out, name.as_bytes(), h.value);
+    }
+    let ip = peer.forwarded_for().as_bytes();
+    match forwarded_for.filter(|p| !p.trim_ascii().is_empty()) {
+        Some(prior) => put_field(&mut out, X_FORWARDED_FOR.as_str().as_bytes(), &[prior, b", ", ip].concat()),
+        None => put_field(&mut out, X_FORWARDED_FOR.as_str().as_bytes(), ip),
+    }
+    if !proto {
+        put_field(&mut out, X_FORWARDED_PROTO.as_str().as_bytes(), b"http");
+    }
+    if !forwarded_host {
+        put_field(&mut out, X_FORWARDED_HOST.as_str().as_bytes(), original_host);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&buf[head_len..len]);
+    // The record names the path without its query, as the hyper path's does.
+    let path = path.split('?').next().unwrap_or(path).to_string();
+    Examined::Plain(Request { len, upstream: out, method, path, body, close })
+}
