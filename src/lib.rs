@@ -37,10 +37,12 @@
 //! - [`proxy`]: the data path: binding, serving and draining the observer and the targets.
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
-//!     bytes): while the target has no fault, plain HTTP/1.1 requests pass as bytes
-//!     (`proxy::http::fast`: heads parsed in place and rewritten, bodies relayed with their framing
-//!     followed in `fast::body`, its own pool of upstream connections in `fast::pool`; requests read
-//!     in `fast::request`, exchanged in `fast::exchange`); anything
+//!     bytes). A request's faults are decided first (`proxy::http::decision`); plain HTTP/1.1
+//!     requests that no fault acts on pass as bytes (`proxy::http::fast`: heads parsed in place in
+//!     `fast::request`, faults chosen from them in `fast::choose`, the exchange in
+//!     `fast::exchange` with bodies relayed with their framing followed in `fast::body`, its own
+//!     pool of upstream connections in `fast::pool`), and a plain request a fault acts on is
+//!     carried by the injector and answered by `fast::faulty` on the same connection; anything
 //!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),
 //!     faulty and recorded bodies (`body`, `recorded`). `proxy::http::dial` is the one upstream
 //!     dial and idle limit both pools share.
@@ -85,7 +87,9 @@
 //! - The data path never locks to read faults: a plan swap is one atomic
 //!   store, and a plan with no faults costs one load per request.
 //! - An inactive fault has no effect at all, and removing a fault releases
-//!   whatever it held (hung requests, queued requests, dropped data).
+//!   whatever it held (hung requests, queued requests, dropped data). A
+//!   request or connection no fault selects takes the same plain path as
+//!   with no fault at all.
 //! - The data path never waits on the recorder: the layer copies fields into
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.

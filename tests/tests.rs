@@ -13,6 +13,7 @@ mod guardrails;
 mod http_faults;
 mod http_plain;
 mod http_proxy;
+mod http_unselected;
 mod https_upstream;
 mod journal_format;
 mod load_driver;

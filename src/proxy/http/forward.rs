@@ -20,6 +20,10 @@ use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
 use crate::record::fields;
 
+/// A request body on its way upstream: streamed from a hyper connection,
+/// or whole, as the plain path read it.
+pub type UpstreamBody = http_body_util::Either<Incoming, Full<Bytes>>;
+
 /// Sends requests of one listener to its upstream. Cheap to clone.
 #[derive(Clone)]
 pub struct Forwarder {
@@ -88,7 +92,7 @@ impl Forwarder {
 
     /// Forwards `req` from `client` and returns the upstream's response, or a
     /// 502/504 of brownout's own when the upstream failed.
-    pub async fn forward(&self, mut req: Request<Incoming>, client: &Peer) -> Response<ProxyBody> {
+    pub async fn forward(&self, mut req: Request<UpstreamBody>, client: &Peer) -> Response<ProxyBody> {
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         self.prepare(&mut req, client, upgrade);
@@ -118,7 +122,7 @@ impl Forwarder {
     /// Rewrites a client's request into the upstream's: origin-form URI
     /// (under the upstream's base path), HTTP/1.1, hop-by-hop fields out,
     /// forwarding fields in.
-    fn prepare(&self, req: &mut Request<Incoming>, client: &Peer, upgrade: bool) {
+    fn prepare(&self, req: &mut Request<UpstreamBody>, client: &Peer, upgrade: bool) {
         let this = &self.inner;
         let up = &this.upstream;
         let original_host = req

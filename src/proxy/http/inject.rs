@@ -15,12 +15,12 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::body::FaultyBody;
+use super::decision::Decision;
+use super::forward::UpstreamBody;
 use super::headers::Peer;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
-use crate::fault::{
-    decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step,
-};
+use crate::fault::{ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step};
 use crate::proxy::reset::ResetHandle;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
@@ -104,34 +104,37 @@ impl Injector {
         peer: &Peer,
         conn: &ResetHandle,
     ) -> Result<Response<ProxyBody>, Injected> {
+        let req = req.map(UpstreamBody::Left);
         let plan = self.switch.load();
         if plan.faults.is_empty() {
             drop(plan);
             return Ok(self.forwarder.forward(req, peer).await);
         }
+        let facts = RequestFacts {
+            method: req.method(),
+            path: req.uri().path(),
+            query: req.uri().query(),
+            headers: Fields::Map(req.headers()),
+            client: peer.addr.ip(),
+        };
+        let decision = Decision::new(&self.switch, arc_swap::Guard::into_inner(plan), &facts);
         // Boxed: the faulty path's future is several times the plain
         // forward's, and every request's future would otherwise be that big.
-        Box::pin(self.inject(arc_swap::Guard::into_inner(plan), req, peer, conn)).await
+        Box::pin(self.inject(decision, req, peer, conn)).await
     }
 
-    /// Applies the decided faults of `plan` to one request.
-    async fn inject(
+    /// Carries out `decision` for one request: the faults in their steps,
+    /// the forward, then what acts on the response.
+    pub async fn inject(
         &self,
-        plan: Arc<crate::fault::TargetPlan>,
-        req: Request<Incoming>,
+        decision: Decision,
+        req: Request<UpstreamBody>,
         peer: &Peer,
         conn: &ResetHandle,
     ) -> Result<Response<ProxyBody>, Injected> {
-        let picks = {
-            let facts = RequestFacts {
-                method: req.method(),
-                path: req.uri().path(),
-                query: req.uri().query(),
-                headers: req.headers(),
-                client: peer.addr.ip(),
-            };
-            decide_http(&facts, &plan.faults, self.switch.next_request_seed(), Instant::now())
-        };
+        let mut decision = decision;
+        let plan = decision.plan.clone();
+        let picks = std::mem::take(&mut decision.picks);
         let mut response_delay = Duration::ZERO;
         let mut response_delay_fault = None;
         let mut bandwidth: Option<u64> = None;
@@ -158,7 +161,7 @@ impl Injector {
                         OutageMode::Hang => self.hang(active).await,
                     };
                 }
-                (Step::RateLimit, HttpKind::RateLimit { .. }) => {
+                (Step::RateLimit, HttpKind::RateLimit { .. }) if !decision.took_token(pick.index) => {
                     if let Err(wait) = active.take_token(Instant::now()) {
                         if active.admit() {
                             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -190,7 +193,11 @@ impl Injector {
                     sleep_unless_ended(pick.delay, active).await;
                 }
                 (Step::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
-                    match self.pool_slot(active, *when_full).await {
+                    let slot = match decision.take_slot(pick.index) {
+                        Some(slot) => Ok(Some(slot)),
+                        None => self.pool_slot(active, *when_full).await,
+                    };
+                    match slot {
                         Ok(slot) => permit = slot,
                         Err(Ok(resp)) => {
                             names.push(&active.fault.name);

@@ -1,10 +1,12 @@
 //! The HTTP listener: HTTP/1.1 and HTTP/2 (prior knowledge) from clients,
 //! each request put through the target's faults and forwarded to the
-//! upstream over a pooled connection. While the target has no fault, plain
-//! HTTP/1.1 requests take `fast`, which relays them as bytes; a connection
-//! goes to hyper at its first request that is not plain, for good.
+//! upstream over a pooled connection. Plain HTTP/1.1 requests take `fast`,
+//! which decides their faults first (`decision`) and relays those no fault
+//! acts on as bytes; a connection goes to hyper at its first request that
+//! is not plain, for good.
 
 mod body;
+mod decision;
 mod dial;
 mod fast;
 mod forward;

@@ -1,29 +1,39 @@
-//! The plain pass-through of HTTP/1.1: while a target has no fault, a
-//! client connection's requests go to the upstream as bytes, without hyper
-//! on either side. A request head is parsed where it lies in the read
+//! The plain pass-through of HTTP/1.1: a client connection's requests that
+//! no fault acts on go to the upstream as bytes, without hyper on either
+//! side. A request head is parsed where it lies in the read
 //! buffer, rewritten as the forwarder would (origin-form path under the base
 //! path, hop-by-hop fields out, `Host` by the target's rule, `X-Forwarded-*`
 //! in) and written with its body in one call. The response head is rewritten
 //! the same way and the body passes as it arrives, its framing (length,
 //! chunked or up to the close) followed byte by byte but never re-encoded.
 //!
-//! Only plain requests take this path. At the first request that is not
-//! (a fault in the plan, an observer's classification, HTTP/1.0, an
-//! upgrade, `Expect`, a chunked or large request body, a malformed or huge
-//! head, an `https` upstream) the connection goes to hyper for the rest of
-//! its life, with the bytes read so far put back in front of the stream.
-//! Nothing has been answered or sent upstream for that request by then.
+//! Once a plain request is whole, its faults are decided (the same pure,
+//! seeded decision as on hyper's path, from the head as parsed): one that no
+//! fault acts on passes as bytes; one that some fault acts on goes through
+//! the injector and its answer is written back (`faulty.rs`), and the
+//! connection goes on with its next request. A target's faults so cost only
+//! the requests they touch.
+//!
+//! At the first request that is not plain (HTTP/1.0, an upgrade, `Expect`,
+//! a chunked or large request body, a malformed or huge head), and on an
+//! observer's connections (which classify) or for an `https` upstream, the
+//! connection goes to hyper for the rest of its life, with the bytes read
+//! so far put back in front of the stream. Nothing has been decided,
+//! answered or sent upstream for that request by then.
 //!
 //! An idle client connection holds no buffer: one is taken when a request
 //! arrives and given back when its exchange ends.
 //!
-//! `request.rs` reads and rewrites a request, `exchange.rs` sends it and
-//! relays the response, `body.rs` follows a body's framing, `head.rs` holds
+//! `request.rs` reads and rewrites a request, `choose.rs` decides its
+//! faults, `exchange.rs` sends a plain one and relays the response,
+//! `faulty.rs` answers one a fault acts on, `body.rs` follows a body's framing, `head.rs` holds
 //! what both heads share, `pool.rs` the idle upstream connections and
 //! `prefixed.rs` the stream handed to hyper.
 
 mod body;
+mod choose;
 mod exchange;
+mod faulty;
 mod head;
 mod pool;
 mod prefixed;
@@ -39,7 +49,7 @@ use crate::proxy::reset::{ResetHandle, ResettableStream};
 use exchange::Exchange;
 pub use pool::RawPool;
 pub use prefixed::Prefixed;
-use request::read_request;
+use request::{read_request, Read};
 
 /// How a connection left the plain path.
 pub enum Exit {
@@ -60,7 +70,10 @@ pub async fn serve(
     shutdown: &CancellationToken,
 ) -> Exit {
     let forwarder = injector.forwarder();
-    let Some(raw) = forwarder.raw_pool() else { return Exit::ToHyper(BytesMut::new()) };
+    // An observer classifies every response, which only hyper's path does.
+    let Some(raw) = forwarder.raw_pool().filter(|_| injector.rules_switch().is_none()) else {
+        return Exit::ToHyper(BytesMut::new());
+    };
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
@@ -78,16 +91,18 @@ pub async fn serve(
         if shutdown.is_cancelled() {
             return if buf.is_empty() { Exit::Done } else { Exit::ToHyper(buf) };
         }
-        if !injector.switch().load().faults.is_empty() || injector.rules_switch().is_some() {
-            return Exit::ToHyper(buf);
-        }
-        let request = match read_request(client, &mut buf, forwarder, peer, shutdown).await {
-            Ok(Some(request)) => request,
+        let (kept, len) = match read_request(client, &mut buf, injector, peer, shutdown).await {
+            Ok(Some(Read::Plain(request))) => {
+                (Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await, request.len)
+            }
+            Ok(Some(Read::Faulty(faulty))) => {
+                let len = faulty.len;
+                (faulty::exchange(client, reset, injector, peer, *faulty).await, len)
+            }
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,
         };
-        let kept = Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await;
-        buf.advance(request.len);
+        buf.advance(len);
         if !kept {
             let _ = client.shutdown().await;
             return Exit::Done;

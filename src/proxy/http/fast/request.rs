@@ -11,10 +11,14 @@ use http::Method;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::choose::{choose, hyper_request, Chosen, Faulty};
 use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
 use crate::config::HostHeader;
 use crate::proxy::http::forward::Forwarder;
 use crate::proxy::http::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use crate::proxy::http::Injector;
 use crate::proxy::reset::ResettableStream;
 
 /// A request head longer than this goes to hyper, which has its own limits.
@@ -36,25 +40,37 @@ pub(super) struct Request {
     pub(super) body: u64,
     /// The client asked for the connection to close after this exchange.
     pub(super) close: bool,
+    /// Slots of pool faults, held until the exchange ends.
+    pub(super) _held: Vec<OwnedSemaphorePermit>,
 }
 
-/// Reads until `buf` holds a whole request and rewrites it for the
-/// upstream. `Ok(None)`: the request is not plain, the connection ended
-/// half way through a head, or a shutdown came while the request was still
-/// coming in; hyper is to serve it (and, shutting down, to close after it).
+/// A whole request read from the client.
+pub(super) enum Read {
+    /// No fault acts on it: it passes as bytes.
+    Plain(Request),
+    /// A fault acts on it: the injector carries it.
+    /// Boxed: it is the rare path, and `Faulty` is several times `Request`.
+    Faulty(Box<Faulty>),
+}
+
+/// Reads until `buf` holds a whole request and decides its faults, then
+/// rewrites it for the upstream when no fault acts on it. `Ok(None)`: the
+/// request is not plain, the connection ended half way through a head, or a
+/// shutdown came while the request was still coming in; hyper is to serve
+/// it (and, shutting down, to close after it).
 pub(super) async fn read_request(
     client: &mut ResettableStream,
     buf: &mut BytesMut,
-    forwarder: &Forwarder,
+    injector: &Injector,
     peer: &Peer,
     shutdown: &CancellationToken,
-) -> io::Result<Option<Request>> {
+) -> io::Result<Option<Read>> {
     loop {
         // The request's whole length, once its head is in and plain.
         let mut whole = None;
         if !buf.is_empty() {
-            match examine(buf, forwarder, peer) {
-                Examined::Plain(request) => return Ok(Some(request)),
+            match examine(buf, injector, peer) {
+                Examined::Whole(read) => return Ok(Some(read)),
                 Examined::NotPlain => return Ok(None),
                 Examined::Partial if buf.len() >= MAX_REQUEST_HEAD => return Ok(None),
                 Examined::Partial => {}
@@ -84,7 +100,7 @@ pub(super) async fn read_request(
 }
 
 enum Examined {
-    Plain(Request),
+    Whole(Read),
     /// The head is whole and plain; the body is not all here: the request
     /// is this long.
     Body(usize),
@@ -93,10 +109,9 @@ enum Examined {
 }
 
 /// Parses the request at the front of `buf` and, when it is plain and
-/// whole, writes the upstream's request: the request line under the base
-/// path, the client's fields but the hop-by-hop ones, `Host` by the
-/// target's rule, the `X-Forwarded-*` fields, then the body.
-fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
+/// whole, decides its faults (once, as the request is whole) and, when none
+/// acts on it, writes the upstream's request.
+fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -137,9 +152,35 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
         return Examined::Body(len);
     }
     let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Examined::NotPlain };
+    let held = match choose(injector, peer, &method, path, req.headers) {
+        Chosen::Plain(held) => held,
+        Chosen::Faulty(decision, uri) => {
+            let request = hyper_request(method, uri, req.headers, &buf[head_len..len]);
+            return Examined::Whole(Read::Faulty(Box::new(Faulty { len, request, decision, close })));
+        }
+        Chosen::NotPlain => return Examined::NotPlain,
+    };
+    let upstream = rewrite(injector.forwarder(), peer, &method, path, req.headers, original_host, &buf[head_len..len]);
+    // The record names the path without its fragment and query, as the
+    // hyper path's does.
+    let path = path.split(['#', '?']).next().unwrap_or(path).to_string();
+    Examined::Whole(Read::Plain(Request { len, upstream, method, path, body, close, _held: held }))
+}
 
+/// Writes the upstream's request: the request line under the base path, the
+/// client's fields but the hop-by-hop ones, `Host` by the target's rule, the
+/// `X-Forwarded-*` fields, then the body.
+fn rewrite(
+    forwarder: &Forwarder,
+    peer: &Peer,
+    method: &Method,
+    path: &str,
+    fields: &[httparse::Header<'_>],
+    original_host: &[u8],
+    body: &[u8],
+) -> Vec<u8> {
     let up = forwarder.upstream();
-    let mut out = Vec::with_capacity(len + 160);
+    let mut out = Vec::with_capacity(path.len() + body.len() + 256);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(up.base_path.as_bytes());
@@ -154,10 +195,10 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
         HostHeader::Fixed(v) => put_field(&mut out, b"host", v.as_bytes()),
     }
     let connection: Vec<&[u8]> =
-        req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+        fields.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
     let mut forwarded_for: Option<&[u8]> = None;
     let (mut proto, mut forwarded_host) = (false, false);
-    for h in req.headers.iter() {
+    for h in fields {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") || is_hop(name, &connection) {
             continue;
@@ -183,8 +224,6 @@ fn examine(buf: &[u8], forwarder: &Forwarder, peer: &Peer) -> Examined {
         put_field(&mut out, X_FORWARDED_HOST.as_str().as_bytes(), original_host);
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&buf[head_len..len]);
-    // The record names the path without its query, as the hyper path's does.
-    let path = path.split('?').next().unwrap_or(path).to_string();
-    Examined::Plain(Request { len, upstream: out, method, path, body, close })
+    out.extend_from_slice(body);
+    out
 }

@@ -1,0 +1,93 @@
+//! Deciding a whole plain request's faults before anything is sent, from
+//! its head as parsed in place: a request no fault acts on passes as bytes;
+//! one that some fault acts on becomes an `http::Request` for the injector.
+//! Both read the request as hyper would, so a request gets the decision it
+//! would get on the hyper path.
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri};
+use http_body_util::Full;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::fault::{Fields, RequestFacts};
+use crate::proxy::http::decision::{Decision, Route};
+use crate::proxy::http::forward::UpstreamBody;
+use crate::proxy::http::headers::Peer;
+use crate::proxy::http::Injector;
+
+/// A request some fault acts on, read whole.
+pub(in crate::proxy::http) struct Faulty {
+    /// Its length in the read buffer, head and body.
+    pub len: usize,
+    pub request: http::Request<UpstreamBody>,
+    pub decision: Decision,
+    /// The client asked for the connection to close after this exchange.
+    pub close: bool,
+}
+
+/// What the faults chose for a request.
+pub(super) enum Chosen {
+    /// None acts on it (or the target has none): it passes plain, holding
+    /// these pool slots.
+    Plain(Vec<OwnedSemaphorePermit>),
+    /// Some fault acts on it; its target, as hyper reads it.
+    Faulty(Decision, Uri),
+    /// hyper refuses its target (with a 400, before any decision): hyper is
+    /// to answer it.
+    NotPlain,
+}
+
+/// Decides the faults of a request when its target has any: the path and
+/// query as hyper reads them (the `http` crate's URI, which drops a
+/// fragment), the fields as parsed, the client's address. With no fault at
+/// the target, nothing is decided and no seed is drawn, as on the hyper path.
+pub(super) fn choose(
+    injector: &Injector,
+    peer: &Peer,
+    method: &Method,
+    path: &str,
+    fields: &[httparse::Header<'_>],
+) -> Chosen {
+    let plan = injector.switch().load();
+    if plan.faults.is_empty() {
+        return Chosen::Plain(Vec::new());
+    }
+    let Ok(uri) = Uri::try_from(path) else { return Chosen::NotPlain };
+    let facts = RequestFacts {
+        method,
+        path: uri.path(),
+        query: uri.query(),
+        headers: Fields::Parsed(fields),
+        client: peer.addr.ip(),
+    };
+    match Decision::new(injector.switch(), arc_swap::Guard::into_inner(plan), &facts).route() {
+        Route::Plain(held) => Chosen::Plain(held),
+        Route::Faulty(decision) => Chosen::Faulty(decision, uri),
+    }
+}
+
+/// The request as hyper's server would have made it: the method, the
+/// target, HTTP/1.1, every field (names in lower case, as hyper keeps
+/// them) and the body.
+pub(super) fn hyper_request(
+    method: Method,
+    uri: Uri,
+    fields: &[httparse::Header<'_>],
+    body: &[u8],
+) -> http::Request<UpstreamBody> {
+    let mut request = http::Request::new(UpstreamBody::Right(Full::new(Bytes::copy_from_slice(body))));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.reserve(fields.len());
+    for h in fields {
+        // httparse admits only tokens as names and visible bytes, spaces,
+        // tabs and obs-text in values, which is what these accept: none is
+        // ever left out.
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(h.name.as_bytes()), HeaderValue::from_bytes(h.value)) {
+            headers.append(name, value);
+        }
+    }
+    request
+}
