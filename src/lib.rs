@@ -47,7 +47,8 @@
 //!     faulty and recorded bodies (`body`, `recorded`). `proxy::http::dial` is the one upstream
 //!     dial and idle limit both pools share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
-//!     is active (`pass`), else a reader and writer with per-chunk faults (`pump`).
+//!     acts on the connection's bytes (`pass`), else a reader and writer with per-chunk faults
+//!     (`pump`: the queue, the chunk plan, pacing).
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
