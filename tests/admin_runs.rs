@@ -26,12 +26,14 @@ struct Served {
 /// A proxy serving one HTTP target `t` with a launcher, as `brownout proxy` has.
 async fn serve(tag: &str, layer: &RecordLayer) -> Served {
     let up = upstream::mirror().await;
-    let text = format!(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\n"
-    );
-    let config = brownout::config::parse("serving.toml", &text, None).expect("valid");
     let dir = std::env::temp_dir().join(format!("brownout-runs-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // Runs may be started from files in the run directory.
+    let text = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\nexperiments_dir = {:?}\n[[target]]\nname = \"t\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{up}\"\n",
+        dir.display().to_string()
+    );
+    let config = brownout::config::parse("serving.toml", &text, None).expect("valid");
     let app = brownout::app::App::bind(&config).expect("bind").with_launcher(layer.clone(), dir.clone(), config);
     let (admin, target) = (app.admin_addr().expect("admin"), app.proxy().target_addr("t").expect("t"));
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -107,8 +109,8 @@ async fn a_run_is_started_followed_stopped_and_reported() {
     assert_eq!(status, 400);
     assert!(body.contains(r#"a JSON body must be {\"file\": \"<experiment path on the server>\"}"#), "{body}");
     let (status, body) = call(admin, "POST", "/runs", r#"{"file": "/nowhere/x.toml"}"#, NONE).await;
-    assert_eq!(status, 400);
-    assert!(body.contains(r#"cannot read experiment file \"/nowhere/x.toml\""#), "{body}");
+    assert_eq!(status, 403);
+    assert!(body.contains(r#"\"/nowhere/x.toml\" is not an experiment file in "#), "{body}");
     let elsewhere = "title = \"x\"\n[[target]]\nname = \"db\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:9\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\n";
     let (status, body) = call(admin, "POST", "/runs", elsewhere, NONE).await;
     assert_eq!(status, 400);

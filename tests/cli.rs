@@ -176,7 +176,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).expect("write");
@@ -193,7 +193,7 @@ fn a_run_started_through_the_proxys_admin_api_is_reported_even_when_the_proxy_st
     let config = write_config(
         "api-run",
         &format!(
-            "[admin]\nlisten = \"127.0.0.1:{admin}\"\n[[target]]\nname = \"db\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"127.0.0.1:9\"\n"
+            "[admin]\nlisten = \"127.0.0.1:{admin}\"\nexperiments_dir = \".\"\n[[target]]\nname = \"db\"\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"127.0.0.1:9\"\n"
         ),
     );
     let dir = config.parent().expect("dir").to_path_buf();

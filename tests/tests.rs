@@ -4,12 +4,14 @@ mod support;
 
 mod admin_api;
 mod admin_runs;
+mod check_values;
 mod cli;
 mod config_files;
 mod experiments;
 mod fault_decisions;
 mod fault_events;
 mod guardrails;
+mod hostile;
 mod http_faults;
 mod http_plain;
 mod http_proxy;

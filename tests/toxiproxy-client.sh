@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the published Toxiproxy Node client against brownout's
-# Toxiproxy-compatible API (tests/toxiproxy-client/check.js).
+# Runs the published Toxiproxy Node and Python clients against brownout's
+# Toxiproxy-compatible API (tests/toxiproxy-client/check.js and check.py).
 # Usage: tests/toxiproxy-client.sh [BROWNOUT_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +23,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 node "$work/check.js" "http://127.0.0.1:$port"
+# The Python client, in a virtual environment of its own.
+if ! python3 -m venv "$work/venv" >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then echo "toxiproxy client check: python3 -m venv is missing" >&2; exit 1; fi
+  echo "skipped: the Python Toxiproxy client check needs python3 with venv"
+  exit 0
+fi
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check toxiproxy-python==0.1.1 requests
+"$work/venv/bin/python" tests/toxiproxy-client/check.py "$port"

@@ -47,6 +47,9 @@ pub struct AdminState {
     pub runs: Arc<Runs>,
     token: Option<Secret>,
     allow_browsers: bool,
+    trust: guard::Trust,
+    /// Where `POST /runs {"file": ...}` may read from.
+    experiments_dir: std::path::PathBuf,
     targets: Arc<Vec<TargetInfo>>,
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
@@ -71,6 +74,8 @@ impl AdminState {
             runs,
             token: admin.token.clone(),
             allow_browsers: admin.allow_browsers,
+            trust: guard::Trust::new(admin, admin.listen),
+            experiments_dir: admin.experiments_dir.clone(),
             targets: Arc::new(targets),
             adhoc: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
@@ -83,15 +88,36 @@ impl AdminState {
 
 /// Serves the admin API on `listener` until `shutdown`.
 pub async fn serve(listener: TcpListener, mut state: AdminState, shutdown: CancellationToken, tracker: TaskTracker) {
-    state.spawner = Some(toxiproxy::Spawner { shutdown: shutdown.clone(), tracker: tracker.clone() });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let tokened = state.token.is_some();
+    state.spawner = Some(toxiproxy::Spawner { shutdown: shutdown.clone(), tracker: tracker.clone(), tokened });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // An admin connection that sends no request head for this long is closed.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(ADMIN_HEADER_TIMEOUT);
     let graceful = GracefulShutdown::new();
+    let mut reserve = Reserve::new();
+    let mut failures = 0u32;
+    let mut released = false;
     loop {
+        // Not right after a release: the descriptor freed is for the accept.
+        if !std::mem::take(&mut released) {
+            reserve.refill();
+        }
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    failures = 0;
+                    stream
+                }
+                Err(e) if reserve.release() => {
+                    released = true;
+                    // Out of descriptors: one kept in reserve lets this
+                    // connection in, so that the proxy can still be stopped.
+                    tracing::warn!(error = %e, "out of file descriptors; the admin listener uses its reserve");
+                    continue;
+                }
                 Err(e) => {
-                    crate::proxy::accept_failed("admin", &e).await;
+                    failures = failures.saturating_add(1);
+                    crate::proxy::accept_failed("admin", &e, failures).await;
                     continue;
                 }
             },
@@ -110,6 +136,40 @@ pub async fn serve(listener: TcpListener, mut state: AdminState, shutdown: Cance
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// How long an admin connection may take to send a request head, and idle
+/// between requests.
+const ADMIN_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// File descriptors the admin listener holds back, so that it can accept a
+/// connection when the data path has used every descriptor the process may
+/// open: on `EMFILE` one is closed, and the accept tried again at once.
+struct Reserve(Vec<std::fs::File>);
+
+impl Reserve {
+    const KEEP: usize = 4;
+
+    fn new() -> Self {
+        let mut r = Reserve(Vec::new());
+        r.refill();
+        r
+    }
+
+    /// Opens what was released, when descriptors are free again.
+    fn refill(&mut self) {
+        while self.0.len() < Self::KEEP {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => self.0.push(f),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Closes one reserved descriptor; false when none is left.
+    fn release(&mut self) -> bool {
+        self.0.pop().is_some()
+    }
 }
 
 /// Why a request was refused: turned into a JSON error response.

@@ -96,8 +96,8 @@ fn start(body: &[u8], state: &AdminState) -> Answer {
                 format!("a JSON body must be {{\"file\": \"<experiment path on the server>\"}}, got {value}"),
             )
         })?;
-        let path = Path::new(file);
-        let text = std::fs::read_to_string(path)
+        let path = experiment_file(file, &state.experiments_dir)?;
+        let text = std::fs::read_to_string(&path)
             .map_err(|e| Refused(StatusCode::BAD_REQUEST, format!("cannot read experiment file {file:?}: {e}")))?;
         crate::experiment::parse_for(file, &text, path.parent(), serving).map_err(invalid)?
     } else if text.trim().is_empty() {
@@ -115,6 +115,29 @@ fn start(body: &[u8], state: &AdminState) -> Answer {
         resp.headers_mut().insert(http::header::LOCATION, location);
     }
     Ok(resp)
+}
+
+/// The experiment file `file` names (relative to the working directory, or
+/// else to the experiments directory), if it lies inside the experiments
+/// directory: the API reads no other file, so that it cannot be made to
+/// show parts of one.
+fn experiment_file(file: &str, dir: &Path) -> Result<std::path::PathBuf, Refused> {
+    // One answer for a file outside, missing or unreadable alike, so that
+    // the API tells nothing of files it will not read.
+    let refused = Refused(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{file:?} is not an experiment file in {}, the only directory runs are read from; set admin.experiments_dir to read from another",
+            dir.display()
+        ),
+    );
+    let Ok(dir) = dir.canonicalize() else { return Err(refused) };
+    let given = Path::new(file);
+    [given.to_path_buf(), dir.join(given)]
+        .into_iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .find(|p| p.starts_with(&dir) && p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .ok_or(refused)
 }
 
 fn conflict(e: StartRunError) -> Refused {

@@ -61,6 +61,26 @@ struct Toxic {
 pub struct Spawner {
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Whether the admin API is token-protected: only then may a proxy
+    /// listen on an address other than loopback.
+    pub tokened: bool,
+}
+
+impl Spawner {
+    /// Refuses a listen address other than loopback while the admin API has
+    /// no token: anyone who reaches it could otherwise open a relay to any
+    /// host on every interface.
+    fn check_listen(&self, name: &str, addr: SocketAddr) -> Result<(), Refused> {
+        if addr.ip().is_loopback() || self.tokened {
+            return Ok(());
+        }
+        Err(Refused(
+            StatusCode::FORBIDDEN,
+            format!(
+                "proxy {name} may listen only on a loopback address while the admin API has no token, got {addr}; set admin.token_file or admin.token_env to allow it"
+            ),
+        ))
+    }
 }
 
 pub type Shared = Arc<Mutex<Registry>>;
@@ -215,6 +235,7 @@ async fn start(
         switch.clone(),
         up,
         ConnGauge::default(),
+        crate::config::ClientLimits::TCP,
         stop.clone(),
         spawner.tracker.clone(),
     ));
@@ -230,6 +251,7 @@ async fn create(registry: &Shared, spawner: &Spawner, v: &Value) -> Result<Respo
     }
     let addr = listen_addr(str_field(v, "listen").unwrap_or("127.0.0.1:0"))
         .map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?;
+    spawner.check_listen(name, addr)?;
     let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true);
     let seed = registry.lock().unwrap_or_else(|p| p.into_inner()).seed;
     let switch = Arc::new(FaultSwitch::new(name, seed, Vec::new()));
@@ -265,6 +287,7 @@ async fn update(registry: &Shared, spawner: &Spawner, name: &str, v: &Value) -> 
         Some(l) => listen_addr(l).map_err(|e| Refused(StatusCode::BAD_REQUEST, e))?,
         None => old_listen,
     };
+    spawner.check_listen(name, listen)?;
     let upstream = str_field(v, "upstream").unwrap_or(&old_upstream).to_string();
     let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(was_enabled);
     let restart = listen != old_listen || upstream != old_upstream || enabled != was_enabled;
@@ -328,7 +351,15 @@ fn add_toxic(registry: &Shared, proxy: &str, v: &Value) -> Response<ProxyBody> {
         name: str_field(v, "name").map_or_else(|| format!("{kind}_{stream}"), str::to_string),
         kind: kind.to_string(),
         stream,
-        toxicity: v.get("toxicity").and_then(Value::as_f64).unwrap_or(1.0),
+        toxicity: match v.get("toxicity") {
+            None => 1.0,
+            Some(t) => match t.as_f64() {
+                Some(t) => t,
+                None => {
+                    return err(StatusCode::BAD_REQUEST, &format!("toxicity must be a number from 0 to 1, got {t}"))
+                }
+            },
+        },
         attributes: v.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default(),
         id,
     };
@@ -353,8 +384,11 @@ fn update_toxic(registry: &Shared, proxy: &str, name: &str, v: &Value) -> Respon
         return err(StatusCode::NOT_FOUND, "toxic not found");
     };
     let mut next = t.clone();
-    if let Some(x) = v.get("toxicity").and_then(Value::as_f64) {
-        next.toxicity = x;
+    if let Some(t) = v.get("toxicity") {
+        match t.as_f64() {
+            Some(x) => next.toxicity = x,
+            None => return err(StatusCode::BAD_REQUEST, &format!("toxicity must be a number from 0 to 1, got {t}")),
+        }
     }
     if let Some(s) = str_field(v, "stream") {
         next.stream = s.to_string();
@@ -387,12 +421,86 @@ fn outage_reset() -> Fault {
     Fault::new(u64::MAX, "disabled", Kind::Tcp(TcpKind::Outage { mode: OutageMode::Reset }, Direction::Both))
 }
 
-fn ms(attrs: &Map<String, Value>, key: &str) -> Duration {
-    Duration::from_secs_f64(attrs.get(key).and_then(Value::as_f64).unwrap_or(0.0).max(0.0) / 1000.0)
+/// Each toxic type's attributes, as Toxiproxy names them, with their units.
+const ATTRIBUTES: [(&str, &[(&str, Unit)]); 7] = [
+    ("latency", &[("latency", Unit::Millis), ("jitter", Unit::Millis)]),
+    ("bandwidth", &[("rate", Unit::KiloBytesPerSecond)]),
+    ("slow_close", &[("delay", Unit::Millis)]),
+    ("timeout", &[("timeout", Unit::Millis)]),
+    ("reset_peer", &[("timeout", Unit::Millis)]),
+    ("slicer", &[("average_size", Unit::Bytes), ("size_variation", Unit::Bytes), ("delay", Unit::Micros)]),
+    ("limit_data", &[("bytes", Unit::Bytes)]),
+];
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Millis,
+    Micros,
+    KiloBytesPerSecond,
+    Bytes,
 }
 
-fn num(attrs: &Map<String, Value>, key: &str) -> f64 {
-    attrs.get(key).and_then(Value::as_f64).unwrap_or(0.0).max(0.0)
+impl Unit {
+    /// The largest value taken: a year of time, a TiB of bytes or bytes/s.
+    fn max(self) -> u64 {
+        let year = crate::config::MAX_DURATION;
+        match self {
+            Unit::Millis => year.as_millis() as u64,
+            Unit::Micros => year.as_micros() as u64,
+            Unit::KiloBytesPerSecond => 1 << 30,
+            Unit::Bytes => 1 << 40,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Millis => "milliseconds",
+            Unit::Micros => "microseconds",
+            Unit::KiloBytesPerSecond => "KB/s",
+            Unit::Bytes => "bytes",
+        }
+    }
+}
+
+/// A toxic's attributes, checked as a native fault's keys are: every key one
+/// its type takes, every value a whole number in range. Missing ones are 0,
+/// as in Toxiproxy.
+struct Attributes<'a>(&'a Map<String, Value>);
+
+impl Attributes<'_> {
+    fn check(&self, kind: &str) -> Result<(), String> {
+        let Some((_, known)) = ATTRIBUTES.iter().find(|(k, _)| *k == kind) else { return Ok(()) };
+        for (key, value) in self.0 {
+            let Some((_, unit)) = known.iter().find(|(k, _)| k == key) else {
+                let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
+                return Err(format!(
+                    "attributes.{key} is not an attribute of a {kind} toxic; expected one of: {}",
+                    names.join(", ")
+                ));
+            };
+            let whole =
+                value.as_u64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+            match whole {
+                Some(n) if n <= unit.max() => {}
+                _ => {
+                    return Err(format!(
+                        "attributes.{key} must be a whole number of {} from 0 to {}, got {value}",
+                        unit.name(),
+                        unit.max()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn num(&self, key: &str) -> u64 {
+        self.0.get(key).and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))).unwrap_or(0)
+    }
+
+    fn ms(&self, key: &str) -> Duration {
+        Duration::from_millis(self.num(key))
+    }
 }
 
 /// A toxic as one of brownout's TCP faults. Toxicity is the per-connection
@@ -406,20 +514,21 @@ fn to_fault(t: &Toxic) -> Result<Fault, String> {
     if !(0.0..=1.0).contains(&t.toxicity) {
         return Err(format!("toxicity must be between 0 and 1, got {}", t.toxicity));
     }
-    let a = &t.attributes;
+    let a = Attributes(&t.attributes);
+    a.check(&t.kind)?;
     let kind = match t.kind.as_str() {
-        "latency" => TcpKind::Latency { delay: ms(a, "latency"), jitter: ms(a, "jitter") },
+        "latency" => TcpKind::Latency { delay: a.ms("latency"), jitter: a.ms("jitter") },
         // Toxiproxy's rate is in KB/s of 1000 bytes.
-        "bandwidth" => TcpKind::Bandwidth { bytes_per_second: (num(a, "rate") * 1000.0).max(1.0) as u64 },
-        "slow_close" => TcpKind::SlowClose { delay: ms(a, "delay") },
-        "timeout" => TcpKind::Timeout { close_after: Some(ms(a, "timeout")).filter(|d| !d.is_zero()) },
-        "reset_peer" => TcpKind::ResetPeer { after: ms(a, "timeout") },
+        "bandwidth" => TcpKind::Bandwidth { bytes_per_second: (a.num("rate") * 1000).max(1) },
+        "slow_close" => TcpKind::SlowClose { delay: a.ms("delay") },
+        "timeout" => TcpKind::Timeout { close_after: Some(a.ms("timeout")).filter(|d| !d.is_zero()) },
+        "reset_peer" => TcpKind::ResetPeer { after: a.ms("timeout") },
         "slicer" => TcpKind::Slicer {
-            average: (num(a, "average_size") as usize).max(1),
-            variation: num(a, "size_variation") as usize,
-            delay: Duration::from_secs_f64(num(a, "delay") / 1e6),
+            average: (a.num("average_size") as usize).max(1),
+            variation: a.num("size_variation") as usize,
+            delay: Duration::from_micros(a.num("delay")),
         },
-        "limit_data" => TcpKind::LimitData { bytes: num(a, "bytes") as u64 },
+        "limit_data" => TcpKind::LimitData { bytes: a.num("bytes") },
         other => {
             return Err(format!(
                 "unknown toxic type {other:?}; known: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data"

@@ -67,6 +67,14 @@ impl App {
     /// serving any: a port already in use stops the start with a message
     /// naming the listener and the address.
     pub fn bind(config: &Config) -> Result<App, StartError> {
+        static RAISED: std::sync::Once = std::sync::Once::new();
+        RAISED.call_once(|| match crate::proxy::raise_open_files_limit() {
+            Some((before, after)) if after > before => {
+                info!(before, after, "raised the open-files limit to the hard limit")
+            }
+            Some((limit, _)) => info!(limit, "open-files limit"),
+            None => {}
+        });
         let admin = crate::proxy::listen("admin", config.admin.listen)?;
         let proxy = Proxy::bind(config)?;
         Ok(App {

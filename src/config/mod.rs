@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use error::{did_you_mean, FileError, Locator, Problem};
 pub use model::*;
-pub use values::{parse_duration, Dur, HostPort, ListenAddr};
+pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
 
 pub(crate) use raw::RawConfig;
 

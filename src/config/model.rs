@@ -28,6 +28,14 @@ pub struct Admin {
     /// Every admin request must carry `Authorization: Bearer <token>`.
     pub token: Option<Secret>,
     pub allow_browsers: bool,
+    /// Origins (`https://console.example:8443`) besides the listener's own
+    /// whose requests are served; any other `Origin` is refused.
+    pub allowed_origins: Vec<String>,
+    /// `Host` values (lowercase, with or without a port) besides loopback
+    /// names and addresses and the listen address; any other is refused.
+    pub allowed_hosts: Vec<String>,
+    /// The only directory `POST /runs {"file": ...}` reads experiments from.
+    pub experiments_dir: PathBuf,
 }
 
 /// A secret that never shows in logs or debug output.
@@ -48,6 +56,31 @@ pub struct Target {
     pub protocol: Protocol,
     /// Faults active from the start (`[[target.fault]]`).
     pub faults: Vec<crate::fault::Fault>,
+    pub limits: ClientLimits,
+}
+
+/// What a listener allows its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// A connection that carries no request (HTTP) or no byte either way
+    /// (TCP) for this long is closed.
+    pub idle_timeout: Option<Duration>,
+    /// An HTTP request head (or an HTTP/2 preface) must arrive within this.
+    pub header_timeout: Option<Duration>,
+    /// Connections beyond this many at once are closed as they arrive.
+    pub max_connections: Option<usize>,
+}
+
+impl ClientLimits {
+    /// An idle keep-alive connection goes after a minute; a request head
+    /// must come within 10 s.
+    pub const HTTP: ClientLimits = ClientLimits {
+        idle_timeout: Some(Duration::from_secs(60)),
+        header_timeout: Some(Duration::from_secs(10)),
+        max_connections: None,
+    };
+    /// Database pools idle for long: no idle timeout unless asked for.
+    pub const TCP: ClientLimits = ClientLimits { idle_timeout: None, header_timeout: None, max_connections: None };
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +95,7 @@ pub struct HttpListener {
     pub name: String,
     pub listen: SocketAddr,
     pub upstream: HttpUpstream,
+    pub limits: ClientLimits,
 }
 
 /// Where and how an HTTP target forwards requests.

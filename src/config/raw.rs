@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{Dur, HostPort, ListenAddr};
+use super::values::{Dur, HostPort, ListenAddr, NonZeroDur, Timeout};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +41,12 @@ pub struct RawAdmin {
     /// Accept requests from browsers (refused by default: a cheap guard
     /// against cross-site requests to a local admin port).
     pub allow_browsers: Option<bool>,
+    /// Origins besides the admin listener's own whose requests are served.
+    pub allowed_origins: Option<Spanned<Vec<String>>>,
+    /// `Host` values besides loopback names and the listen address.
+    pub allowed_hosts: Option<Spanned<Vec<String>>>,
+    /// Where `POST /runs {"file": ...}` may read experiment files from.
+    pub experiments_dir: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,8 +58,11 @@ pub struct RawTarget {
     pub upstream: Spanned<String>,
     pub host: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<PathBuf>>,
-    pub connect_timeout: Option<Dur>,
-    pub request_timeout: Option<Spanned<Dur>>,
+    pub connect_timeout: Option<NonZeroDur>,
+    pub request_timeout: Option<Spanned<NonZeroDur>>,
+    pub idle_timeout: Option<Spanned<Timeout>>,
+    pub header_timeout: Option<Spanned<Timeout>>,
+    pub max_connections: Option<Spanned<u64>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }
@@ -66,8 +75,11 @@ pub struct RawHttp {
     pub upstream: Spanned<String>,
     pub host: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<PathBuf>>,
-    pub connect_timeout: Option<Dur>,
-    pub request_timeout: Option<Dur>,
+    pub connect_timeout: Option<NonZeroDur>,
+    pub request_timeout: Option<NonZeroDur>,
+    pub idle_timeout: Option<Spanned<Timeout>>,
+    pub header_timeout: Option<Spanned<Timeout>>,
+    pub max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -10,9 +10,14 @@ use toml::Spanned;
 
 use super::raw::{self, RawConfig, RawHttp, RawProtocol, RawTarget};
 use super::{
-    fault, Admin, Config, Dur, FileError, HostHeader, HttpListener, HttpUpstream, Locator, Problem, Protocol, Secret,
-    Target, TcpUpstream, DEFAULT_ADMIN, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    fault, Admin, ClientLimits, Config, FileError, HostHeader, HttpListener, HttpUpstream, Locator, NonZeroDur,
+    Problem, Protocol, Secret, Target, TcpUpstream, Timeout, DEFAULT_ADMIN, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
 };
+
+/// The most connections a listener may be told to allow: beyond it, the
+/// open-files limit decides long before.
+const MAX_CONNECTIONS: u64 = 1_000_000;
 
 /// Collects every problem of a file instead of stopping at the first.
 pub(super) struct Validator<'a> {
@@ -103,7 +108,103 @@ impl<'a> Validator<'a> {
             )
             .hint = Some("set admin.token_file or admin.token_env, or listen on 127.0.0.1".into());
         }
-        Admin { listen, token, allow_browsers: raw.and_then(|a| a.allow_browsers).unwrap_or(false) }
+        let allowed_origins = raw.as_ref().and_then(|a| a.allowed_origins.as_ref()).map_or_else(Vec::new, |o| {
+            o.get_ref()
+                .iter()
+                .filter_map(|origin| match normalize_origin(origin) {
+                    Some(n) => Some(n),
+                    None => {
+                        self.problem(
+                            o.span().start,
+                            "admin.allowed_origins".into(),
+                            format!("must list origins such as \"https://console.example:8443\", got {origin:?}"),
+                        )
+                        .hint = Some("an origin is a scheme, a host and an optional port, with no path".into());
+                        None
+                    }
+                })
+                .collect()
+        });
+        let allowed_hosts = raw.as_ref().and_then(|a| a.allowed_hosts.as_ref()).map_or_else(Vec::new, |h| {
+            h.get_ref()
+                .iter()
+                .filter_map(|host| {
+                    let lower = host.trim().to_ascii_lowercase();
+                    let ok =
+                        !lower.is_empty() && lower.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+                    if !ok {
+                        self.problem(
+                            h.span().start,
+                            "admin.allowed_hosts".into(),
+                            format!("must list host names such as \"brownout.staging.internal\", got {host:?}"),
+                        );
+                    }
+                    ok.then_some(lower)
+                })
+                .collect()
+        });
+        // By default, the experiments folder beside the config file, or
+        // beside its folder (as `config/` and `experiments/` sit in a project).
+        let experiments_dir = match raw.as_ref().and_then(|a| a.experiments_dir.as_ref()) {
+            Some(d) => self.resolve(d.get_ref()),
+            None => {
+                let beside = self.resolve(Path::new("experiments"));
+                let above = self.resolve(Path::new("../experiments"));
+                if !beside.is_dir() && above.is_dir() {
+                    above
+                } else {
+                    beside
+                }
+            }
+        };
+        Admin {
+            listen,
+            token,
+            allow_browsers: raw.and_then(|a| a.allow_browsers).unwrap_or(false),
+            allowed_origins,
+            allowed_hosts,
+            experiments_dir,
+        }
+    }
+
+    /// A path relative to the file's own directory.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        match self.base_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// A listener's client limits: `defaults`, with what the file sets.
+    fn limits(
+        &mut self,
+        key: &str,
+        defaults: ClientLimits,
+        idle: Option<&Spanned<Timeout>>,
+        header: Option<&Spanned<Timeout>>,
+        max: Option<&Spanned<u64>>,
+    ) -> ClientLimits {
+        let mut limits = defaults;
+        if let Some(i) = idle {
+            limits.idle_timeout = i.get_ref().0;
+        }
+        if let Some(h) = header {
+            limits.header_timeout = h.get_ref().0;
+        }
+        if let Some(m) = max {
+            let n = *m.get_ref();
+            if n == 0 || n > MAX_CONNECTIONS {
+                self.problem(
+                    m.span().start,
+                    format!("{key}.max_connections"),
+                    format!("must be from 1 to {MAX_CONNECTIONS}, got {n}"),
+                )
+                .hint = Some("leave it out for no limit".into());
+            } else {
+                limits.max_connections = Some(n as usize);
+            }
+        }
+        limits
     }
 
     fn problem(&mut self, offset: usize, key: String, message: String) -> &mut Problem {
@@ -120,7 +221,14 @@ impl<'a> Validator<'a> {
             raw.connect_timeout,
             raw.request_timeout,
         )?;
-        Some(HttpListener { name: "observer".into(), listen: raw.listen.get_ref().0, upstream })
+        let limits = self.limits(
+            "observer",
+            ClientLimits::HTTP,
+            raw.idle_timeout.as_ref(),
+            raw.header_timeout.as_ref(),
+            raw.max_connections.as_ref(),
+        );
+        Some(HttpListener { name: "observer".into(), listen: raw.listen.get_ref().0, upstream, limits })
     }
 
     fn target(&mut self, i: usize, raw: RawTarget, seen: &mut [Target]) -> Option<Target> {
@@ -161,6 +269,7 @@ impl<'a> Validator<'a> {
                     ("host", raw.host.as_ref().map(|s| s.span())),
                     ("ca_file", raw.ca_file.as_ref().map(|s| s.span())),
                     ("request_timeout", raw.request_timeout.as_ref().map(|s| s.span())),
+                    ("header_timeout", raw.header_timeout.as_ref().map(|s| s.span())),
                 ];
                 for (field, span) in http_only {
                     if let Some(span) = span {
@@ -180,8 +289,16 @@ impl<'a> Validator<'a> {
                 }
             }
         };
-        let faults = self.faults(&key, &raw.fault, matches!(protocol, Protocol::Http(_)));
-        name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, faults })
+        let http = matches!(protocol, Protocol::Http(_));
+        let faults = self.faults(&key, &raw.fault, http);
+        let limits = self.limits(
+            &key,
+            if http { ClientLimits::HTTP } else { ClientLimits::TCP },
+            raw.idle_timeout.as_ref(),
+            raw.header_timeout.as_ref(),
+            raw.max_connections.as_ref(),
+        );
+        name_ok.then(|| Target { name: name.clone(), listen: raw.listen.get_ref().0, protocol, faults, limits })
     }
 
     fn graceful(&mut self, raw: raw::RawGraceful) -> crate::record::classify::GracefulRules {
@@ -283,8 +400,8 @@ impl<'a> Validator<'a> {
         upstream: &Spanned<String>,
         host: Option<&Spanned<String>>,
         ca_file: Option<&Spanned<PathBuf>>,
-        connect_timeout: Option<Dur>,
-        request_timeout: Option<Dur>,
+        connect_timeout: Option<NonZeroDur>,
+        request_timeout: Option<NonZeroDur>,
     ) -> Option<HttpUpstream> {
         let text = upstream.get_ref();
         let at = upstream.span().start;
@@ -421,4 +538,15 @@ fn with_default_port(authority: &Authority, scheme: &Scheme) -> Authority {
     }
     let port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
     format!("{}:{port}", authority.host()).parse().unwrap_or_else(|_| authority.clone())
+}
+
+/// `https://Console.Example:443/` as `https://console.example:443`: the
+/// form a browser sends in `Origin`; `None` if it is not an origin.
+fn normalize_origin(text: &str) -> Option<String> {
+    let uri: Uri = text.trim().trim_end_matches('/').parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    let plain = uri.path().is_empty() || uri.path() == "/";
+    (matches!(scheme.as_str(), "http" | "https") && plain && uri.query().is_none() && !authority.as_str().contains('@'))
+        .then(|| format!("{scheme}://{}", authority.as_str().to_ascii_lowercase()))
 }

@@ -14,8 +14,13 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dur(pub Duration);
 
-/// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"100us"`; a bare number is refused
-/// because its unit would be a guess.
+/// The longest duration brownout takes anywhere: a year. Every time
+/// computation (a phase's end, a run's deadline) then stays far inside what
+/// the clock can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"100us"`, up to a year; a bare
+/// number is refused because its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.starts_with('-') {
@@ -35,7 +40,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         other => return Err(format!("has an unknown unit `{other}`")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|_| "is out of range".into())
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err("is longer than a year, the longest brownout takes".into()),
+    }
 }
 
 const DURATION_FORM: &str = "a duration such as \"250ms\", \"30s\" or \"2m\"";
@@ -52,6 +60,62 @@ impl<'de> Deserialize<'de> for Dur {
                 parse_duration(v)
                     .map(Dur)
                     .map_err(|why| E::custom(format!("must be {DURATION_FORM}, got {v:?} (it {why})")))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A duration that must be more than zero: a timeout of `"0s"` would mean
+/// no time at all, not no timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonZeroDur(pub Duration);
+
+const NON_ZERO_FORM: &str = "a duration of more than zero such as \"250ms\", \"30s\" or \"2m\"";
+
+impl<'de> Deserialize<'de> for NonZeroDur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NonZeroDur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(NON_ZERO_FORM)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NonZeroDur, E> {
+                match parse_duration(v) {
+                    Ok(d) if d.is_zero() => Err(E::custom(format!("must be more than zero, got {v:?}"))),
+                    Ok(d) => Ok(NonZeroDur(d)),
+                    Err(why) => Err(E::custom(format!("must be {DURATION_FORM}, got {v:?} (it {why})"))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A timeout that can be turned off: a duration of more than zero, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<Duration>);
+
+const TIMEOUT_FORM: &str = "a duration of more than zero such as \"30s\", or \"off\"";
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(TIMEOUT_FORM)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                if v.trim() == "off" {
+                    return Ok(Timeout(None));
+                }
+                match parse_duration(v) {
+                    Ok(d) if !d.is_zero() => Ok(Timeout(Some(d))),
+                    Ok(_) => Err(E::custom(format!("must be {TIMEOUT_FORM}, got {v:?}"))),
+                    Err(why) => Err(E::custom(format!("must be {TIMEOUT_FORM}, got {v:?} (it {why})"))),
+                }
             }
         }
         d.deserialize_str(V)
@@ -148,6 +212,12 @@ mod tests {
         assert_eq!(parse_duration("ms"), Err("has no number".into()));
         assert_eq!(parse_duration("5 parsecs"), Err("has an unknown unit `parsecs`".into()));
         assert_eq!(parse_duration("1.2.3s"), Err("`1.2.3` is not a number".into()));
+        let too_long = Err("is longer than a year, the longest brownout takes".to_string());
+        assert_eq!(parse_duration("4000000000000000h"), too_long);
+        assert_eq!(parse_duration("366d"), Err("has an unknown unit `d`".into()));
+        assert_eq!(parse_duration("8761h"), too_long);
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("1e400s"), Err("has an unknown unit `e400s`".into()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::config::fault::RawFault;
 use crate::config::raw::{RawAdmin, RawHttp, RawTarget};
-use crate::config::Dur;
+use crate::config::{Dur, NonZeroDur};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +20,7 @@ pub struct RawExperiment {
     pub seed: Option<u64>,
     /// A config file declaring the targets and observer, relative to this file.
     pub config: Option<Spanned<PathBuf>>,
-    pub max_duration: Option<Spanned<Dur>>,
+    pub max_duration: Option<Spanned<NonZeroDur>>,
     pub admin: Option<RawAdmin>,
     pub observer: Option<RawHttp>,
     #[serde(default)]
@@ -91,7 +91,7 @@ pub struct RawGuard {
     pub route: Option<Spanned<String>>,
     pub above: Spanned<String>,
     #[serde(rename = "for")]
-    pub window: Option<Dur>,
+    pub window: Option<NonZeroDur>,
     pub min_requests: Option<u64>,
 }
 
@@ -104,7 +104,7 @@ pub struct RawLoad {
     #[serde(default)]
     pub spikes: Vec<RawSpike>,
     pub concurrency: Option<usize>,
-    pub timeout: Option<Dur>,
+    pub timeout: Option<NonZeroDur>,
     pub requests: Vec<Spanned<RawLoadRequest>>,
 }
 

@@ -28,6 +28,10 @@ impl Drop for Open {
 
 pub struct Gate {
     gauge: ConnGauge,
+    /// Connections beyond this many at once are closed as they arrive.
+    max: Option<usize>,
+    /// Accepts that failed in a row: each waits twice as long, up to a second.
+    failures: u32,
     listener: Option<TcpListener>,
     addr: SocketAddr,
     switch: Arc<FaultSwitch>,
@@ -36,18 +40,34 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn new(listener: TcpListener, switch: Arc<FaultSwitch>, name: &str, gauge: ConnGauge) -> Self {
+    pub fn new(
+        listener: TcpListener,
+        switch: Arc<FaultSwitch>,
+        name: &str,
+        gauge: ConnGauge,
+        max: Option<usize>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let changes = switch.subscribe();
-        Gate { gauge, listener: Some(listener), addr, switch, changes, name: name.to_string() }
+        Gate { gauge, max, failures: 0, listener: Some(listener), addr, switch, changes, name: name.to_string() }
     }
 
     /// The next connection, counted open until the returned [`Open`] is
-    /// dropped, or `None` once `shutdown` is cancelled.
+    /// dropped, or `None` once `shutdown` is cancelled. Past `max_connections`
+    /// a connection is reset as it arrives.
     pub async fn accept(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr, Open)> {
-        let (stream, peer) = self.next(shutdown).await?;
-        self.gauge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some((stream, peer, Open(self.gauge.clone())))
+        loop {
+            let (stream, peer) = self.next(shutdown).await?;
+            let now_open = self.gauge.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let open = Open(self.gauge.clone());
+            if self.max.is_some_and(|max| usize::try_from(now_open).unwrap_or(0) > max) {
+                warn!({ fields::TARGET } = %self.name, { fields::PEER } = %peer, max = self.max, "connection refused: max_connections open already");
+                let _ = stream.set_zero_linger();
+                drop((stream, open));
+                continue;
+            }
+            return Some((stream, peer, open));
+        }
     }
 
     async fn next(&mut self, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
@@ -64,8 +84,14 @@ impl Gate {
             };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok(pair) => return Some(pair),
-                    Err(e) => super::accept_failed(&self.name, &e).await,
+                    Ok(pair) => {
+                        self.failures = 0;
+                        return Some(pair);
+                    }
+                    Err(e) => {
+                        self.failures = self.failures.saturating_add(1);
+                        super::accept_failed(&self.name, &e, self.failures).await;
+                    }
                 },
                 _ = self.changes.changed() => {}
                 () = shutdown.cancelled() => return None,

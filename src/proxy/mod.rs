@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{Config, Protocol};
+use crate::config::{ClientLimits, Config, Protocol};
 use crate::fault::{Fault, FaultSwitch};
 use crate::record::classify::GracefulRules;
 use crate::record::inflight::InFlight;
@@ -67,6 +67,7 @@ struct Bound {
     serve: Serve,
     switch: Arc<FaultSwitch>,
     gauge: ConnGauge,
+    limits: ClientLimits,
 }
 
 /// What the proxy knows of one bound target, for those who drive its
@@ -98,7 +99,7 @@ impl Proxy {
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
                 .map_err(|e| StartError::Upstream { who: "observer".into(), message: e.to_string() })?;
-            let injector = http::observer(forwarder, config.graceful.clone());
+            let injector = http::observer(forwarder, config.graceful.clone()).with_limits(o.limits);
             bound.push(Bound {
                 role: Role::Observer,
                 name: o.name.clone(),
@@ -106,6 +107,7 @@ impl Proxy {
                 switch: injector.switch().clone(),
                 serve: Serve::Http(injector),
                 gauge: ConnGauge::default(),
+                limits: o.limits,
             });
         }
         let mut targets = Vec::new();
@@ -118,7 +120,7 @@ impl Proxy {
                 Protocol::Http(up) => {
                     let forwarder = http::Forwarder::new(&t.name, up)
                         .map_err(|e| StartError::Upstream { who: who.clone(), message: e.to_string() })?;
-                    Serve::Http(http::Injector::new(switch.clone(), forwarder))
+                    Serve::Http(http::Injector::new(switch.clone(), forwarder).with_limits(t.limits))
                 }
                 Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
             };
@@ -136,7 +138,15 @@ impl Proxy {
                 base: t.faults.clone(),
                 gauge: gauge.clone(),
             });
-            bound.push(Bound { role: Role::Target, name: t.name.clone(), listener, serve, switch, gauge });
+            bound.push(Bound {
+                role: Role::Target,
+                name: t.name.clone(),
+                listener,
+                serve,
+                switch,
+                gauge,
+                limits: t.limits,
+            });
         }
         Ok(Proxy { bound, targets, seed })
     }
@@ -210,8 +220,8 @@ impl Proxy {
             info!(listener = %b.name, %addr, "listening");
             let (token, t) = (shutdown.clone(), tracker.clone());
             match b.serve {
-                Serve::Http(injector) => tracker.spawn(http::serve(b.listener, injector, b.gauge, token, t)),
-                Serve::Tcp(up) => tracker.spawn(tcp::serve(b.listener, b.switch, up, b.gauge, token, t)),
+                Serve::Http(injector) => tracker.spawn(http::serve(b.listener, injector, b.gauge, b.limits, token, t)),
+                Serve::Tcp(up) => tracker.spawn(tcp::serve(b.listener, b.switch, up, b.gauge, b.limits, token, t)),
             };
         }
         switches
@@ -252,10 +262,38 @@ pub fn listen(who: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// Accept errors (out of file descriptors, most often) are logged and slowed
-/// down instead of ending the listener.
-pub(crate) async fn accept_failed(name: &str, e: &std::io::Error) {
-    warn!(listener = %name, error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// down instead of ending the listener: the `failures`-th in a row waits
+/// twice as long as the one before, from 10 ms up to a second, so that a
+/// listener out of descriptors neither spins nor floods the log.
+pub(crate) async fn accept_failed(name: &str, e: &std::io::Error, failures: u32) {
+    if failures.is_power_of_two() {
+        warn!(listener = %name, error = %e, failures, "accept failed");
+    }
+    let wait = Duration::from_millis(10).saturating_mul(1 << failures.min(7)).min(Duration::from_secs(1));
+    tokio::time::sleep(wait).await;
+}
+
+/// Raises the soft limit of open files to the hard one, so that the data
+/// path runs out of descriptors as late as the system allows; returns the
+/// limits before and after.
+pub fn raise_open_files_limit() -> Option<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let limit = getrlimit(Resource::Nofile);
+        let (soft, hard) = (limit.current?, limit.maximum);
+        let target = hard.unwrap_or(soft.max(1 << 20));
+        if target > soft {
+            let mut raised = limit;
+            raised.current = Some(target);
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                return Some((soft, target));
+            }
+        }
+        Some((soft, soft))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// A seed from the clock, for runs that did not ask for one.

@@ -24,13 +24,33 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
+/// A guardrail's window: long enough to hold a few requests, short enough
+/// to act while the run goes on.
+const SHORTEST_WINDOW: Duration = Duration::from_millis(100);
+const LONGEST_WINDOW: Duration = Duration::from_secs(600);
+
+/// The methods a route may start with: HTTP's own. A typo such as `FETCH`
+/// would otherwise match nothing and check nothing.
+pub(super) const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+
 impl Validator<'_> {
     fn route_known(&mut self, route: &Spanned<String>, key: String, load: Option<&Load>) {
         let pattern = route.get_ref();
-        let Some(load) = load else { return };
         if pattern == "*" {
             return;
         }
+        let method = pattern.split_whitespace().next().unwrap_or("");
+        let glob = method.contains(['*', '?']);
+        if !glob && !METHODS.contains(&method) {
+            self.problem(
+                route.span().start,
+                key,
+                format!("must start with an HTTP method or a glob, got {method:?} in {pattern:?}"),
+            )
+            .hint = Some(format!("methods: {}; a route reads like \"POST /checkout\"", METHODS.join(", ")));
+            return;
+        }
+        let Some(load) = load else { return };
         let known = load.requests.iter().any(|r| {
             let path = r.path.split('?').next().unwrap_or(&r.path);
             route_matches(pattern, &format!("{} {path}", r.method))
@@ -212,12 +232,11 @@ impl Validator<'_> {
                 }
             };
             let window = guard.window.map_or(Duration::from_secs(10), |w| w.0);
-            let longest = Duration::from_secs(crate::record::live::RECENT_SECONDS);
-            if window > longest || window.is_zero() {
+            if window > LONGEST_WINDOW || window < SHORTEST_WINDOW {
                 self.problem(
                     g.span().start,
                     format!("{key}.for"),
-                    format!("must be from 1s to {longest:?}, got {window:?}"),
+                    format!("must be from {SHORTEST_WINDOW:?} to {LONGEST_WINDOW:?}, got {window:?}"),
                 );
                 continue;
             }

@@ -17,13 +17,19 @@ use toml::Spanned;
 use super::raw;
 use super::{Experiment, Load, LoadRequest, Phase, PhaseFault, Ramp, Schedule, Spike, DEFAULT_SEED};
 use crate::config::fault::{parse_request_rate, validate as validate_fault, Number};
-use crate::config::{self, Config, FileError, Locator, Problem, Protocol, RawConfig};
+use crate::config::{self, Config, FileError, Locator, Problem, Protocol, RawConfig, MAX_DURATION};
 use crate::fault::Fault;
+use hypothesis::METHODS;
 
 pub use hypothesis::parse_percent;
 
 /// Extra time the run may take beyond its phases before it is stopped.
 pub(crate) const SLACK: Duration = Duration::from_secs(60);
+/// The most a spike may multiply the load's rate by.
+const MAX_SPIKE: f64 = 1000.0;
+/// The load driver's limits: requests a second, and requests in flight.
+const MAX_LOAD_RATE: f64 = 100_000.0;
+const MAX_LOAD_CONCURRENCY: usize = 100_000;
 
 /// Collects every problem of a file instead of stopping at the first.
 pub(super) struct Validator<'a> {
@@ -52,7 +58,15 @@ impl<'a> Validator<'a> {
             self.problem(raw.title.span().start, "title".into(), "must say what the experiment tests".into());
         }
         let phases = self.phases(&raw, &config);
-        let total: Duration = phases.iter().map(|p| p.duration).sum();
+        let total = phases.iter().try_fold(Duration::ZERO, |sum, p| sum.checked_add(p.duration));
+        let total = match total.filter(|t| *t <= MAX_DURATION) {
+            Some(total) => total,
+            None => {
+                let at = raw.phase.first().map_or(0, |p| p.duration.span().start);
+                self.problem(at, "phase".into(), "last more than a year in all, the longest run brownout takes".into());
+                MAX_DURATION
+            }
+        };
         let max_duration = match &raw.max_duration {
             Some(m) => {
                 if m.get_ref().0 < total {
@@ -198,6 +212,19 @@ impl<'a> Validator<'a> {
                 let id = (i as u64 + 1) * 1000 + j as u64 + 1;
                 match validate_fault(f, http, id, &default_name) {
                     Ok(fault) => {
+                        if !duration.is_zero() && fault.scope.after >= duration {
+                            let at = f.after.as_ref().map_or(f.kind.span().start, |a| a.span().start);
+                            self.problem(
+                                at,
+                                format!("{fkey}.after"),
+                                format!(
+                                    "is {:?}, not shorter than its phase ({duration:?}): the fault would never start",
+                                    fault.scope.after
+                                ),
+                            )
+                            .hint = Some("shorten after, or lengthen the phase".into());
+                            continue;
+                        }
                         let ramp = f.ramp.as_ref().and_then(|r| self.ramp(r, &fkey, &fault));
                         faults.push(PhaseFault { target: target.name.clone(), fault, ramp });
                     }
@@ -266,6 +293,15 @@ impl<'a> Validator<'a> {
                 .hint = Some("use \"observer\", an http target's name, or an http:// URL".into());
         }
         let rate = |v: &mut Self, s: &Spanned<String>, key: &str| match parse_request_rate(s.get_ref()) {
+            Ok(r) if r > MAX_LOAD_RATE => {
+                v.problem(
+                    s.span().start,
+                    key.into(),
+                    format!("must be at most {MAX_LOAD_RATE}/s, got {:?}", s.get_ref()),
+                )
+                .hint = Some("one load driver sends at most 100000 requests a second".into());
+                None
+            }
             Ok(r) => Some(r),
             Err(why) => {
                 v.problem(
@@ -286,10 +322,19 @@ impl<'a> Validator<'a> {
             let key = format!("load.requests[{i}]");
             let req = r.get_ref();
             let method = req.method.as_deref().unwrap_or("GET");
-            let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
-                self.problem(r.span().start, format!("{key}.method"), format!("is not an HTTP method: {method:?}"));
+            let upper = method.to_ascii_uppercase();
+            let Some(method) =
+                METHODS.contains(&upper.as_str()).then(|| Method::from_bytes(upper.as_bytes()).ok()).flatten()
+            else {
+                self.problem(r.span().start, format!("{key}.method"), format!("is not an HTTP method: {method:?}"))
+                    .hint = Some(format!("methods: {}", METHODS.join(", ")));
                 continue;
             };
+            if req.weight == Some(0) {
+                self.problem(r.span().start, format!("{key}.weight"), "must be at least 1, got 0".into()).hint =
+                    Some("leave the request out to send none of it".into());
+                continue;
+            }
             if !req.path.get_ref().starts_with('/') {
                 self.problem(
                     req.path.span().start,
@@ -323,14 +368,33 @@ impl<'a> Validator<'a> {
             self.problem(raw.span().start, "load.requests".into(), "must list at least one request".into()).hint =
                 Some("requests = [{ method = \"GET\", path = \"/\" }]".into());
         }
-        let spikes =
-            l.spikes.iter().map(|s| Spike { at: s.at.0, lasting: s.lasting.0, factor: s.factor.max(0.0) }).collect();
+        let mut spikes = Vec::new();
+        for (i, s) in l.spikes.iter().enumerate() {
+            if !(s.factor > 0.0 && s.factor <= MAX_SPIKE) {
+                self.problem(
+                    raw.span().start,
+                    format!("load.spikes[{i}].factor"),
+                    format!("must be more than 0 and at most {MAX_SPIKE}, got {}", s.factor),
+                )
+                .hint = Some("a factor multiplies the rate: 3 is three times as many requests".into());
+                continue;
+            }
+            spikes.push(Spike { at: s.at.0, lasting: s.lasting.0, factor: s.factor });
+        }
+        let concurrency = l.concurrency.unwrap_or(256);
+        if concurrency == 0 || concurrency > MAX_LOAD_CONCURRENCY {
+            self.problem(
+                raw.span().start,
+                "load.concurrency".into(),
+                format!("must be from 1 to {MAX_LOAD_CONCURRENCY}, got {concurrency}"),
+            );
+        }
         Some(Load {
             target,
             rate: start_rate,
             ramp_to,
             spikes,
-            concurrency: l.concurrency.unwrap_or(256).max(1),
+            concurrency: concurrency.clamp(1, MAX_LOAD_CONCURRENCY),
             timeout: l.timeout.map_or(Duration::from_secs(10), |t| t.0),
             requests,
         })

@@ -15,14 +15,15 @@ use tracing::{debug, warn};
 
 use super::fast::RawPool;
 use super::headers::{self, Peer};
-use super::pool::{Pool, PoolError, SetupError};
+use super::pool::{Pool, PoolError, PooledBody, SetupError};
 use super::ProxyBody;
 use crate::config::{HostHeader, HttpUpstream};
+use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
 /// A request body on its way upstream: streamed from a hyper connection,
 /// or whole, as the plain path read it.
-pub type UpstreamBody = http_body_util::Either<Incoming, Full<Bytes>>;
+pub type RequestBody = http_body_util::Either<Incoming, Full<Bytes>>;
 
 /// Sends requests of one listener to its upstream. Cheap to clone.
 #[derive(Clone)]
@@ -91,8 +92,16 @@ impl Forwarder {
     }
 
     /// Forwards `req` from `client` and returns the upstream's response, or a
-    /// 502/504 of brownout's own when the upstream failed.
-    pub async fn forward(&self, mut req: Request<UpstreamBody>, client: &Peer) -> Response<ProxyBody> {
+    /// 502/504 of brownout's own when the upstream failed. An HTTP/1 client's
+    /// connection is reset (`conn` armed) when the upstream breaks off the
+    /// body, so that a cut body never looks whole.
+    pub async fn forward(
+        &self,
+        mut req: Request<RequestBody>,
+        client: &Peer,
+        conn: &ResetHandle,
+    ) -> Response<ProxyBody> {
+        let reset_on_break = (req.version() <= Version::HTTP_11).then(|| conn.clone());
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         self.prepare(&mut req, client, upgrade);
@@ -116,13 +125,13 @@ impl Forwarder {
             _ => {}
         }
         headers::remove_hop_by_hop(resp.headers_mut(), upgrade && switching);
-        resp.map(|body| body.map_err(Into::into).boxed())
+        resp.map(|body| UpstreamBody { inner: body, reset_on_break }.boxed())
     }
 
     /// Rewrites a client's request into the upstream's: origin-form URI
     /// (under the upstream's base path), HTTP/1.1, hop-by-hop fields out,
     /// forwarding fields in.
-    fn prepare(&self, req: &mut Request<UpstreamBody>, client: &Peer, upgrade: bool) {
+    fn prepare(&self, req: &mut Request<RequestBody>, client: &Peer, upgrade: bool) {
         let this = &self.inner;
         let up = &this.upstream;
         let original_host = req
@@ -216,5 +225,44 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     let mut upstream = TokioIo::new(upstream);
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         debug!({ fields::TARGET } = %name, error = %e, "upgraded connection ended");
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The upstream's response body, arming the client connection's reset
+    /// when it breaks off.
+    struct UpstreamBody {
+        #[pin]
+        inner: PooledBody,
+        reset_on_break: Option<ResetHandle>,
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = super::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        match std::task::ready!(this.inner.poll_frame(cx)) {
+            Some(Err(e)) => {
+                if let Some(conn) = this.reset_on_break {
+                    conn.arm();
+                }
+                std::task::Poll::Ready(Some(Err(e.into())))
+            }
+            other => std::task::Poll::Ready(other.map(|frame| frame.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

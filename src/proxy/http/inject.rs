@@ -16,10 +16,11 @@ use tracing::debug;
 
 use super::body::FaultyBody;
 use super::decision::Decision;
-use super::forward::UpstreamBody;
+use super::forward::RequestBody;
 use super::headers::Peer;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
+use crate::config::ClientLimits;
 use crate::fault::{ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step};
 use crate::proxy::reset::ResetHandle;
 use crate::record::classify::GracefulRules;
@@ -52,12 +53,13 @@ pub struct Injector {
     listener: Arc<str>,
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
     in_flight: Arc<InFlight>,
+    limits: ClientLimits,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new() }
+        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new(), limits: ClientLimits::HTTP }
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -73,6 +75,16 @@ impl Injector {
 
     pub fn listener(&self) -> &Arc<str> {
         &self.listener
+    }
+
+    /// How long its clients may idle or take to send a head.
+    pub fn with_limits(mut self, limits: ClientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &ClientLimits {
+        &self.limits
     }
 
     /// The requests in flight here, tracked while a guardrail watches.
@@ -104,11 +116,11 @@ impl Injector {
         peer: &Peer,
         conn: &ResetHandle,
     ) -> Result<Response<ProxyBody>, Injected> {
-        let req = req.map(UpstreamBody::Left);
+        let req = req.map(RequestBody::Left);
         let plan = self.switch.load();
         if plan.faults.is_empty() {
             drop(plan);
-            return Ok(self.forwarder.forward(req, peer).await);
+            return Ok(self.forwarder.forward(req, peer, conn).await);
         }
         let facts = RequestFacts {
             method: req.method(),
@@ -128,7 +140,7 @@ impl Injector {
     pub async fn inject(
         &self,
         decision: Decision,
-        req: Request<UpstreamBody>,
+        req: Request<RequestBody>,
         peer: &Peer,
         conn: &ResetHandle,
     ) -> Result<Response<ProxyBody>, Injected> {
@@ -221,7 +233,7 @@ impl Injector {
                 _ => {}
             }
         }
-        let mut resp = self.forwarder.forward(req, peer).await;
+        let mut resp = self.forwarder.forward(req, peer, conn).await;
         if !names.is_empty() {
             let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
             outcome.faults = Some(names.join(","));

@@ -40,6 +40,7 @@ pub use recorded::Outcome;
 
 use super::reset::{ResetHandle, ResettableStream};
 use super::{ConnGauge, Gate, Open};
+use crate::config::ClientLimits;
 use crate::record::fields;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,10 +56,11 @@ pub async fn serve(
     listener: TcpListener,
     injector: Injector,
     gauge: ConnGauge,
+    limits: ClientLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let mut gate = Gate::new(listener, injector.switch().clone(), injector.name(), gauge);
+    let mut gate = Gate::new(listener, injector.switch().clone(), injector.name(), gauge, limits.max_connections);
     while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
         // Spawned as is: wrapped in an `async move` block, the (large)
         // connection future would be stored twice, captured and then awaited.
@@ -77,9 +79,12 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// life).
 async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shutdown: CancellationToken, _open: Open) {
     let _ = stream.set_nodelay(true);
+    let limits = *injector.limits();
     let h2 = tokio::select! {
         h2 = speaks_h2(&stream) => h2,
         () = shutdown.cancelled() => return,
+        // A client that sends no request head (nor preface) in time is closed.
+        () = until(limits.header_timeout.map(|t| tokio::time::Instant::now() + t)) => return,
     };
     let Ok(h2) = h2 else { return };
     let (mut stream, reset) = ResettableStream::new(stream);
@@ -102,8 +107,24 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
         // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
         Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, &shutdown, target, peer)).await;
     } else {
-        let conn = http1::Builder::new().serve_connection(io, service).with_upgrades();
+        let mut builder = http1::Builder::new();
+        // hyper's head timer runs from the end of one exchange to the next
+        // head, so it is the idle timeout too: the longer of the two bounds
+        // both (a head on this path can take up to the idle timeout). With
+        // no idle timeout, idle connections stay and so no head timer runs.
+        if let Some(timeout) = limits.idle_timeout.map(|idle| limits.header_timeout.map_or(idle, |h| h.max(idle))) {
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+        }
+        let conn = builder.serve_connection(io, service).with_upgrades();
         Served::new(conn, http1::UpgradeableConnection::graceful_shutdown, &shutdown, target, peer).await;
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+pub(super) async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -22,11 +22,11 @@ use hyper_util::rt::TokioIo;
 use tracing::debug;
 
 use super::dial::{self, DialError, MAX_IDLE};
-use super::forward::UpstreamBody;
+use super::forward::RequestBody;
 use crate::config::HttpUpstream;
 use crate::record::fields;
 
-type Sender = SendRequest<UpstreamBody>;
+type Sender = SendRequest<RequestBody>;
 
 /// Why an upstream's connections cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +90,7 @@ impl Pool {
     /// Sends `req` (in origin form) over an idle connection, or a new one.
     /// A request that a reused connection could not even start is retried
     /// once per idle connection, then on a new one.
-    pub async fn send(self: &Arc<Self>, mut req: Request<UpstreamBody>) -> Result<Response<PooledBody>, PoolError> {
+    pub async fn send(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
         loop {
             let (mut sender, reused) = match self.take_idle() {
                 Some(sender) => (sender, true),

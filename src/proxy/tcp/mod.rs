@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::{ConnGauge, Gate, Open};
-use crate::config::TcpUpstream;
+use crate::config::{ClientLimits, TcpUpstream};
 use crate::fault::{ActiveFault, FaultSwitch, Kind, OutageMode, TcpKind, TcpWhenFull};
 use crate::record::fields;
 
@@ -31,16 +31,17 @@ pub async fn serve(
     switch: Arc<FaultSwitch>,
     upstream: Arc<TcpUpstream>,
     gauge: ConnGauge,
+    limits: ClientLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let name = switch.target().to_string();
-    let mut gate = Gate::new(listener, switch.clone(), &name, gauge);
+    let mut gate = Gate::new(listener, switch.clone(), &name, gauge, limits.max_connections);
     while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
         // Spawned as is: wrapped in an `async move` block, the future would
         // be stored twice (captured, then awaited), doubling each idle
         // connection's task.
-        tracker.spawn(connection(stream, peer, switch.clone(), upstream.clone(), open));
+        tracker.spawn(connection(stream, peer, switch.clone(), upstream.clone(), limits.idle_timeout, open));
     }
 }
 
@@ -52,6 +53,7 @@ async fn connection(
     peer: SocketAddr,
     switch: Arc<FaultSwitch>,
     upstream: Arc<TcpUpstream>,
+    idle: Option<std::time::Duration>,
     _open: Open,
 ) {
     let started = Instant::now();
@@ -78,7 +80,7 @@ async fn connection(
         }
     };
     let _ = server.set_nodelay(true);
-    let pumped = pump::run(&client, &server, &faults).await;
+    let pumped = pump::run(&client, &server, &faults, idle).await;
     debug!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, queued = pumped.queued, "connection closed");
     let failure = pumped.ended_by.map(|e| (e, fields::ORIGIN_INJECTED));
     record(&switch, started, pumped.to_server, pumped.to_client, failure, faults.applied_names());

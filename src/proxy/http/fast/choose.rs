@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fault::{Fields, RequestFacts};
 use crate::proxy::http::decision::{Decision, Route};
-use crate::proxy::http::forward::UpstreamBody;
+use crate::proxy::http::forward::RequestBody;
 use crate::proxy::http::headers::Peer;
 use crate::proxy::http::Injector;
 
@@ -20,7 +20,7 @@ use crate::proxy::http::Injector;
 pub(in crate::proxy::http) struct Faulty {
     /// Its length in the read buffer, head and body.
     pub len: usize,
-    pub request: http::Request<UpstreamBody>,
+    pub request: http::Request<RequestBody>,
     pub decision: Decision,
     /// The client asked for the connection to close after this exchange.
     pub close: bool,
@@ -75,8 +75,8 @@ pub(super) fn hyper_request(
     uri: Uri,
     fields: &[httparse::Header<'_>],
     body: &[u8],
-) -> http::Request<UpstreamBody> {
-    let mut request = http::Request::new(UpstreamBody::Right(Full::new(Bytes::copy_from_slice(body))));
+) -> http::Request<RequestBody> {
+    let mut request = http::Request::new(RequestBody::Right(Full::new(Bytes::copy_from_slice(body))));
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     let headers = request.headers_mut();

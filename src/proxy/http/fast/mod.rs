@@ -41,6 +41,7 @@ mod request;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::headers::Peer;
@@ -74,16 +75,20 @@ pub async fn serve(
     let Some(raw) = forwarder.raw_pool().filter(|_| injector.rules_switch().is_none()) else {
         return Exit::ToHyper(BytesMut::new());
     };
+    let limits = *injector.limits();
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
-            // Idle between requests: no buffer held, and a shutdown ends it.
+            // Idle between requests: no buffer held, and a shutdown or the
+            // idle timeout ends it.
             buf = BytesMut::new();
+            let idle = limits.idle_timeout.map(|t| Instant::now() + t);
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
                 ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
                 () = shutdown.cancelled() => return Exit::Done,
+                () = super::until(idle) => return Exit::Done,
             }
         }
         // Draining: hyper answers what has come and closes with
@@ -91,7 +96,7 @@ pub async fn serve(
         if shutdown.is_cancelled() {
             return if buf.is_empty() { Exit::Done } else { Exit::ToHyper(buf) };
         }
-        let (kept, len) = match read_request(client, &mut buf, injector, peer, shutdown).await {
+        let (kept, len) = match read_request(client, &mut buf, injector, peer, shutdown, &limits).await {
             Ok(Some(Read::Plain(request))) => {
                 (Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await, request.len)
             }

@@ -9,13 +9,14 @@ use std::io;
 use bytes::BytesMut;
 use http::Method;
 use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::choose::{choose, hyper_request, Chosen, Faulty};
 use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
-use crate::config::HostHeader;
+use crate::config::{ClientLimits, HostHeader};
 use crate::proxy::http::forward::Forwarder;
 use crate::proxy::http::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::proxy::http::Injector;
@@ -64,7 +65,11 @@ pub(super) async fn read_request(
     injector: &Injector,
     peer: &Peer,
     shutdown: &CancellationToken,
+    limits: &ClientLimits,
 ) -> io::Result<Option<Read>> {
+    // The head must be whole within the header timeout of its first byte; a
+    // body may pause for at most the idle timeout between its bytes.
+    let head_by = limits.header_timeout.map(|t| Instant::now() + t);
     loop {
         // The request's whole length, once its head is in and plain.
         let mut whole = None;
@@ -79,9 +84,14 @@ pub(super) async fn read_request(
         }
         loop {
             buf.reserve(whole.map_or(4096, |len| len - buf.len()));
+            let deadline = match whole {
+                None => head_by,
+                Some(_) => limits.idle_timeout.map(|t| Instant::now() + t),
+            };
             let read = tokio::select! {
                 read = client.read_buf(buf) => read?,
                 () = shutdown.cancelled() => return Ok(None),
+                () = crate::proxy::http::until(deadline) => return Err(io::ErrorKind::TimedOut.into()),
             };
             if read == 0 {
                 // Closed between requests is the normal end; half a head is

@@ -18,6 +18,7 @@ mod plan;
 mod queue;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -37,6 +38,28 @@ struct Ending {
     by_fault: AtomicBool,
     /// A direction went through a queue (a fault acted on its bytes).
     queued: AtomicBool,
+    /// When a byte (or the end) last came either way, in milliseconds
+    /// since the connection was pumped: the idle timeout's clock.
+    active_ms: std::sync::atomic::AtomicU64,
+    born: Option<Instant>,
+}
+
+impl Ending {
+    fn new() -> Self {
+        Ending { born: Some(Instant::now()), ..Ending::default() }
+    }
+
+    /// Something came from one side: the connection is not idle.
+    fn touch(&self) {
+        if let Some(born) = self.born {
+            self.active_ms.store(born.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// When the connection goes idle for `idle`, unless bytes come before.
+    fn idle_at(&self, idle: Duration) -> Option<Instant> {
+        self.born.map(|born| born + Duration::from_millis(self.active_ms.load(Ordering::Relaxed)) + idle)
+    }
 }
 
 /// What a pumped connection did.
@@ -50,11 +73,11 @@ pub struct Pumped {
     pub queued: bool,
 }
 
-/// Pumps both directions until both have ended or a fault ends the
-/// connection.
-pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) -> Pumped {
+/// Pumps both directions until both have ended, a fault ends the
+/// connection, or no byte has come either way for `idle`.
+pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults, idle: Option<Duration>) -> Pumped {
     let kill = CancellationToken::new();
-    let ending = Ending::default();
+    let ending = Ending::new();
     let pumps = async {
         tokio::join!(
             direction(client, server, Direction::Upstream, faults, &kill, &ending),
@@ -65,6 +88,10 @@ pub async fn run(client: &TcpStream, server: &TcpStream, faults: &ConnFaults) ->
     let sent = tokio::select! {
         sent = &mut pumps => sent,
         () = supervise(faults, &kill, &ending) => pumps.await,
+        () = idle_out(idle, &ending) => {
+            kill.cancel();
+            pumps.await
+        }
     };
     let reset = ending.reset_client.load(Ordering::Relaxed);
     if reset {
@@ -100,6 +127,7 @@ async fn direction(
                 },
                 () = kill.cancelled() => return sent,
             }
+            ending.touch();
             if acts_on(faults, flow) {
                 break;
             }
@@ -124,6 +152,18 @@ async fn direction(
             return sent;
         }
     }
+}
+
+/// Completes once no byte has come either way for `idle` (never without one).
+async fn idle_out(idle: Option<Duration>, ending: &Ending) {
+    let Some(idle) = idle else { return std::future::pending().await };
+    while let Some(at) = ending.idle_at(idle) {
+        if Instant::now() >= at {
+            return;
+        }
+        tokio::time::sleep_until(at).await;
+    }
+    std::future::pending().await
 }
 
 /// Watches the connection-wide faults with deadlines (`timeout` closing,
@@ -169,7 +209,6 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use super::*;
     use crate::fault::{Fault, FaultSwitch, Kind, TcpKind};
@@ -218,7 +257,7 @@ mod tests {
         };
         let limit = Duration::from_secs(10);
         let (pumped, ()) =
-            tokio::time::timeout(limit, async { tokio::join!(run(&near_client, &near_server, &faults), peers) })
+            tokio::time::timeout(limit, async { tokio::join!(run(&near_client, &near_server, &faults, None), peers) })
                 .await
                 .expect("the exchange ends in time");
         pumped

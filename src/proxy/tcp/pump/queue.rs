@@ -60,7 +60,7 @@ pub(super) async fn queued(
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Queued { before: passed, ..Queued::default() };
     let ((), sent) = tokio::join!(
-        reader(from, tx, flow, faults, &queued, kill),
+        reader(from, tx, flow, faults, &queued, kill, ending),
         writer(to, rx, flow, faults, &queued, kill, ending)
     );
     sent
@@ -84,6 +84,7 @@ async fn reader(
     faults: &ConnFaults,
     queued: &Queued,
     kill: &CancellationToken,
+    ending: &Ending,
 ) {
     loop {
         while queued.bytes.load(Ordering::Acquire) >= budget(faults, flow) {
@@ -100,6 +101,7 @@ async fn reader(
             let _ = tx.send(FromReader::Failed);
             return;
         }
+        ending.touch();
         if queued.bytes.load(Ordering::Acquire) == 0 && !acts_on(faults, flow) {
             let _ = tx.send(FromReader::Resume);
             return;
