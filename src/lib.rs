@@ -38,7 +38,7 @@
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
 //!     bytes). A request's faults are decided first (`proxy::http::decision`); plain HTTP/1.1
-//!     requests that no fault acts on pass as bytes (`proxy::http::fast`: heads parsed in place in
+//!     requests that no fault but latency acts on pass as bytes (`proxy::http::fast`: heads parsed in place in
 //!     `fast::request`, faults chosen from them in `fast::choose`, the exchange in
 //!     `fast::exchange` with bodies relayed with their framing followed in `fast::body`, its own
 //!     pool of upstream connections in `fast::pool`), and a plain request a fault acts on is

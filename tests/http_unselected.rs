@@ -1,8 +1,9 @@
 //! Faults cost only the requests they act on: while a target has faults, a
 //! request none of them selects still passes as the upstream's exact bytes
-//! (the plain pass-through), one they select gets its fault, and the
-//! connection goes on passing plain requests after it. Rate limits and
-//! pools count the plain requests they let through.
+//! (the plain pass-through), and so does one only latency selects, after
+//! its delay; one another fault selects gets its fault through the
+//! injector, and the connection goes on passing plain requests after it.
+//! Rate limits and pools count the plain requests they let through.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,6 +103,7 @@ async fn requests_no_fault_selects_pass_as_the_upstreams_bytes_before_and_after_
 [[target.fault]]
 kind = "error"
 status = 503
+headers = { "retry-after" = "7" }
 body = "down"
 opt_in = "x-brownout: on"
 
@@ -110,6 +112,11 @@ kind = "latency"
 delay = "200ms"
 at = "response"
 match = { path = "/slow/*" }
+
+[[target.fault]]
+kind = "bandwidth"
+rate = "100MB/s"
+match = { path = "/wide/*" }
 
 [[target.fault]]
 kind = "error"
@@ -121,19 +128,21 @@ probability = 0.0
     assert_eq!(get(&mut client, "/", "").await, PLAIN, "an unselected request passes byte for byte");
     let marked = get(&mut client, "/", "x-brownout: on\r\n").await;
     assert!(marked.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && marked.ends_with("\r\n\r\ndown"), "{marked}");
+    assert!(marked.contains("\r\nretry-after: 7\r\ncontent-length: 4\r\n"), "{marked}");
     assert!(marked.contains("\r\ndate: ") && marked.contains(" GMT\r\n"), "dated as hyper's server dates: {marked}");
     assert_eq!(get(&mut client, "/", "x-brownout: off\r\n").await, PLAIN);
     let started = Instant::now();
-    let slow = get(&mut client, "/slow/a", "").await;
+    assert_eq!(get(&mut client, "/slow/a", "").await, PLAIN, "a delayed request passes byte for byte");
     assert!(started.elapsed() >= Duration::from_millis(200), "answered after {:?}", started.elapsed());
-    // The selected request went through the injector: hyper's reading of the
+    // A throttled request goes through the injector: hyper's reading of the
     // upstream's answer, written back as HTTP/1.1.
-    assert!(slow.starts_with("HTTP/1.1 200 Fine\r\n") && slow.contains("\r\nx-case: Kept\r\n"), "{slow}");
-    assert!(slow.ends_with("\r\n\r\nok"), "{slow}");
+    let wide = get(&mut client, "/wide/a", "").await;
+    assert!(wide.starts_with("HTTP/1.1 200 Fine\r\n") && wide.contains("\r\nx-case: Kept\r\n"), "{wide}");
+    assert!(wide.ends_with("\r\n\r\nok"), "{wide}");
     for _ in 0..3 {
         assert_eq!(get(&mut client, "/", "").await, PLAIN, "the connection went on passing plain requests");
     }
-    assert_eq!(served.load(Ordering::SeqCst), 6, "the error fault never reached the upstream");
+    assert_eq!(served.load(Ordering::SeqCst), 7, "the error fault never reached the upstream");
 }
 
 #[tokio::test]
@@ -172,14 +181,15 @@ async fn a_pool_counts_the_plain_requests_in_flight() {
     assert_eq!(get(&mut other, "/", "").await, PLAIN, "its slot came back when its exchange ended");
 }
 
-/// Requests selected by a latency fault, over one kept connection read by
+/// Requests selected by a bandwidth fault, over one kept connection read by
 /// hyper's client (which refuses any framing error): a chunked answer, an
 /// answer to `HEAD` and one with a length come back whole, one after the
 /// other.
 #[tokio::test]
 async fn answers_to_selected_requests_are_framed_for_the_next_request_on_the_connection() {
     let (up, served) = scripted().await;
-    let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"latency\"\ndelay = \"1ms\"\n")).await;
+    let proxy =
+        support::start(&http_target("t", up, "[[target.fault]]\nkind = \"bandwidth\"\nrate = \"100MB/s\"\n")).await;
     let stream = TcpStream::connect(proxy.addr("t")).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);

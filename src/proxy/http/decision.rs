@@ -1,14 +1,17 @@
 //! A request's fault decision, made once before its path is chosen: the
 //! faults that picked it (the pure, seeded `decide_http`), and whether any
-//! of them acts on it. A request no fault acts on stays on the plain
-//! pass-through, so a target's faults cost only the requests they touch.
+//! of them needs the injector. A request no fault acts on, or only latency
+//! does, stays on the plain pass-through (which waits the delays out
+//! itself), so a target's faults cost only the requests they touch, and a
+//! delayed request costs its delay and no more.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::fault::{decide_http, FaultSwitch, Picked, RequestFacts, Step, TargetPlan};
+use crate::fault::{decide_http, ActiveFault, FaultSwitch, Picked, RequestFacts, Step, TargetPlan};
 
 /// The faults picked for one request under the plan in force when it came.
 pub struct Decision {
@@ -28,11 +31,29 @@ enum Taken {
 
 /// Where a decided request goes.
 pub enum Route {
-    /// No fault acts on it: it passes plain, holding these pool slots until
-    /// its exchange ends (a pool counts every request in flight).
-    Plain(Vec<OwnedSemaphorePermit>),
-    /// Some fault acts on it: the injector carries the decision out.
+    /// No fault but latency acts on it: it passes plain.
+    Plain(Plain),
+    /// Some other fault acts on it: the injector carries the decision out.
     Faulty(Decision),
+}
+
+/// What a request on the plain path carries of its faults.
+#[derive(Default)]
+pub struct Plain {
+    /// Slots of pools with room, held until the exchange ends (a pool
+    /// counts every request in flight).
+    pub held: Vec<OwnedSemaphorePermit>,
+    /// Latency to wait out, when some fault delays the request.
+    pub delays: Option<Delays>,
+}
+
+/// The latency picks of a request on the plain path, each already counted
+/// (`admit`), in the injector's order: the waits before the request goes,
+/// one after another, then the waits before its response is passed on,
+/// added up.
+pub struct Delays {
+    plan: Arc<TargetPlan>,
+    picks: Vec<Picked>,
 }
 
 impl Decision {
@@ -44,15 +65,23 @@ impl Decision {
         Decision { plan, picks, taken: Vec::new() }
     }
 
-    /// Chooses the path. A pick acts on the request unless its fault's
-    /// `first` is spent, it is a rate limit with a token to spare, or it is
-    /// a pool with a free slot: those take their token and slot here and
-    /// leave the request plain. Picks that act by themselves are looked at
-    /// first, so that a request they take the faulty way has taken nothing.
+    /// Chooses the path. A pick needs the injector unless its fault's
+    /// `first` is spent, it is a rate limit with a token to spare, a pool
+    /// with a free slot, or a latency (the plain path waits it out). Rate
+    /// limits and pools take their token and slot here. Picks that need the
+    /// injector by themselves are looked at first, so that a request they
+    /// take the faulty way has taken nothing. A delay and a pool together
+    /// go to the injector, which takes the slot only after the request's
+    /// delay.
     pub fn route(mut self) -> Route {
-        let acts_alone =
-            |p: &Picked| !matches!(p.step, Step::RateLimit | Step::Pool) && !self.plan.faults[p.index].spent();
-        if self.picks.iter().any(acts_alone) {
+        let plan = &self.plan;
+        let needs_injector = |p: &Picked| {
+            !matches!(p.step, Step::RateLimit | Step::Pool | Step::RequestDelay | Step::ResponseDelay)
+                && !plan.faults[p.index].spent()
+        };
+        let delayed = self.picks.iter().any(|p| matches!(p.step, Step::RequestDelay | Step::ResponseDelay));
+        let pooled = self.picks.iter().any(|p| p.step == Step::Pool);
+        if self.picks.iter().any(needs_injector) || (delayed && pooled) {
             return Route::Faulty(self);
         }
         let now = Instant::now();
@@ -74,8 +103,23 @@ impl Decision {
                 _ => {}
             }
         }
-        let slots = self.taken.into_iter().filter_map(|t| if let Taken::Slot(_, s) = t { Some(s) } else { None });
-        Route::Plain(slots.collect())
+        let mut plain = Plain::default();
+        if delayed {
+            // Counted as the injector counts them: each latency pick in turn.
+            let picks: Vec<Picked> = self
+                .picks
+                .iter()
+                .filter(|p| matches!(p.step, Step::RequestDelay | Step::ResponseDelay))
+                .filter(|p| self.plan.faults[p.index].admit())
+                .copied()
+                .collect();
+            if !picks.is_empty() {
+                plain.delays = Some(Delays { plan: self.plan.clone(), picks });
+            }
+        }
+        plain.held =
+            self.taken.into_iter().filter_map(|t| if let Taken::Slot(_, s) = t { Some(s) } else { None }).collect();
+        Route::Plain(plain)
     }
 
     /// True when choosing the path already took a token of the rate limit
@@ -91,5 +135,29 @@ impl Decision {
             Taken::Slot(_, slot) => Some(slot),
             Taken::Token(_) => None,
         }
+    }
+}
+
+impl Delays {
+    /// The waits before the request goes: each delay, ended early when its
+    /// fault is removed.
+    pub fn before(&self) -> impl Iterator<Item = (Duration, &ActiveFault)> {
+        self.of(Step::RequestDelay)
+    }
+
+    /// The wait before the response is passed on (the delays added up, ended
+    /// early when the last of their faults is removed), if any.
+    pub fn after(&self) -> Option<(Duration, &ActiveFault)> {
+        self.of(Step::ResponseDelay).reduce(|(sum, _), (delay, active)| (sum + delay, active))
+    }
+
+    /// The names of the delaying faults, in order, as a record names them.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.picks.iter().map(|p| self.plan.faults[p.index].fault.name.as_str()).collect();
+        names.join(",")
+    }
+
+    fn of(&self, step: Step) -> impl Iterator<Item = (Duration, &ActiveFault)> {
+        self.picks.iter().filter(move |p| p.step == step).map(|p| (p.delay, &*self.plan.faults[p.index]))
     }
 }

@@ -289,7 +289,7 @@ impl Injector {
         }
     }
 
-    fn applied(&self, active: &ActiveFault, what: &str) {
+    pub(super) fn applied(&self, active: &ActiveFault, what: &str) {
         debug!(
             { fields::TARGET } = %self.name(),
             { fields::FAULT_NAME } = %active.fault.name,
@@ -341,7 +341,7 @@ fn too_many_requests(retry_after: u64) -> Response<ProxyBody> {
 }
 
 /// A delay that ends early when its fault is removed.
-async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
+pub(super) async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
     tokio::select! {
         () = crate::proxy::timer::sleep(delay) => {}
         () = active.ended.cancelled() => {}

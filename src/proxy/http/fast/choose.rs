@@ -8,10 +8,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri};
 use http_body_util::Full;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fault::{Fields, RequestFacts};
-use crate::proxy::http::decision::{Decision, Route};
+use crate::proxy::http::decision::{Decision, Plain, Route};
 use crate::proxy::http::forward::RequestBody;
 use crate::proxy::http::headers::Peer;
 use crate::proxy::http::Injector;
@@ -28,9 +27,9 @@ pub(in crate::proxy::http) struct Faulty {
 
 /// What the faults chose for a request.
 pub(super) enum Chosen {
-    /// None acts on it (or the target has none): it passes plain, holding
-    /// these pool slots.
-    Plain(Vec<OwnedSemaphorePermit>),
+    /// None acts on it but latency (or the target has none): it passes
+    /// plain, with what it carries of its faults.
+    Plain(Plain),
     /// Some fault acts on it; its target, as hyper reads it.
     Faulty(Decision, Uri),
     /// hyper refuses its target (with a 400, before any decision): hyper is
@@ -51,7 +50,7 @@ pub(super) fn choose(
 ) -> Chosen {
     let plan = injector.switch().load();
     if plan.faults.is_empty() {
-        return Chosen::Plain(Vec::new());
+        return Chosen::Plain(Plain::default());
     }
     let Ok(uri) = Uri::try_from(path) else { return Chosen::NotPlain };
     let facts = RequestFacts {
@@ -62,7 +61,7 @@ pub(super) fn choose(
         client: peer.addr.ip(),
     };
     match Decision::new(injector.switch(), arc_swap::Guard::into_inner(plan), &facts).route() {
-        Route::Plain(held) => Chosen::Plain(held),
+        Route::Plain(plain) => Chosen::Plain(plain),
         Route::Faulty(decision) => Chosen::Faulty(decision, uri),
     }
 }

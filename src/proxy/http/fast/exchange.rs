@@ -16,7 +16,9 @@ use super::body::{Body, Framing};
 use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
 use super::request::Request;
 use super::RawPool;
+use crate::proxy::http::decision::Delays;
 use crate::proxy::http::forward::{Failure, Forwarder};
+use crate::proxy::http::inject::sleep_unless_ended;
 use crate::proxy::http::recorded::{self, Started};
 use crate::proxy::http::Injector;
 use crate::proxy::reset::{ResetHandle, ResettableStream};
@@ -55,13 +57,24 @@ impl Exchange<'_> {
         });
         let mut kept = !request.close;
         let at = Instant::now();
+        let delays = request.faults.delays.as_ref();
+        for (delay, active) in delays.iter().flat_map(|d| d.before()) {
+            self.injector.applied(active, &format!("delay {delay:?} before request"));
+            sleep_unless_ended(delay, active).await;
+        }
+        let faults = delays.map(Delays::names);
         match self.send(&request.upstream).await {
             Ok((up, mut rbuf, head)) => {
+                if let Some((delay, active)) = delays.and_then(Delays::after) {
+                    self.injector.applied(active, &format!("delay {delay:?} before response"));
+                    sleep_unless_ended(delay, active).await;
+                }
                 let ttfb = at.elapsed();
                 let relayed = self.relay(client, up, &mut rbuf, head).await;
                 kept &= relayed.kept;
                 if let Some(started) = started {
-                    started.finished(Some(relayed.status), Some(ttfb), relayed.bytes_out, relayed.error);
+                    let status = Some(relayed.status);
+                    started.finished(status, Some(ttfb), relayed.bytes_out, relayed.error, faults.as_deref());
                 }
             }
             Err((failure, why)) => {
@@ -89,7 +102,7 @@ impl Exchange<'_> {
                         Some(("client_closed", fields::ORIGIN_CLIENT))
                     };
                     let sent = if written && request.method != Method::HEAD { text.len() as u64 } else { 0 };
-                    started.finished(Some(status.as_u16()), None, sent, error);
+                    started.finished(Some(status.as_u16()), None, sent, error, faults.as_deref());
                 }
             }
         }

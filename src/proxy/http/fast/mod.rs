@@ -9,10 +9,11 @@
 //!
 //! Once a plain request is whole, its faults are decided (the same pure,
 //! seeded decision as on hyper's path, from the head as parsed): one that no
-//! fault acts on passes as bytes; one that some fault acts on goes through
-//! the injector and its answer is written back (`faulty.rs`), and the
+//! fault acts on passes as bytes, and so does one only latency acts on,
+//! after its delays; one that another fault acts on goes through the
+//! injector and its answer is written back (`faulty.rs`), and the
 //! connection goes on with its next request. A target's faults so cost only
-//! the requests they touch.
+//! the requests they touch, and a delay costs no more than its wait.
 //!
 //! At the first request that is not plain (HTTP/1.0, an upgrade, `Expect`,
 //! a chunked or large request body, a malformed or huge head), and on an

@@ -12,11 +12,10 @@ use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use super::choose::{choose, hyper_request, Chosen, Faulty};
 use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
 use crate::config::{ClientLimits, HostHeader};
+use crate::proxy::http::decision::Plain;
 use crate::proxy::http::forward::Forwarder;
 use crate::proxy::http::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::proxy::http::Injector;
@@ -41,8 +40,9 @@ pub(super) struct Request {
     pub(super) body: u64,
     /// The client asked for the connection to close after this exchange.
     pub(super) close: bool,
-    /// Slots of pool faults, held until the exchange ends.
-    pub(super) _held: Vec<OwnedSemaphorePermit>,
+    /// What it carries of its faults: latency to wait out, pool slots held
+    /// until the exchange ends.
+    pub(super) faults: Plain,
 }
 
 /// A whole request read from the client.
@@ -162,8 +162,8 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
         return Examined::Body(len);
     }
     let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Examined::NotPlain };
-    let held = match choose(injector, peer, &method, path, req.headers) {
-        Chosen::Plain(held) => held,
+    let faults = match choose(injector, peer, &method, path, req.headers) {
+        Chosen::Plain(faults) => faults,
         Chosen::Faulty(decision, uri) => {
             let request = hyper_request(method, uri, req.headers, &buf[head_len..len]);
             return Examined::Whole(Read::Faulty(Box::new(Faulty { len, request, decision, close })));
@@ -174,7 +174,7 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
     // The record names the path without its fragment and query, as the
     // hyper path's does.
     let path = path.split(['#', '?']).next().unwrap_or(path).to_string();
-    Examined::Whole(Read::Plain(Request { len, upstream, method, path, body, close, _held: held }))
+    Examined::Whole(Read::Plain(Request { len, upstream, method, path, body, close, faults }))
 }
 
 /// Writes the upstream's request: the request line under the base path, the
