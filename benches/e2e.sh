@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark: requests per second, latency and each proxy's
 # CPU time per request (user + system, /proc/<pid>/stat) through brownout
-# (HTTP target with the recorder off and on, TCP target) against the
-# upstream directly and against nginx and haproxy as reverse proxies (and
-# haproxy in TCP mode, the TCP target's peer), in the same run, alternating
-# so that machine drift cancels out.
+# against the upstream directly and against nginx and haproxy in the same
+# run, alternating so that machine drift cancels out. Every row of a round
+# runs once before the next round starts.
+#
+#   HTTP/1.1 (wrk -t1, 64 and 1 connections, 16 B and 64 KiB): direct,
+#     brownout with the recorder off and on, nginx, haproxy.
+#   TCP (the same): brownout's TCP target, haproxy in TCP mode, and
+#     fault-cli's TCP proxy when installed (FAULT=path, or `fault` on PATH).
+#   Faults that select nothing (wrk -t1, 64 connections, both bodies):
+#     brownout with an opt-in error fault active (requests carry no header),
+#     with a latency fault on /slow/* (requests go to /small and /big), with
+#     a latency fault selecting 1% of requests, and the TCP target with a
+#     latency fault matching another client range.
+#   Threads (wrk -t2, 64 connections, 16 B): direct, brownout, nginx and
+#     haproxy (each running two workers or threads).
+#   HTTP/2 from clients (h2load, 10 connections x 10 streams, 16 B), to
+#     the same HTTP/1.1 upstream: brownout, nginx (`listen ... http2`) and
+#     haproxy (`proto h2`) as h2c fronts.
 #
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
 #
 # Needs wrk and nginx (the upstream is an nginx serving static files);
-# haproxy is compared when installed. On Debian:
-#   apt-get install wrk nginx haproxy
+# haproxy, h2load and fault-cli are compared when installed. On Debian:
+#   apt-get install wrk nginx haproxy nghttp2-client
+#   cargo install --root /some/dir fault-cli --version 1.2.1; FAULT=/some/dir/bin/fault
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_RUN:-5}
@@ -19,7 +34,11 @@ rounds=${ROUNDS:-2}
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "e2e bench needs $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
 done
-have_haproxy=$(command -v haproxy >/dev/null && echo yes || echo no)
+have() { command -v "$1" >/dev/null && echo yes || echo no; }
+have_haproxy=$(have haproxy)
+have_h2load=$(have h2load)
+fault_bin=${FAULT:-$(command -v fault || true)}
+[ -n "$fault_bin" ] && [ ! -x "$fault_bin" ] && fault_bin=
 cargo build --release --quiet
 bin=target/release/brownout
 work=$(mktemp -d)
@@ -51,7 +70,8 @@ CONF
   nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!); master[$1]=$!
 }
 nginx_conf 18080 "root $work; location / { }"
-nginx_conf 18083 "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+# The reverse proxy also listens for h2c (HTTP/2 with prior knowledge).
+nginx_conf 18083 "listen 127.0.0.1:18095 http2; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
 if [ "$have_haproxy" = yes ]; then
   cat > "$work/haproxy.cfg" <<CONF
 global
@@ -65,6 +85,7 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:18084
+  bind 127.0.0.1:18097 proto h2
   default_backend b
 backend b
   server s 127.0.0.1:18080
@@ -78,46 +99,100 @@ backend bt
 CONF
   haproxy -f "$work/haproxy.cfg" -db & pids+=($!); hpid=$!
 fi
-cat > "$work/brownout.toml" <<CONF
-[admin]
-listen = "127.0.0.1:18090"
-[[target]]
-name = "http"
-protocol = "http"
-listen = "127.0.0.1:18081"
-upstream = "http://127.0.0.1:18080"
-host = "keep"
-[[target]]
-name = "tcp"
-protocol = "tcp"
-listen = "127.0.0.1:18082"
-upstream = "127.0.0.1:18080"
-CONF
-sed 's/1808\([12]\)/1809\1/; s/18090/18099/' "$work/brownout.toml" > "$work/brownout-rec.toml"
-sed -i 's/127.0.0.1:18092/127.0.0.1:18093/' "$work/brownout-rec.toml"
+target() { # name, protocol, port, upstream, faults
+  printf '[[target]]\nname = "%s"\nprotocol = "%s"\nlisten = "127.0.0.1:%s"\nupstream = "%s"\n%s\n' "$@"
+}
+{
+  printf '[admin]\nlisten = "127.0.0.1:18090"\n'
+  target http http 18081 http://127.0.0.1:18080 'host = "keep"'
+  target tcp tcp 18082 127.0.0.1:18080 ''
+  # Faults active that the measured requests do not select.
+  target http-optin http 18086 http://127.0.0.1:18080 'host = "keep"
+[[target.fault]]
+kind = "error"
+status = 503
+opt_in = "x-brownout: on"'
+  target http-path http 18087 http://127.0.0.1:18080 'host = "keep"
+[[target.fault]]
+kind = "latency"
+delay = "50ms"
+match = { path = "/slow/*" }'
+  # One request in a hundred is delayed by 1 ms (and so goes through the injector).
+  target http-1pct http 18088 http://127.0.0.1:18080 'host = "keep"
+[[target.fault]]
+kind = "latency"
+delay = "1ms"
+probability = 0.01'
+  target tcp-client tcp 18089 127.0.0.1:18080 '[[target.fault]]
+kind = "latency"
+delay = "50ms"
+direction = "both"
+match = { client = "10.0.0.0/8" }'
+} > "$work/brownout.toml"
+{
+  printf '[admin]\nlisten = "127.0.0.1:18099"\n'
+  target http http 18091 http://127.0.0.1:18080 'host = "keep"'
+} > "$work/brownout-rec.toml"
 "$bin" proxy --config "$work/brownout.toml" --no-record 2>"$work/brownout.log" & pids+=($!); bpid=$!
 "$bin" proxy --config "$work/brownout-rec.toml" --run-dir "$work/run" 2>"$work/brownout-rec.log" & pids+=($!); rpid=$!
+if [ -n "$fault_bin" ]; then
+  cat > "$work/fault.yaml" <<CONF
+schema_version: 1
+name: pass-through
+proxies:
+  - name: up
+    protocol: tcp
+    listen: 127.0.0.1:18096
+    upstream: 127.0.0.1:18080
+phases:
+  - name: pass
+    proxies:
+      - proxy: up
+        faults: []
+CONF
+  "$fault_bin" --output json --color never run "$work/fault.yaml" >"$work/fault.log" 2>&1 & pids+=($!); fpid=$!
+fi
 sleep 1.5
 
-declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083)
-names=(direct brownout-http brownout-recorded brownout-tcp nginx)
-# haproxy in TCP mode is the peer of brownout's TCP target.
-if [ "$have_haproxy" = yes ]; then port[haproxy]=18084; port[haproxy-tcp]=18085; names+=(haproxy haproxy-tcp); fi
+# Every row: "name tool port" (tool: wrk1, wrk2 for two threads, h2load),
+# which bodies and connection counts it runs with, and the row it is
+# compared to ("vs" column): the same protocol with no fault, or nginx.
+declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083
+  [brownout-optin]=18086 [brownout-path]=18087 [brownout-1pct]=18088 [brownout-tcp-client]=18089
+  [brownout-h2]=18081 [nginx-h2]=18095)
+declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid [brownout-optin]=$bpid
+  [brownout-path]=$bpid [brownout-1pct]=$bpid [brownout-tcp-client]=$bpid [brownout-h2]=$bpid
+  [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')" [nginx-h2]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
+plain=(direct brownout-http brownout-recorded brownout-tcp nginx)
+unselected=(brownout-optin brownout-path brownout-1pct brownout-tcp-client)
+threads=(direct brownout-http nginx)
+h2=(brownout-h2 nginx-h2)
+if [ "$have_haproxy" = yes ]; then
+  port[haproxy]=18084; port[haproxy-tcp]=18085; port[haproxy-h2]=18097
+  procs[haproxy]=$hpid; procs[haproxy-tcp]=$hpid; procs[haproxy-h2]=$hpid
+  plain+=(haproxy haproxy-tcp); threads+=(haproxy); h2+=(haproxy-h2)
+fi
+if [ -n "$fault_bin" ]; then port[fault-tcp]=18096; procs[fault-tcp]=$fpid; plain+=(fault-tcp); fi
+declare -A vs=([brownout-optin]=brownout-http [brownout-path]=brownout-http [brownout-1pct]=brownout-http
+  [brownout-tcp-client]=brownout-tcp [fault-tcp]=brownout-tcp [brownout-h2]=nginx-h2 [haproxy-h2]=nginx-h2)
+
 # Every path must answer 200 with the file's exact size before anything is measured.
 if command -v curl >/dev/null; then
-  for name in "${names[@]}"; do
+  for name in "${plain[@]}" "${unselected[@]}"; do
     for body in small big; do
       got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${port[$name]}/$body" || true)
       want="200 $(stat -c %s "$work/$body")"
       [ "$got" = "$want" ] || { echo "$name /$body answered \"$got\", not \"$want\"" >&2; exit 1; }
     done
   done
+  if [ "$have_h2load" = yes ]; then
+    for name in "${h2[@]}"; do
+      got=$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code} %{size_download} %{http_version}' \
+        "http://127.0.0.1:${port[$name]}/small" || true)
+      [ "$got" = "200 16 2" ] || { echo "$name /small over h2c answered \"$got\"" >&2; exit 1; }
+    done
+  fi
 fi
-# The processes doing each proxy's work, for its CPU time per request
-# (nginx's workers are the master's children).
-declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid
-  [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
-if [ "$have_haproxy" = yes ]; then procs[haproxy]=$hpid; procs[haproxy-tcp]=$hpid; fi
 ticks() { # user + system clock ticks of the given processes, all threads
   local t=0 p
   for p in $1; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
@@ -125,54 +200,73 @@ ticks() { # user + system clock ticks of the given processes, all threads
 }
 hz=$(getconf CLK_TCK)
 declare -A rps p50 p99 cpu
+keys=()
 to_us() { # wrk latency such as 85.00us, 1.20ms, 2.01s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else print n * 1000000 }'
+}
+add() { # key, array name, value: the mean over the rounds
+  local -n a=$2
+  a[$1]=$(awk -v x="${a[$1]:-0}" -v y="$3" -v n="$rounds" 'BEGIN { print x + y / n }')
+}
+measure() { # tool, name, body, connections
+  local tool=$1 name=$2 body=$3 conns=$4 out r a=0 b=0 n before after
+  local key="$tool,$name,$body,$conns"
+  [ "$round" = 1 ] && keys+=("$key")
+  before=$(ticks "${procs[$name]:-}")
+  case $tool in
+    wrk1|wrk2)
+      out=$(wrk -t"${tool#wrk}" -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${port[$name]}/$body" 2>&1)
+      if grep -q "Non-2xx\|Socket errors" <<< "$out"; then
+        echo "$name /$body answered errors, so its figures would mean nothing:" >&2; echo "$out" >&2; exit 1
+      fi
+      r=$(awk '/Requests\/sec/ { print $2 }' <<< "$out")
+      a=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
+      b=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
+      n=$(awk '/requests in/ { print $1 }' <<< "$out") ;;
+    h2load)
+      out=$(h2load -c10 -m10 -D"$secs" "http://127.0.0.1:${port[$name]}/$body" 2>&1)
+      n=$(awk '/^requests:/ { print $8 }' <<< "$out")
+      if ! grep -q " 0 failed, 0 errored, 0 timeout" <<< "$out" || ! grep -q " 0 3xx, 0 4xx, 0 5xx" <<< "$out" \
+        || [ "${n:-0}" = 0 ]; then
+        echo "$name /$body over h2c answered errors:" >&2; echo "$out" >&2; exit 1
+      fi
+      r=$(awk '/^finished in/ { print $4 }' <<< "$out") ;;
+  esac
+  after=$(ticks "${procs[$name]:-}")
+  add "$key" rps "$r"; add "$key" p50 "$a"; add "$key" p99 "$b"
+  add "$key" cpu "$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN { print t * 1000000 / hz / n }')"
 }
 for round in $(seq "$rounds"); do
   for body in small big; do
     for conns in 64 1; do
-      for name in "${names[@]}"; do
-        before=$(ticks "${procs[$name]:-}")
-        out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${port[$name]}/$body" 2>&1)
-        after=$(ticks "${procs[$name]:-}")
-        if grep -q "Non-2xx" <<< "$out"; then
-          echo "$name /$body answered errors, so its figures would mean nothing:" >&2
-          echo "$out" >&2
-          exit 1
-        fi
-        key="$name,$body,$conns"
-        r=$(awk '/Requests\/sec/ { print $2 }' <<< "$out")
-        a=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
-        b=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
-        rps[$key]=$(awk -v x="${rps[$key]:-0}" -v y="$r" -v n="$rounds" 'BEGIN { print x + y / n }')
-        p50[$key]=$(awk -v x="${p50[$key]:-0}" -v y="$a" -v n="$rounds" 'BEGIN { print x + y / n }')
-        p99[$key]=$(awk -v x="${p99[$key]:-0}" -v y="$b" -v n="$rounds" 'BEGIN { print x + y / n }')
-        done_n=$(awk '/requests in/ { print $1 }' <<< "$out")
-        c=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$done_n" 'BEGIN { print t * 1000000 / hz / n }')
-        cpu[$key]=$(awk -v x="${cpu[$key]:-0}" -v y="$c" -v r="$rounds" 'BEGIN { print x + y / r }')
-      done
+      for name in "${plain[@]}"; do measure wrk1 "$name" "$body" "$conns"; done
     done
+    for name in "${unselected[@]}"; do measure wrk1 "$name" "$body" 64; done
   done
+  for name in "${threads[@]}"; do measure wrk2 "$name" small 64; done
+  if [ "$have_h2load" = yes ]; then
+    for name in "${h2[@]}"; do measure h2load "$name" small 10x10; done
+  fi
 done
 
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
-echo "end-to-end: wrk, 1 thread, ${secs} s x ${rounds} rounds, $(nproc) cores, $(uname -r)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+echo "end-to-end: ${secs} s x ${rounds} rounds, $(nproc) cores, $(uname -r)"
 echo
-echo "| through | body | connections | req/s | vs direct | vs nginx | p50 | p99 | proxy CPU per request |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-for body in small big; do
-  for conns in 64 1; do
-    for name in "${names[@]}"; do
-      key="$name,$body,$conns"
-      d=${rps[direct,$body,$conns]}
-      n=${rps[nginx,$body,$conns]}
-      c=$([ -n "${procs[$name]:-}" ] && printf "%.1f us" "${cpu[$key]}" || echo "-")
-      printf "| %s | %s | %s | %.0f | %.2fx | %.2fx | %.0f us | %.0f us | %s |\n" "$name" \
-        "$([ $body = small ] && echo 16 B || echo 64 KiB)" "$conns" "${rps[$key]}" \
-        "$(awk -v a="${rps[$key]}" -v b="$d" 'BEGIN { print a / b }')" \
-        "$(awk -v a="${rps[$key]}" -v b="$n" 'BEGIN { print a / b }')" "${p50[$key]}" "${p99[$key]}" "$c"
-    done
-  done
+echo "| through | load | body | conns | req/s | vs direct | vs nginx | vs | p50 | p99 | proxy CPU per request |"
+echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for key in "${keys[@]}"; do
+  IFS=, read -r tool name body conns <<< "$key"
+  case $tool in wrk1) load="wrk -t1" ;; wrk2) load="wrk -t2" ;; h2load) load="h2load 10x10" ;; esac
+  direct=${rps[$tool,direct,$body,$conns]:-0}
+  nginx=${rps[$tool,nginx,$body,$conns]:-${rps[$tool,nginx-h2,$body,$conns]:-0}}
+  ref=${vs[$name]:-}
+  versus=$([ -n "$ref" ] && echo "$(ratio "${rps[$key]}" "${rps[$tool,$ref,$body,$conns]:-0}") $ref" || echo "-")
+  lat=$([ "$tool" = h2load ] && echo "- | -" || printf "%.0f us | %.0f us" "${p50[$key]}" "${p99[$key]}")
+  c=$([ -n "${procs[$name]:-}" ] && printf "%.1f us" "${cpu[$key]}" || echo "-")
+  printf "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n" "$name" "$load" \
+    "$([ "$body" = small ] && echo 16 B || echo 64 KiB)" "$conns" "${rps[$key]}" "$(ratio "${rps[$key]}" "$direct")" \
+    "$(ratio "${rps[$key]}" "$nginx")" "$versus" "$lat" "$c"
 done
 echo
 echo "peak memory (VmHWM): brownout $(hwm $bpid) KiB, brownout recording $(hwm $rpid) KiB"
