@@ -12,6 +12,7 @@ mod fault_decisions;
 mod fault_events;
 mod guardrails;
 mod hostile;
+mod http2_streams;
 mod http_faults;
 mod http_plain;
 mod http_proxy;
