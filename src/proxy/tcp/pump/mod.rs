@@ -17,7 +17,9 @@ mod pace;
 mod plan;
 mod queue;
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -119,13 +121,16 @@ async fn direction(
     // made then, until no fault acts on it any more.
     let mut sent = 0u64;
     loop {
-        while !acts_on(faults, flow) {
-            tokio::select! {
-                ready = from.readable() => if ready.is_err() {
-                    kill.cancel();
+        // Whether a fault acts is looked at once per wake, before any byte
+        // moves: a fault set while the direction waited acts on the next.
+        loop {
+            match readable_or_killed(from, kill).await {
+                Ok(true) => {}
+                Ok(false) => return sent,
+                Err(_) => {
+                    kill_all(kill).await;
                     return sent;
-                },
-                () = kill.cancelled() => return sent,
+                }
             }
             ending.touch();
             if acts_on(faults, flow) {
@@ -138,7 +143,7 @@ async fn direction(
                     return sent;
                 }
                 Err(_) => {
-                    kill.cancel();
+                    kill_all(kill).await;
                     return sent;
                 }
             }
@@ -149,9 +154,43 @@ async fn direction(
         let (total, resume) = Box::pin(queued(from, to, flow, faults, kill, ending, sent)).await;
         sent = total;
         if !resume {
+            if kill.is_cancelled() {
+                kill_all(kill).await;
+            }
             return sent;
         }
     }
+}
+
+/// Waits until `from` is readable (`Ok(true)`) or the connection is killed
+/// (`Ok(false)`). The socket's readiness is polled directly and the kill
+/// token is only looked at, never waited on: a waiting token takes a lock
+/// at every poll, and every wake of the connection's task polls both
+/// directions. Nothing is missed: every kill comes from inside this task
+/// (a direction, the supervisor, the idle timer), which polls its
+/// directions again after one (`kill_all`, or `run` awaiting them).
+fn readable_or_killed<'a>(
+    from: &'a TcpStream,
+    kill: &'a CancellationToken,
+) -> impl std::future::Future<Output = io::Result<bool>> + 'a {
+    std::future::poll_fn(move |cx| {
+        if kill.is_cancelled() {
+            return Poll::Ready(Ok(false));
+        }
+        from.poll_read_ready(cx).map_ok(|()| true)
+    })
+}
+
+/// Kills the connection from inside a direction: the token is cancelled and
+/// the task woken once more, so that the other direction, already polled in
+/// this round, sees it.
+async fn kill_all(kill: &CancellationToken) {
+    kill.cancel();
+    std::future::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        Poll::Ready(())
+    })
+    .await;
 }
 
 /// Completes once no byte has come either way for `idle` (never without one).
@@ -195,13 +234,13 @@ async fn supervise(faults: &ConnFaults, kill: &CancellationToken, ending: &Endin
                 kill.cancel();
                 return;
             }
+            // No wait on the kill token: once it is cancelled the pumps end,
+            // and `run` stops polling this.
             changed = changes.changed() => {
                 if changed.is_err() {
-                    kill.cancelled().await;
-                    return;
+                    std::future::pending::<()>().await;
                 }
             }
-            () = kill.cancelled() => return,
         }
     }
 }

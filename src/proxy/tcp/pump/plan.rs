@@ -25,6 +25,10 @@ pub(super) struct ChunkPlan {
 /// pool's slot was taken at admission and does nothing to bytes, so a
 /// connection it let in still passes straight through.
 pub(super) fn acts_on(faults: &ConnFaults, flow: Direction) -> bool {
+    // No fault at the target: one load of its plan says so.
+    if faults.switch().load().faults.is_empty() {
+        return false;
+    }
     let now = Instant::now();
     faults
         .snapshot()
