@@ -22,6 +22,7 @@
 #
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
+#   PORT_BASE=24080 benches/e2e.sh      # ports 24080-24099 instead of 18080-18099
 #
 # Needs wrk and nginx (the upstream is an nginx serving static files);
 # haproxy, h2load and fault-cli are compared when installed. On Debian:
@@ -31,6 +32,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_RUN:-5}
 rounds=${ROUNDS:-2}
+# Twenty ports from PORT_BASE (below 32768): $P80 is PORT_BASE, $P99 the last.
+base=${PORT_BASE:-18080}
+for i in $(seq 80 99); do eval "P$i=$((base + i - 80))"; done
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "e2e bench needs $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
 done
@@ -63,15 +67,15 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:18080; keepalive 128; }
+  upstream up { server 127.0.0.1:$P80; keepalive 128; }
   server { listen 127.0.0.1:$1; $2 }
 }
 CONF
   nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!); master[$1]=$!
 }
-nginx_conf 18080 "root $work; location / { }"
+nginx_conf $P80 "root $work; location / { }"
 # The reverse proxy also listens for h2c (HTTP/2 with prior knowledge).
-nginx_conf 18083 "listen 127.0.0.1:18095 http2; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+nginx_conf $P83 "listen 127.0.0.1:$P95 http2; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
 if [ "$have_haproxy" = yes ]; then
   cat > "$work/haproxy.cfg" <<CONF
 global
@@ -84,18 +88,18 @@ defaults
   timeout server 30s
   http-reuse always
 frontend f
-  bind 127.0.0.1:18084
-  bind 127.0.0.1:18097 proto h2
+  bind 127.0.0.1:$P84
+  bind 127.0.0.1:$P97 proto h2
   default_backend b
 backend b
-  server s 127.0.0.1:18080
+  server s 127.0.0.1:$P80
 frontend ft
   mode tcp
-  bind 127.0.0.1:18085
+  bind 127.0.0.1:$P85
   default_backend bt
 backend bt
   mode tcp
-  server s 127.0.0.1:18080
+  server s 127.0.0.1:$P80
 CONF
   haproxy -f "$work/haproxy.cfg" -db & pids+=($!); hpid=$!
 fi
@@ -103,35 +107,35 @@ target() { # name, protocol, port, upstream, faults
   printf '[[target]]\nname = "%s"\nprotocol = "%s"\nlisten = "127.0.0.1:%s"\nupstream = "%s"\n%s\n' "$@"
 }
 {
-  printf '[admin]\nlisten = "127.0.0.1:18090"\n'
-  target http http 18081 http://127.0.0.1:18080 'host = "keep"'
-  target tcp tcp 18082 127.0.0.1:18080 ''
+  printf '[admin]\nlisten = "127.0.0.1:%s"\n' "$P90"
+  target http http $P81 http://127.0.0.1:$P80 'host = "keep"'
+  target tcp tcp $P82 127.0.0.1:$P80 ''
   # Faults active that the measured requests do not select.
-  target http-optin http 18086 http://127.0.0.1:18080 'host = "keep"
+  target http-optin http $P86 http://127.0.0.1:$P80 'host = "keep"
 [[target.fault]]
 kind = "error"
 status = 503
 opt_in = "x-brownout: on"'
-  target http-path http 18087 http://127.0.0.1:18080 'host = "keep"
+  target http-path http $P87 http://127.0.0.1:$P80 'host = "keep"
 [[target.fault]]
 kind = "latency"
 delay = "50ms"
 match = { path = "/slow/*" }'
   # One request in a hundred is delayed by 1 ms (and so goes through the injector).
-  target http-1pct http 18088 http://127.0.0.1:18080 'host = "keep"
+  target http-1pct http $P88 http://127.0.0.1:$P80 'host = "keep"
 [[target.fault]]
 kind = "latency"
 delay = "1ms"
 probability = 0.01'
-  target tcp-client tcp 18089 127.0.0.1:18080 '[[target.fault]]
+  target tcp-client tcp $P89 127.0.0.1:$P80 '[[target.fault]]
 kind = "latency"
 delay = "50ms"
 direction = "both"
 match = { client = "10.0.0.0/8" }'
 } > "$work/brownout.toml"
 {
-  printf '[admin]\nlisten = "127.0.0.1:18099"\n'
-  target http http 18091 http://127.0.0.1:18080 'host = "keep"'
+  printf '[admin]\nlisten = "127.0.0.1:%s"\n' "$P99"
+  target http http $P91 http://127.0.0.1:$P80 'host = "keep"'
 } > "$work/brownout-rec.toml"
 "$bin" proxy --config "$work/brownout.toml" --no-record 2>"$work/brownout.log" & pids+=($!); bpid=$!
 "$bin" proxy --config "$work/brownout-rec.toml" --run-dir "$work/run" 2>"$work/brownout-rec.log" & pids+=($!); rpid=$!
@@ -142,8 +146,8 @@ name: pass-through
 proxies:
   - name: up
     protocol: tcp
-    listen: 127.0.0.1:18096
-    upstream: 127.0.0.1:18080
+    listen: 127.0.0.1:$P96
+    upstream: 127.0.0.1:$P80
 phases:
   - name: pass
     proxies:
@@ -157,22 +161,22 @@ sleep 1.5
 # Every row: "name tool port" (tool: wrk1, wrk2 for two threads, h2load),
 # which bodies and connection counts it runs with, and the row it is
 # compared to ("vs" column): the same protocol with no fault, or nginx.
-declare -A port=([direct]=18080 [brownout-http]=18081 [brownout-recorded]=18091 [brownout-tcp]=18082 [nginx]=18083
-  [brownout-optin]=18086 [brownout-path]=18087 [brownout-1pct]=18088 [brownout-tcp-client]=18089
-  [brownout-h2]=18081 [nginx-h2]=18095)
+declare -A port=([direct]=$P80 [brownout-http]=$P81 [brownout-recorded]=$P91 [brownout-tcp]=$P82 [nginx]=$P83
+  [brownout-optin]=$P86 [brownout-path]=$P87 [brownout-1pct]=$P88 [brownout-tcp-client]=$P89
+  [brownout-h2]=$P81 [nginx-h2]=$P95)
 declare -A procs=([brownout-http]=$bpid [brownout-recorded]=$rpid [brownout-tcp]=$bpid [brownout-optin]=$bpid
   [brownout-path]=$bpid [brownout-1pct]=$bpid [brownout-tcp-client]=$bpid [brownout-h2]=$bpid
-  [nginx]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')" [nginx-h2]="$(pgrep -P "${master[18083]}" | tr '\n' ' ')")
+  [nginx]="$(pgrep -P "${master[$P83]}" | tr '\n' ' ')" [nginx-h2]="$(pgrep -P "${master[$P83]}" | tr '\n' ' ')")
 plain=(direct brownout-http brownout-recorded brownout-tcp nginx)
 unselected=(brownout-optin brownout-path brownout-1pct brownout-tcp-client)
 threads=(direct brownout-http nginx)
 h2=(brownout-h2 nginx-h2)
 if [ "$have_haproxy" = yes ]; then
-  port[haproxy]=18084; port[haproxy-tcp]=18085; port[haproxy-h2]=18097
+  port[haproxy]=$P84; port[haproxy-tcp]=$P85; port[haproxy-h2]=$P97
   procs[haproxy]=$hpid; procs[haproxy-tcp]=$hpid; procs[haproxy-h2]=$hpid
   plain+=(haproxy haproxy-tcp); threads+=(haproxy); h2+=(haproxy-h2)
 fi
-if [ -n "$fault_bin" ]; then port[fault-tcp]=18096; procs[fault-tcp]=$fpid; plain+=(fault-tcp); fi
+if [ -n "$fault_bin" ]; then port[fault-tcp]=$P96; procs[fault-tcp]=$fpid; plain+=(fault-tcp); fi
 declare -A vs=([brownout-optin]=brownout-http [brownout-path]=brownout-http [brownout-1pct]=brownout-http
   [brownout-tcp-client]=brownout-tcp [fault-tcp]=brownout-tcp [brownout-h2]=nginx-h2 [haproxy-h2]=nginx-h2)
 
