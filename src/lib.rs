@@ -40,7 +40,7 @@
 //!     bytes). A request's faults are decided first (`proxy::http::decision`); plain HTTP/1.1
 //!     requests that no fault but latency acts on pass as bytes (`proxy::http::fast`: heads parsed in place in
 //!     `fast::request`, faults chosen from them in `fast::choose`, the exchange in
-//!     `fast::exchange` with bodies relayed with their framing followed in `fast::body`, its own
+//!     `fast::exchange` (sent and its response head read in `fast::upstream`) with bodies relayed with their framing followed in `fast::body`, its own
 //!     pool of upstream connections in `fast::pool`), and a plain request a fault acts on is
 //!     carried by the injector and answered by `fast::faulty` on the same connection; anything
 //!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),

@@ -26,7 +26,9 @@
 //! arrives and given back when its exchange ends.
 //!
 //! `request.rs` reads and rewrites a request, `choose.rs` decides its
-//! faults, `exchange.rs` sends a plain one and relays the response,
+//! faults, `exchange.rs` carries a plain one and relays the response,
+//! `upstream.rs` sends it over a pooled connection and reads the response
+//! head and its framing,
 //! `faulty.rs` answers one a fault acts on, `body.rs` follows a body's framing, `head.rs` holds
 //! what both heads share, `pool.rs` the idle upstream connections and
 //! `prefixed.rs` the stream handed to hyper.
@@ -39,6 +41,7 @@ mod head;
 mod pool;
 mod prefixed;
 mod request;
+mod upstream;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
