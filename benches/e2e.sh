@@ -22,19 +22,24 @@
 #
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
-#   PORT_BASE=24080 benches/e2e.sh      # ports 24080-24099 instead of 18080-18099
+#   PORT_BASE=24080 benches/e2e.sh      # ports 24080-24109 instead of 18080-18109
 #
 # Needs wrk and nginx (the upstream is an nginx serving static files);
-# haproxy, h2load and fault-cli are compared when installed. On Debian:
-#   apt-get install wrk nginx haproxy nghttp2-client
+# haproxy, h2load and fault-cli are compared when installed. Two more
+# tables follow: an HTTPS listener (TLS terminated, HTTP/1.1 upstream)
+# against nginx and haproxy terminating TLS with the same certificate
+# (needs openssl), and HTTP/2 pass-through (h2load through brownout to an
+# h2c upstream) against the direct path and nginx as an HTTP/2 front
+# (needs h2load). On Debian:
+#   apt-get install wrk nginx haproxy openssl nghttp2-client
 #   cargo install --root /some/dir fault-cli --version 1.2.1; FAULT=/some/dir/bin/fault
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_RUN:-5}
 rounds=${ROUNDS:-2}
-# Twenty ports from PORT_BASE (below 32768): $P80 is PORT_BASE, $P99 the last.
+# Thirty ports from PORT_BASE (below 32768): $P80 is PORT_BASE, $P109 the last.
 base=${PORT_BASE:-18080}
-for i in $(seq 80 99); do eval "P$i=$((base + i - 80))"; done
+for i in $(seq 80 109); do eval "P$i=$((base + i - 80))"; done
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "e2e bench needs $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
 done
@@ -274,3 +279,160 @@ for key in "${keys[@]}"; do
 done
 echo
 echo "peak memory (VmHWM): brownout $(hwm $bpid) KiB, brownout recording $(hwm $rpid) KiB"
+
+# === HTTPS listener: TLS terminated, HTTP/1.1 to the upstream ===
+
+nginx_listen() { # port, listen options, body of the server block
+  cat > "$work/nginx-$1.conf" <<CONF
+worker_processes 2;
+pid $work/nginx-$1.pid;
+error_log $work/nginx-$1.err warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$P80; keepalive 128; }
+  server { listen 127.0.0.1:$1 $2; $3 }
+}
+CONF
+  nginx -c "$work/nginx-$1.conf" -p "$work" & pids+=($!); master[$1]=$!
+}
+
+# wrk over HTTPS, 64 connections, 16 B bodies: brownout with cert_file and
+# key_file against nginx and haproxy terminating TLS with the same
+# certificate in front of the same upstream.
+https_rows() {
+  command -v openssl >/dev/null || { echo "(no openssl: HTTPS rows skipped)"; return; }
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+  cat "$work/tls.crt" "$work/tls.key" > "$work/tls.pem"
+  cat > "$work/brownout-tls.toml" <<CONF
+[admin]
+listen = "127.0.0.1:$P100"
+[[target]]
+name = "https"
+protocol = "http"
+listen = "127.0.0.1:$P101"
+upstream = "http://127.0.0.1:$P80"
+host = "keep"
+tls = { cert_file = "$work/tls.crt", key_file = "$work/tls.key" }
+CONF
+  "$bin" proxy --config "$work/brownout-tls.toml" --no-record 2>"$work/brownout-tls.log" & pids+=($!); local tpid=$!
+  nginx_listen $P102 ssl "ssl_certificate $work/tls.crt; ssl_certificate_key $work/tls.key; \
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+  local names=(brownout-https nginx-https) hapid=""
+  declare -A tport=([brownout-https]=$P101 [nginx-https]=$P102)
+  if [ "$have_haproxy" = yes ]; then
+    cat > "$work/haproxy-tls.cfg" <<CONF
+global
+  nbthread 2
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$P103 ssl crt $work/tls.pem alpn http/1.1
+  default_backend b
+backend b
+  server s 127.0.0.1:$P80
+CONF
+    haproxy -f "$work/haproxy-tls.cfg" -db & pids+=($!); hapid=$!
+    names+=(haproxy-https); tport[haproxy-https]=$P103
+  fi
+  sleep 1.5
+  declare -A tprocs=([brownout-https]=$tpid [nginx-https]="$(pgrep -P "${master[$P102]}" | tr '\n' ' ')" [haproxy-https]=$hapid)
+  for name in "${names[@]}"; do
+    got=$(curl -s --cacert "$work/tls.crt" -o /dev/null -w '%{http_code} %{size_download}' "https://localhost:${tport[$name]}/small" || true)
+    [ "$got" = "200 16" ] || { echo "$name over https answered \"$got\", not \"200 16\"" >&2; exit 1; }
+  done
+  declare -A trps tp50 tp99 tcpu
+  for round in $(seq "$rounds"); do
+    for name in "${names[@]}"; do
+      local before after out
+      before=$(ticks "${tprocs[$name]}")
+      out=$(wrk -t1 -c64 -d"${secs}s" --latency "https://127.0.0.1:${tport[$name]}/small" 2>&1)
+      after=$(ticks "${tprocs[$name]}")
+      grep -q "Non-2xx" <<< "$out" && { echo "$name answered errors:" >&2; echo "$out" >&2; exit 1; }
+      trps[$name]=$(awk -v x="${trps[$name]:-0}" -v y="$(awk '/Requests\/sec/ { print $2 }' <<< "$out")" -v n="$rounds" 'BEGIN { print x + y / n }')
+      tp50[$name]=$(awk -v x="${tp50[$name]:-0}" -v y="$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")" -v n="$rounds" 'BEGIN { print x + y / n }')
+      tp99[$name]=$(awk -v x="${tp99[$name]:-0}" -v y="$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")" -v n="$rounds" 'BEGIN { print x + y / n }')
+      local n_done c
+      n_done=$(awk '/requests in/ { print $1 }' <<< "$out")
+      c=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n_done" 'BEGIN { print t * 1000000 / hz / n }')
+      tcpu[$name]=$(awk -v x="${tcpu[$name]:-0}" -v y="$c" -v r="$rounds" 'BEGIN { print x + y / r }')
+    done
+  done
+  echo
+  echo "HTTPS listener: wrk over TLS, 1 thread, 64 connections, 16 B bodies, ${secs} s x ${rounds} rounds"
+  echo
+  echo "| through | req/s | vs nginx | p50 | p99 | proxy CPU per request |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  for name in "${names[@]}"; do
+    printf "| %s | %.0f | %.2fx | %.0f us | %.0f us | %.1f us |\n" "$name" "${trps[$name]}" \
+      "$(awk -v a="${trps[$name]}" -v b="${trps[nginx-https]}" 'BEGIN { print a / b }')" "${tp50[$name]}" "${tp99[$name]}" "${tcpu[$name]}"
+  done
+}
+
+# === HTTP/2 to the upstream ===
+
+# h2load (64 connections, 10 streams each, 16 B bodies) straight to an h2c
+# upstream (nginx with http2, prior knowledge), through brownout with
+# upstream_version = "http2", and through nginx as an HTTP/2 front
+# (grpc_pass: nginx's one HTTP/2 upstream module; and proxy_pass, HTTP/1.1
+# upstream).
+h2_rows() {
+  command -v h2load >/dev/null || { echo "(no h2load: HTTP/2 rows skipped; apt-get install nghttp2-client)"; return; }
+  nginx_listen $P104 http2 "root $work; location / { }"
+  nginx_listen $P107 http2 "location / { grpc_pass grpc://127.0.0.1:$P104; }"
+  nginx_listen $P108 http2 "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+  cat > "$work/brownout-h2.toml" <<CONF
+[admin]
+listen = "127.0.0.1:$P106"
+[[target]]
+name = "h2"
+protocol = "http"
+listen = "127.0.0.1:$P105"
+upstream = "http://127.0.0.1:$P104"
+upstream_version = "http2"
+host = "keep"
+CONF
+  "$bin" proxy --config "$work/brownout-h2.toml" --no-record 2>"$work/brownout-h2.log" & pids+=($!); local hpid2=$!
+  sleep 1.5
+  local names=(direct-h2c brownout-h2-upstream nginx-h2-grpc_pass nginx-h2-proxy_pass)
+  declare -A hport=([direct-h2c]=$P104 [brownout-h2-upstream]=$P105 [nginx-h2-grpc_pass]=$P107 [nginx-h2-proxy_pass]=$P108)
+  declare -A hprocs=([brownout-h2-upstream]=$hpid2 [nginx-h2-grpc_pass]="$(pgrep -P "${master[$P107]}" | tr '\n' ' ')"
+    [nginx-h2-proxy_pass]="$(pgrep -P "${master[$P108]}" | tr '\n' ' ')")
+  declare -A hrps hcpu
+  for round in $(seq "$rounds"); do
+    for name in "${names[@]}"; do
+      local before after out r done_n
+      before=$(ticks "${hprocs[$name]:-}")
+      out=$(h2load -c64 -m10 -t1 -D "$secs" --warm-up-time=1 "http://127.0.0.1:${hport[$name]}/small" 2>&1)
+      after=$(ticks "${hprocs[$name]:-}")
+      grep -q "status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<< "$out" || { echo "$name: not all 2xx:" >&2; echo "$out" >&2; exit 1; }
+      r=$(awk '/^finished in/ { print $4 }' <<< "$out")
+      done_n=$(awk '/^requests:/ { print $8 }' <<< "$out")
+      hrps[$name]=$(awk -v x="${hrps[$name]:-0}" -v y="$r" -v n="$rounds" 'BEGIN { print x + y / n }')
+      hcpu[$name]=$(awk -v x="${hcpu[$name]:-0}" -v t=$((after - before)) -v hz="$hz" -v n="$done_n" -v r="$rounds" \
+        'BEGIN { print x + (n > 0 ? t * 1000000 / hz / n : 0) / r }')
+    done
+  done
+  echo
+  echo "HTTP/2 pass-through: h2load, 1 thread, 64 connections x 10 streams, 16 B bodies, ${secs} s x ${rounds} rounds"
+  echo
+  echo "| through | req/s | vs direct | vs nginx (grpc_pass) | proxy CPU per request |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  for name in "${names[@]}"; do
+    printf "| %s | %.0f | %.2fx | %.2fx | %s |\n" "$name" "${hrps[$name]}" \
+      "$(awk -v a="${hrps[$name]}" -v b="${hrps[direct-h2c]}" 'BEGIN { print a / b }')" \
+      "$(awk -v a="${hrps[$name]}" -v b="${hrps[nginx-h2-grpc_pass]}" 'BEGIN { print a / b }')" \
+      "$([ -n "${hprocs[$name]:-}" ] && printf "%.1f us" "${hcpu[$name]}" || echo "-")"
+  done
+}
+
+https_rows
+h2_rows

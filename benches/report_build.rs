@@ -26,6 +26,8 @@ fn main() {
         seed: Some(1),
         listeners: vec!["observer".into(), "payments".into()],
         experiment: None,
+        version: None,
+        command: None,
     }));
     let duration = 600.0;
     write(&Line::FaultOn(FaultOn {
@@ -34,6 +36,7 @@ fn main() {
         fault: "outage".into(),
         kind: "outage".into(),
         configured: "outage status 503".into(),
+        uncounted: false,
     }));
     let routes = ["GET /", "GET /products/{id}", "POST /cart", "POST /checkout", "GET /search"];
     for i in 0..lines {
@@ -50,6 +53,7 @@ fn main() {
             path: path.replace("{id}", &(i % 1000).to_string()),
             route: route.into(),
             status: Some(if fail { 503 } else { 200 }),
+            grpc_status: None,
             latency_ms: 0.5 + (i % 997) as f64 / 10.0,
             ttfb_ms: Some(0.4),
             bytes_in: 0,
@@ -60,7 +64,13 @@ fn main() {
             class: observer.then_some(if fail { Class::Graceful } else { Class::Ok }),
         }));
     }
-    write(&Line::FaultOff(FaultOff { t: 400.0, target: "payments".into(), fault: "outage".into(), applied: 1 }));
+    write(&Line::FaultOff(FaultOff {
+        t: 400.0,
+        target: "payments".into(),
+        fault: "outage".into(),
+        applied: 1,
+        eligible: None,
+    }));
     write(&Line::Stop(Stop { t: duration, outcome: Outcome::Stopped, dropped: 0 }));
     out.flush().expect("flush");
     drop(out);

@@ -27,9 +27,12 @@
 //! - [`app`]: the assembly: what binds which listener, the admin API beside the proxy, the
 //!   runs, shutdown on signals; `brownout proxy` (`app::serve`) and `brownout schedule`
 //!   (`app::schedule`).
-//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`.
-//! - [`admin`]: the admin API: guard (token, browsers, body size), targets and ad-hoc faults, runs
-//!   (start, status, stop, reports), `/metrics`, and the Toxiproxy-compatible proxies and toxics.
+//! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`
+//!   (the shop also starts on `config/shop.toml`'s addresses, for the examples of `experiments/`).
+//! - [`admin`]: the admin API: guard (token, browsers, the control page's sessions, body size),
+//!   targets and ad-hoc faults (switched off and on), runs (start, status, stop, reports),
+//!   `/metrics`, the Toxiproxy-compatible proxies and toxics, and the control page at `/ui`
+//!   (`admin::ui`: one self-contained page polling the API, its sessions and page tokens).
 //! - [`run`]: the run controller: phases on the timeline, guardrails over sliding windows (and
 //!   requests in flight), the fail-open guard, supervision (a failing controller ends the run as
 //!   `failed`), progress, and the registry of runs.
@@ -37,29 +40,44 @@
 //! - [`proxy`]: the data path: binding, serving and draining the observer and the targets.
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
-//!     bytes). A request's faults are decided first (`proxy::http::decision`); plain HTTP/1.1
-//!     requests that no fault but latency acts on pass as bytes (`proxy::http::fast`: heads parsed in place in
-//!     `fast::request`, faults chosen from them in `fast::choose`, the exchange in
-//!     `fast::exchange` (sent and its response head read in `fast::upstream`) with bodies relayed with their framing followed in `fast::body`, its own
-//!     pool of upstream connections in `fast::pool`), and a plain request a fault acts on is
-//!     carried by the injector and answered by `fast::faulty` on the same connection; anything
-//!     else goes through hyper: the injector (`inject`), the pooled forwarder (`forward`, `pool`),
-//!     faulty and recorded bodies (`body`, `recorded`). `proxy::http::dial` is the one upstream
-//!     dial and idle limit both pools share.
+//!     bytes, or chosen by ALPN over TLS in `secure`). A request's faults are decided first
+//!     (`proxy::http::decision`); plain HTTP/1.1 requests in the clear that no fault but latency
+//!     acts on pass as bytes (`proxy::http::fast`: heads parsed in place in `fast::request`,
+//!     faults chosen from them in `fast::choose`, the exchange in `fast::exchange`, sent and its
+//!     response head read in `fast::upstream`, bodies relayed with their framing followed in
+//!     `fast::body`, its own pool of upstream connections in `fast::pool`), and a plain request
+//!     a fault acts on is carried by the injector and answered by `fast::faulty` on the same
+//!     connection; anything else goes through hyper: the injector (`inject`, with gRPC's answers
+//!     and deadlines in `grpc`), what a fault may do to the client connection (`conn`: reset,
+//!     drain, abort), the pooled forwarder (`forward`, `pool`, and `multiplex` for HTTP/2
+//!     upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request chooses
+//!     by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle limit
+//!     both pools share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
 //!     acts on the connection's bytes (`pass`), else a reader and writer with per-chunk faults
 //!     (`pump`: the queue, the chunk plan, pacing).
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
-//! - [`tls`]: rustls client settings for `https://` upstreams.
-//! - [`report`]: journal -> report model and verdict (pure), rendered as JSON, Markdown, HTML
-//!   and terminal lines.
+//! - [`tls`]: rustls with the ring provider: client settings for `https://` upstreams, server
+//!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
+//!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
+//!   `brownout ca` prints it.
+//! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
+//!   calls), shared by the config, the data path, the journal and the reports; a leaf.
+//! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
+//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
+//!   same words (`report::words`).
+//! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
+//!   from the raw serde structs the validator reads, the fault kinds' table and the README's
+//!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
 //!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
-//! - [`config`]: config files: `raw.rs` mirror -> `validate.rs` (every problem, with positions)
-//!   -> `model.rs`; `config::fault` validates one fault from a file or an admin JSON body.
+//! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
+//!   -> `model.rs`; `config::fault` validates one fault from a file, an admin JSON body or a
+//!   request's fault headers (`config::fault::header`).
 //! - [`fault`]: fault kinds as data (`fault::kinds::KINDS` is the one table of kind names,
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
 //! - [`record`]: the vocabulary every layer above shares and the recording itself: field names,
@@ -78,11 +96,14 @@
 //! # Invariants
 //!
 //! - The proxy never reads files: everything it needs is in the validated
-//!   [`config::Config`] it is given.
+//!   [`config::Config`] it is given (certificate files are read by validation;
+//!   the local authority is opened by `app` and handed to the proxy).
 //! - `fault` does no I/O, and its decisions read no clock: they take the
 //!   time (tokio's `Instant`) and a seed as arguments, so the same seed and
 //!   traffic give the same decisions. The one clock read is a plan swap
-//!   (`FaultSwitch::set`), which stamps new faults with when they became active.
+//!   (`FaultSwitch::set`), which stamps new faults with when they became active;
+//!   the one side effect of a decision is a relaxed count of what each fault
+//!   was eligible for, which no decision reads.
 //! - A fault kind's name and keys are written once, in `fault::kinds::KINDS`.
 //! - The data path counts time on tokio's clock, so tests can pause it.
 //! - The data path never locks to read faults: a plan swap is one atomic
@@ -94,6 +115,8 @@
 //! - The data path never waits on the recorder: the layer copies fields into
 //!   a bounded queue and counts what does not fit; the writer thread polls it.
 //! - Reports read nothing but the journal.
+//! - A verdict never holds by silence: what no rule covers is listed, and a
+//!   run whose faults never fired or whose users never came is `inconclusive`.
 //! - One owner writes the faults during a run (the run controller); every
 //!   way a run ends clears them first, a panic included. At most one run is
 //!   in progress.
@@ -109,9 +132,11 @@ pub mod config;
 pub mod demo;
 pub mod experiment;
 pub mod fault;
+pub mod grpc;
 pub mod load;
 pub mod proxy;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod tls;

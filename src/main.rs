@@ -94,12 +94,32 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the certificate of brownout's local certificate authority (PEM),
+    /// which issues the certificates of `tls = "auto"` listeners; made on
+    /// first use under $BROWNOUT_HOME (else the platform's data directory).
+    Ca {
+        /// Print where the certificate file is instead.
+        #[arg(long)]
+        path: bool,
+    },
     /// Validate files and print what they say; exits non-zero if any is invalid.
     Check {
         /// Config files to validate.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the JSON Schema (draft 2020-12) of config or experiment files,
+    /// for editors (taplo, Even Better TOML) to complete and check keys.
+    Schema {
+        /// Which files the schema is for.
+        which: SchemaOf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaOf {
+    Config,
+    Experiment,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +130,7 @@ fn main() -> ExitCode {
             init_tracing(cli.log_format, None);
             check(&files)
         }
+        Command::Ca { path } => ca(path),
         Command::Report { journal, out } => {
             init_tracing(cli.log_format, None);
             report(&journal, out)
@@ -118,6 +139,17 @@ fn main() -> ExitCode {
         Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None),
         Command::Load { file, duration, run_dir } => run_file(cli.log_format, &file, run_dir, false, Some(duration)),
         Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
+        Command::Schema { which } => {
+            let text = match which {
+                SchemaOf::Config => brownout::schema::render(brownout::schema::Of::Config),
+                SchemaOf::Experiment => brownout::schema::render(brownout::schema::Of::Experiment),
+            };
+            text.map(|t| {
+                print!("{t}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| anyhow::anyhow!("the schema could not be generated: {e}"))
+        }
     };
     match result {
         Ok(code) => code,
@@ -138,13 +170,20 @@ fn init_tracing(format: LogFormat, recorder: Option<RecordLayer>) {
     // Recorded events (faults on and off, phases) go to the journal; the
     // log shows them only when asked for with RUST_LOG.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,brownout::record=warn"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour());
     let fmt = match format {
         LogFormat::Pretty => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),
     };
     let record = recorder.map(|r| r.with_filter(filter_fn(|meta| meta.target() == brownout::record::fields::RECORD)));
     tracing_subscriber::registry().with(fmt.with_filter(filter)).with(record).init();
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything
+/// (no-color.org): a log redirected to a file stays plain text.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -168,6 +207,17 @@ fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: 
     stop(runtime);
     if let Some((report, written)) = session.finish()? {
         eprint!("{}", terminal::written(&report, &written));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ca(path: bool) -> anyhow::Result<ExitCode> {
+    use brownout::tls::ca::{state_dir, LocalCa};
+    let ca = LocalCa::open(&state_dir()?)?;
+    if path {
+        println!("{}", ca.cert_path().display());
+    } else {
+        print!("{}", ca.cert_pem());
     }
     Ok(ExitCode::SUCCESS)
 }

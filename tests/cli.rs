@@ -254,3 +254,25 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn check_prints_every_key_of_an_experiment_spikes_and_graceful_rules_included() {
+    let out = Command::new(BIN)
+        .args(["check", "experiments/auth-slow-during-spike.toml", "experiments/payments-outage.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run brownout");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "    spike   x20 from 25s for 30s",
+        "  graceful  POST /login in every phase: at least 100% of failures graceful: status 429 or 503, header retry-after, within 3s",
+        "  unchecked warn: a journey that degrades with no rule covering it is listed under the verdict",
+        "  guardrail abort if ungraceful_share at * above 50% for 10s, once at least 20 requests",
+        "    request POST /login weight 1, body of 15 bytes",
+        "  owner     identity-team",
+        "  target    auth 127.0.0.1:9002 -> http://127.0.0.1:9102 (http), connect within 5s, answer within 30s, host the upstream's, idle clients closed after 60s, request heads within 10s",
+        "  graceful  POST /checkout in every phase: at least 100% of failures graceful: status 503, body contains \"try again\", header retry-after, within 1s",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "missing {line:?} in:\n{stdout}");
+    }
+}

@@ -161,6 +161,7 @@ fn empty_report() -> Report {
         schema: SCHEMA,
         title: "empty <run>".to_string(),
         started_ms: 0,
+        started: String::new(),
         duration_s: 0.0,
         seed: None,
         outcome: Outcome::Unfinished,
@@ -175,6 +176,7 @@ fn empty_report() -> Report {
         phases: Vec::new(),
         verdict: None,
         steady_state: None,
+        reproduce: Default::default(),
     }
 }
 

@@ -40,11 +40,40 @@ pub fn route(method: &Method, parts: &[&str], body: &[u8], state: &AdminState) -
             }
         }
         (&Method::PUT | &Method::PATCH, ["faults", fault]) => replace(target, fault, body, state),
+        (&Method::POST, ["faults", fault, switch @ ("on" | "off")]) => {
+            let on = *switch == "on";
+            let known = target.base.iter().any(|f| f.name == *fault)
+                || state
+                    .adhoc
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&target.name)
+                    .is_some_and(|l| l.iter().any(|f| f.name == *fault));
+            if !known {
+                return Err(no_fault(target, fault));
+            }
+            change(target, state, |_| {
+                let mut off = state.off.lock().unwrap_or_else(|p| p.into_inner());
+                let names = off.entry(target.name.clone()).or_default();
+                if on {
+                    names.remove(*fault)
+                } else {
+                    names.insert(fault.to_string())
+                }
+            })?;
+            Ok(ok(json!({"name": fault, "on": on})))
+        }
         (&Method::DELETE, ["faults", fault]) => {
             let removed = change(target, state, |list| {
                 let before = list.len();
                 list.retain(|f| f.name != *fault);
-                list.len() != before
+                let removed = list.len() != before;
+                if removed {
+                    // A fault added again later under this name starts on.
+                    let mut off = state.off.lock().unwrap_or_else(|p| p.into_inner());
+                    off.entry(target.name.clone()).or_default().remove(*fault);
+                }
+                removed
             })?;
             if removed {
                 Ok(respond(StatusCode::NO_CONTENT, Value::Null))
@@ -106,8 +135,10 @@ fn change(
     if !edit(list) {
         return Ok(false);
     }
-    let mut all = target.base.clone();
-    all.extend(list.iter().cloned());
+    let off = state.off.lock().unwrap_or_else(|p| p.into_inner());
+    let off = off.get(&target.name);
+    let is_on = |f: &&Fault| off.is_none_or(|names| !names.contains(&f.name));
+    let all: Vec<Fault> = target.base.iter().chain(list.iter()).filter(is_on).cloned().collect();
     // Set while holding the lock, so that concurrent changes apply in order.
     // Setting never waits on traffic: it is one atomic swap.
     target.switch.set(all);
@@ -161,4 +192,29 @@ fn replace(target: &TargetInfo, fault_name: &str, body: &[u8], state: &AdminStat
     } else {
         Err(no_fault(target, fault_name))
     }
+}
+
+/// Every fault of a target, on or off: the config's, the API's, and the
+/// run's while one owns the faults; each with what it has done.
+pub(super) fn all_faults(t: &TargetInfo, state: &AdminState) -> Value {
+    let plan = t.switch.load();
+    let applied = |name: &str| plan.faults.iter().find(|a| a.fault.name == name).map(|a| a.applied());
+    let off = state.off.lock().unwrap_or_else(|p| p.into_inner()).get(&t.name).cloned().unwrap_or_default();
+    let adhoc = state.adhoc.lock().unwrap_or_else(|p| p.into_inner()).get(&t.name).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut listed = Vec::new();
+    for (source, f) in t.base.iter().map(|f| ("config", f)).chain(adhoc.iter().map(|f| ("api", f))) {
+        let mut v = fault_json(f, applied(&f.name).unwrap_or(0));
+        v["on"] = json!(!off.contains(&f.name));
+        v["source"] = json!(source);
+        out.push(v);
+        listed.push(f.name.clone());
+    }
+    for a in plan.faults.iter().filter(|a| !listed.contains(&a.fault.name)) {
+        let mut v = fault_json(&a.fault, a.applied());
+        v["on"] = json!(true);
+        v["source"] = json!("run");
+        out.push(v);
+    }
+    Value::Array(out)
 }

@@ -12,15 +12,20 @@
 //!   its origin is allowed. Clients that are not browsers send neither.
 //! - The token, when configured, is compared in constant time; the scheme
 //!   `Bearer` in any case.
-//! - A browser's `User-Agent` is refused unless `admin.allow_browsers`.
+//! - A browser's `User-Agent` is refused unless `admin.allow_browsers`;
+//!   the control page (`/ui`) and its own calls are not: they come with the
+//!   page's session cookie (`HttpOnly`, `SameSite=Strict`, so never from
+//!   another site), and their changes with its page token, which no other
+//!   page can read. A session given the token stands for it.
 
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
-use http::{header, HeaderMap, Request, StatusCode};
+use http::{header, HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::ui::{self, Session, CSRF_HEADER};
 use super::{AdminState, Refused};
 use crate::config::Admin;
 
@@ -106,7 +111,13 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
 }
 
-pub fn check(req: &Request<Incoming>, state: &AdminState) -> Result<(), Refused> {
+/// Who a request passed the guard as.
+pub struct Passed {
+    /// The control page's session the request came with, if any.
+    pub session: Option<Session>,
+}
+
+pub fn check(req: &Request<Incoming>, state: &AdminState) -> Result<Passed, Refused> {
     let host = request_host(req);
     if let Some(why) = host.as_deref().and_then(|h| state.trust.host_refused(h)) {
         return Err(Refused(StatusCode::FORBIDDEN, why));
@@ -114,7 +125,11 @@ pub fn check(req: &Request<Incoming>, state: &AdminState) -> Result<(), Refused>
     if let Some(why) = state.trust.origin_refused(req.headers(), host.as_deref()) {
         return Err(Refused(StatusCode::FORBIDDEN, why));
     }
-    if let Some(token) = &state.token {
+    // The page itself (or its token form) answers whoever may see it: the
+    // rules above already refused other sites.
+    let page = ui::is_page(req.method(), req.uri().path());
+    let session = state.ui.sessions.of(req.headers());
+    let bearer = state.token.as_ref().is_some_and(|token| {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -122,10 +137,25 @@ pub fn check(req: &Request<Incoming>, state: &AdminState) -> Result<(), Refused>
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map_or("", |(_, t)| t.trim());
-        if !constant_time_eq(given.as_bytes(), token.0.as_bytes()) {
+        constant_time_eq(given.as_bytes(), token.0.as_bytes())
+    });
+    let signed_in = session.as_ref().is_some_and(|s| s.authenticated);
+    if state.token.is_some() && !bearer && !signed_in && !page {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: send Authorization: Bearer <token>".into(),
+        ));
+    }
+    // A change made with the page's session must carry its page token.
+    if let Some(s) = &session {
+        let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+        let given = req.headers().get(CSRF_HEADER).map_or(&b""[..], |v| v.as_bytes());
+        if !bearer && !reads && !constant_time_eq(given, s.csrf.as_bytes()) {
             return Err(Refused(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong token: send Authorization: Bearer <token>".into(),
+                StatusCode::FORBIDDEN,
+                format!(
+                    "a change with the control page's session must carry its page token in {CSRF_HEADER}; reload /ui"
+                ),
             ));
         }
     }
@@ -134,13 +164,13 @@ pub fn check(req: &Request<Incoming>, state: &AdminState) -> Result<(), Refused>
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ua| ua.starts_with("Mozilla/"));
-    if browser && !state.allow_browsers {
+    if browser && !state.allow_browsers && !page && session.is_none() {
         return Err(Refused(
             StatusCode::FORBIDDEN,
-            "requests from browsers are refused; set admin.allow_browsers = true to allow them".into(),
+            "requests from browsers are refused; set admin.allow_browsers = true to allow them, or use the control page at /ui".into(),
         ));
     }
-    Ok(())
+    Ok(Passed { session })
 }
 
 /// Reads the whole body, refusing one over [`MAX_BODY`] with 413.
@@ -163,7 +193,7 @@ fn too_large() -> Refused {
 
 /// Compares in time that depends only on the lengths, not on where the
 /// bytes differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for (i, &x) in a.iter().enumerate() {
         diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);

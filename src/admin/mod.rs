@@ -1,17 +1,20 @@
 //! The admin API: health, targets and their ad-hoc faults, the run in
-//! progress, and Prometheus `/metrics`, as JSON over HTTP. Every request
-//! passes the guard first: a token when one is configured, no browsers
-//! unless allowed, bodies of at most 1 MiB. Errors are JSON bodies that say
-//! what was wrong.
+//! progress, Prometheus `/metrics` and the control page at `/ui`, as JSON
+//! over HTTP. Every request passes the guard first: a token when one is
+//! configured, no browsers unless allowed (but the control page and its own
+//! calls), bodies of at most 1 MiB. Errors are JSON bodies that say what
+//! was wrong.
 //!
 //! `guard.rs` decides who may ask, `faults.rs` serves `/targets` and their
-//! ad-hoc faults, `runs.rs` the runs, `toxiproxy.rs` the Toxiproxy-compatible
-//! proxies and toxics; this file routes and serves `/metrics`.
+//! faults (added, switched off and on), `runs.rs` the runs, `toxiproxy/`
+//! the Toxiproxy-compatible proxies and toxics, `ui/` the control page and
+//! its sessions; this file routes and serves `/metrics`.
 
 mod faults;
 mod guard;
 mod runs;
 mod toxiproxy;
+mod ui;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -53,6 +56,10 @@ pub struct AdminState {
     targets: Arc<Vec<TargetInfo>>,
     /// Ad-hoc faults by target, added through the API.
     adhoc: Arc<Mutex<BTreeMap<String, Vec<Fault>>>>,
+    /// The faults switched off (config or ad-hoc), by target: kept, not applied.
+    off: Arc<Mutex<BTreeMap<String, std::collections::BTreeSet<String>>>>,
+    /// The control page's sessions and form.
+    ui: Arc<ui::Ui>,
     next_id: Arc<AtomicU64>,
     /// The Toxiproxy-compatible proxies, and where to spawn their listeners.
     toxiproxy: toxiproxy::Shared,
@@ -78,6 +85,8 @@ impl AdminState {
             experiments_dir: admin.experiments_dir.clone(),
             targets: Arc::new(targets),
             adhoc: Arc::default(),
+            off: Arc::default(),
+            ui: Arc::default(),
             // Ad-hoc fault ids start far above the config's, so seeds never collide.
             next_id: Arc::new(AtomicU64::new(1_000_000)),
             toxiproxy: Arc::new(Mutex::new(toxiproxy::Registry::seeded(seed))),
@@ -183,16 +192,21 @@ impl Refused {
 }
 
 async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBody> {
-    if let Err(refused) = guard::check(&req, state) {
-        return refused.into_response();
-    }
+    let passed = match guard::check(&req, state) {
+        Ok(passed) => passed,
+        Err(refused) => return refused.into_response(),
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let body = match guard::read_body(req).await {
         Ok(body) => body,
         Err(refused) => return refused.into_response(),
     };
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(resp) = ui::route(&method, &parts, &query, &body, state, &passed) {
+        return resp;
+    }
     match (&method, parts.as_slice()) {
         (&Method::GET, ["health"]) => ok(json!({"status": "ok"})),
         (&Method::GET, ["ready"]) => ok(json!({"ready": true, "targets": state.targets.len()})),
@@ -211,14 +225,30 @@ async fn handle(req: Request<Incoming>, state: &AdminState) -> Response<ProxyBod
 fn metrics(state: &AdminState) -> Response<ProxyBody> {
     let open: Vec<(String, i64)> =
         state.gauges.iter().map(|(name, g)| (name.clone(), g.load(std::sync::atomic::Ordering::Relaxed))).collect();
-    let text = match &state.live {
+    let mut text = match &state.live {
         Some(live) => live.prometheus(&open),
         None => Live::default().prometheus(&open),
     };
+    header_overflow(&mut text, &state.targets);
     let mut resp = Response::new(Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed());
     resp.headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     resp
+}
+
+/// `brownout_header_faults_overflow_total`: per target that takes header
+/// faults, the requests that passed without theirs at `max_active`.
+fn header_overflow(text: &mut String, targets: &[TargetInfo]) {
+    use std::fmt::Write;
+    text.push_str("# HELP brownout_header_faults_overflow_total Requests that passed without their header faults because max_active were in progress.\n");
+    text.push_str("# TYPE brownout_header_faults_overflow_total counter\n");
+    for t in targets {
+        if let Some(n) = &t.header_overflow {
+            let n = n.load(std::sync::atomic::Ordering::Relaxed);
+            // Target names are letters, digits, `-` and `_`: nothing to escape.
+            let _ = writeln!(text, "brownout_header_faults_overflow_total{{target=\"{}\"}} {n}", t.name);
+        }
+    }
 }
 
 pub(crate) fn respond(status: StatusCode, body: serde_json::Value) -> Response<ProxyBody> {

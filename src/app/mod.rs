@@ -76,7 +76,8 @@ impl App {
             None => {}
         });
         let admin = crate::proxy::listen("admin", config.admin.listen)?;
-        let proxy = Proxy::bind(config)?;
+        let ca = local_ca(config)?;
+        let proxy = Proxy::bind(config, ca.as_ref())?;
         Ok(App {
             admin,
             admin_config: config.admin.clone(),
@@ -162,6 +163,20 @@ impl App {
         token.cancel();
         crate::proxy::drain(&tracker, self.grace).await
     }
+}
+
+/// The local certificate authority, opened (made on first use) only when a
+/// listener has `tls = "auto"`.
+fn local_ca(config: &Config) -> Result<Option<crate::tls::ca::LocalCa>, StartError> {
+    let auto = |tls: Option<&crate::config::ListenerTls>| matches!(tls, Some(crate::config::ListenerTls::Auto { .. }));
+    let wanted = config.observer.as_ref().is_some_and(|o| auto(o.tls.as_ref()))
+        || config.targets.iter().any(|t| auto(t.tls.as_ref()));
+    if !wanted {
+        return Ok(None);
+    }
+    let fail = |e: crate::tls::ca::CaError| StartError::Tls { who: "tls = \"auto\"".into(), message: e.to_string() };
+    let home = crate::tls::ca::state_dir().map_err(fail)?;
+    crate::tls::ca::LocalCa::open(&home).map(Some).map_err(fail)
 }
 
 /// Runs `exp` to its end on listeners of its own. `recorder` must already

@@ -86,7 +86,9 @@ pub fn run_forever(entries: &[Scheduled], runs: &Path) -> std::io::Result<()> {
             std::process::Command::new(&exe).arg("run").arg(path).arg("--run-dir").arg(&dir).arg("--quiet").status();
         match status {
             Ok(s) => {
-                tracing::info!(experiment = %path.display(), status = ?s.code(), dir = %dir.display(), "run finished")
+                // A run killed by a signal has no exit code: say so rather than print `None`.
+                let status = s.code().map_or_else(|| "killed by a signal".to_string(), |c| c.to_string());
+                tracing::info!(experiment = %path.display(), %status, dir = %dir.display(), "run finished")
             }
             Err(e) => tracing::warn!(experiment = %path.display(), error = %e, "run could not start"),
         }

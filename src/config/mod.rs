@@ -1,10 +1,11 @@
 //! Proxy configuration: the raw serde mirror, validation, and the model.
 //!
 //! `raw.rs` mirrors the file for serde, `values.rs` reads the values written
-//! as strings (durations, addresses), `validate.rs` turns the raw form into
+//! as strings (durations, addresses), `validate/` turns the raw form into
 //! the model of `model.rs`, `fault/` does the same for one fault,
-//! `error.rs` says what is wrong and where, and `describe.rs` says what was
-//! understood. This file holds the entry points.
+//! `header_faults.rs` for a target's `header_faults`, `tls.rs` reads a
+//! listener's `tls`, `error.rs` says what is wrong and where, and
+//! `describe.rs` says what was understood. This file holds the entry points.
 //!
 //! Loading is strict: unknown keys, wrong types and impossible values are
 //! refused with `file:line:col`, the key path, the value and the expected form,
@@ -13,8 +14,10 @@
 mod describe;
 mod error;
 pub mod fault;
+mod header_faults;
 mod model;
 pub(crate) mod raw;
+mod tls;
 mod validate;
 mod values;
 
@@ -22,8 +25,12 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use error::{did_you_mean, FileError, Locator, Problem};
+pub use header_faults::{HeaderFaults, DEFAULT_MAX_DELAY, HEADER_KINDS};
+pub(crate) use header_faults::{RawHeaderCaps, FORM as HEADER_FAULTS_FORM};
 pub use model::*;
+pub(crate) use tls::RawTlsTable;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
+pub(crate) use values::{DURATION_FORM, HOST_PORT_FORM, LISTEN_FORM, NON_ZERO_FORM, TIMEOUT_FORM};
 
 pub(crate) use raw::RawConfig;
 

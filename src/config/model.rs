@@ -54,9 +54,13 @@ pub struct Target {
     pub name: String,
     pub listen: SocketAddr,
     pub protocol: Protocol,
+    /// HTTP only: the listener speaks HTTPS.
+    pub tls: Option<ListenerTls>,
     /// Faults active from the start (`[[target.fault]]`).
     pub faults: Vec<crate::fault::Fault>,
     pub limits: ClientLimits,
+    /// What requests may ask for by header; `None`: fault headers pass on untouched.
+    pub header_faults: Option<super::HeaderFaults>,
 }
 
 /// What a listener allows its clients.
@@ -96,6 +100,30 @@ pub struct HttpListener {
     pub listen: SocketAddr,
     pub upstream: HttpUpstream,
     pub limits: ClientLimits,
+    /// The listener speaks HTTPS.
+    pub tls: Option<ListenerTls>,
+}
+
+/// Where a listener's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum ListenerTls {
+    /// Read from files when the config was loaded, the key checked against the certificate.
+    Files { cert_file: PathBuf, key_file: PathBuf, identity: crate::tls::server::Identity },
+    /// Issued at start by brownout's local authority for the listener's
+    /// address, `localhost` and these names.
+    Auto { names: Vec<String> },
+}
+
+/// Which HTTP version a target speaks to its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamVersion {
+    /// HTTP/2 when an `https://` upstream offers it by ALPN, else HTTP/1.1.
+    #[default]
+    Auto,
+    Http1,
+    /// HTTP/2 (by prior knowledge on `http://`).
+    Http2,
 }
 
 /// Where and how an HTTP target forwards requests.
@@ -106,6 +134,7 @@ pub struct HttpUpstream {
     /// A path prefix every forwarded request path is appended to ("" for none).
     pub base_path: String,
     pub host: HostHeader,
+    pub version: UpstreamVersion,
     /// A PEM file of CA certificates that replaces the system roots for `https`.
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,

@@ -28,6 +28,8 @@ pub struct RawGraceful {
     pub headers: Option<Spanned<Vec<String>>>,
     pub within: Option<Dur>,
     pub leaks: Option<Spanned<Vec<String>>>,
+    /// gRPC statuses a degraded application may answer with (numbers or names).
+    pub grpc_status: Option<Spanned<Vec<super::fault::NumberOrName>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,10 @@ pub struct RawTarget {
     pub idle_timeout: Option<Spanned<Timeout>>,
     pub header_timeout: Option<Spanned<Timeout>>,
     pub max_connections: Option<Spanned<u64>>,
+    pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
+    pub tls: Option<Spanned<super::tls::RawTls>>,
+    /// Faults requests may choose by header (`x-envoy-fault-*`, `x-brownout-fault`).
+    pub header_faults: Option<Spanned<super::header_faults::RawHeaderFaults>>,
     #[serde(default)]
     pub fault: Vec<super::fault::RawFault>,
 }
@@ -80,6 +86,8 @@ pub struct RawHttp {
     pub idle_timeout: Option<Spanned<Timeout>>,
     pub header_timeout: Option<Spanned<Timeout>>,
     pub max_connections: Option<Spanned<u64>>,
+    pub upstream_version: Option<Spanned<super::UpstreamVersion>>,
+    pub tls: Option<Spanned<super::tls::RawTls>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -46,7 +46,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-const DURATION_FORM: &str = "a duration such as \"250ms\", \"30s\" or \"2m\"";
+pub(crate) const DURATION_FORM: &str = "a duration such as \"250ms\", \"30s\" or \"2m\"";
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -71,7 +71,7 @@ impl<'de> Deserialize<'de> for Dur {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NonZeroDur(pub Duration);
 
-const NON_ZERO_FORM: &str = "a duration of more than zero such as \"250ms\", \"30s\" or \"2m\"";
+pub(crate) const NON_ZERO_FORM: &str = "a duration of more than zero such as \"250ms\", \"30s\" or \"2m\"";
 
 impl<'de> Deserialize<'de> for NonZeroDur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -97,7 +97,7 @@ impl<'de> Deserialize<'de> for NonZeroDur {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout(pub Option<Duration>);
 
-const TIMEOUT_FORM: &str = "a duration of more than zero such as \"30s\", or \"off\"";
+pub(crate) const TIMEOUT_FORM: &str = "a duration of more than zero such as \"30s\", or \"off\"";
 
 impl<'de> Deserialize<'de> for Timeout {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -126,7 +126,7 @@ impl<'de> Deserialize<'de> for Timeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenAddr(pub SocketAddr);
 
-const LISTEN_FORM: &str = "an IP address and port such as \"127.0.0.1:9001\"";
+pub(crate) const LISTEN_FORM: &str = "an IP address and port such as \"127.0.0.1:9001\"";
 
 impl<'de> Deserialize<'de> for ListenAddr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -158,7 +158,7 @@ impl<'de> Deserialize<'de> for ListenAddr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort(pub String);
 
-const HOST_PORT_FORM: &str = "a host and port such as \"127.0.0.1:5432\" or \"db.internal:5432\"";
+pub(crate) const HOST_PORT_FORM: &str = "a host and port such as \"127.0.0.1:5432\" or \"db.internal:5432\"";
 
 impl<'de> Deserialize<'de> for HostPort {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -2,9 +2,10 @@
 //! small shop and the dependencies it calls start in-process, brownout's
 //! targets go between them and its observer in front, the load driver
 //! plays users, and a bundled experiment replays six incidents products
-//! really meet.
+//! really meet. The shop (`shop.rs`) can also be started on the addresses
+//! `config/shop.toml` names, so the examples of `experiments/` run against it.
 
-mod shop;
+pub mod shop;
 
 use std::net::SocketAddr;
 

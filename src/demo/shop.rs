@@ -26,13 +26,13 @@ fn text(status: u16, body: &str) -> Response<Body> {
     r
 }
 
-/// Serves `handler` on a free loopback port until the process ends.
-async fn serve<F, Fut>(handler: F) -> std::io::Result<SocketAddr>
+/// Serves `handler` on loopback `port` (0: a free one) until the process ends.
+async fn serve<F, Fut>(port: u16, handler: F) -> std::io::Result<SocketAddr>
 where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
@@ -66,14 +66,22 @@ pub struct Dependencies {
 }
 
 pub async fn dependencies() -> std::io::Result<Dependencies> {
+    dependencies_on([0; 6]).await
+}
+
+/// The six dependencies on loopback ports of their own (0: a free one), in
+/// the order payments, auth, search, export, crm, inventory: where
+/// `config/shop.toml` expects them, for running `experiments/` against the
+/// demo's shop.
+pub async fn dependencies_on(ports: [u16; 6]) -> std::io::Result<Dependencies> {
     Ok(Dependencies {
-        payments: serve(|_req| async { text(200, r#"{"charge": "ch_1", "status": "succeeded"}"#) }).await?,
-        auth: serve(|_req| async { text(200, r#"{"token": "t0k3n"}"#) }).await?,
-        search: serve(|_req| async { text(200, r#"{"results": ["lamp", "desk lamp"]}"#) }).await?,
+        payments: serve(ports[0], |_req| async { text(200, r#"{"charge": "ch_1", "status": "succeeded"}"#) }).await?,
+        auth: serve(ports[1], |_req| async { text(200, r#"{"token": "t0k3n"}"#) }).await?,
+        search: serve(ports[2], |_req| async { text(200, r#"{"results": ["lamp", "desk lamp"]}"#) }).await?,
         // A 64 KiB export, so that a bandwidth cap shows.
-        export: serve(|_req| async { text(200, &"id,name,stock\n".repeat(4681)) }).await?,
-        crm: serve(|_req| async { text(201, r#"{"contact": "c_1"}"#) }).await?,
-        inventory: serve(|_req| async { text(200, r#"{"sku": 42, "stock": 7}"#) }).await?,
+        export: serve(ports[3], |_req| async { text(200, &"id,name,stock\n".repeat(4681)) }).await?,
+        crm: serve(ports[4], |_req| async { text(201, r#"{"contact": "c_1"}"#) }).await?,
+        inventory: serve(ports[5], |_req| async { text(200, r#"{"sku": 42, "stock": 7}"#) }).await?,
     })
 }
 
@@ -96,14 +104,19 @@ async fn call(
     Some(Call { status, body })
 }
 
-/// Starts the shop; its routes call the dependencies through `up`.
+/// Starts the shop on a free port; its routes call the dependencies through `up`.
 pub async fn shop(up: Dependencies) -> std::io::Result<SocketAddr> {
+    shop_on(0, up).await
+}
+
+/// Starts the shop on loopback `port`.
+pub async fn shop_on(port: u16, up: Dependencies) -> std::io::Result<SocketAddr> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
     let ctx = Arc::new((client, up));
-    serve(move |req: Request<Incoming>| {
+    serve(port, move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         async move {
             let (client, up) = &*ctx;

@@ -1,13 +1,26 @@
-//! What brownout understood of an experiment, timeline first: printed by
-//! `brownout check`.
+//! What brownout understood of an experiment, every key of it, timeline
+//! first: printed by `brownout check`.
 
 use super::{Experiment, Timeline};
+use crate::record::classify::GracefulRules;
+use crate::record::journal::GracefulCheck;
 
 impl Experiment {
-    /// The title and seed, the timeline, the hypothesis, the guardrails, the
-    /// load and schedule, then the config's own lines.
+    /// The title and who owns it, the seed, the timeline, the hypothesis
+    /// (each objective and graceful rule with every key it sets), the
+    /// guardrails, the load and schedule, then the config's own lines.
     pub fn describe(&self) -> Vec<String> {
-        let mut lines = vec![format!("title     {}", self.title), format!("seed      {}", self.seed)];
+        let mut lines = vec![format!("title     {}", self.title)];
+        if let Some(d) = &self.description {
+            lines.push(format!("about     {d}"));
+        }
+        if let Some(o) = &self.owner {
+            lines.push(format!("owner     {o}"));
+        }
+        if !self.tags.is_empty() {
+            lines.push(format!("tags      {}", self.tags.join(", ")));
+        }
+        lines.push(format!("seed      {}", self.seed));
         lines.extend(Timeline::new(self).describe(self));
         for slo in &self.hypothesis.slos {
             let phase = slo.phase.as_deref().unwrap_or("every phase");
@@ -25,21 +38,45 @@ impl Experiment {
             }
             lines.push(format!("slo       {} in {phase}: {}", slo.route, parts.join(", ")));
         }
-        for g in &self.hypothesis.graceful {
-            lines.push(format!("graceful  {}: at least {}% of failures graceful", g.route, g.at_least * 100.0));
+        // The graceful rules and their classification rules come in the same order.
+        for (i, g) in self.hypothesis.graceful.iter().enumerate() {
+            let rules = self.graceful.by_route.get(i).map(|(_, r)| r.as_ref());
+            lines.push(graceful_line(g, rules));
         }
+        lines.push(format!(
+            "unchecked {}: a journey that degrades with no rule covering it is {}",
+            self.hypothesis.unchecked.as_str(),
+            match self.hypothesis.unchecked {
+                crate::record::journal::UncheckedPolicy::Warn => "listed under the verdict",
+                crate::record::journal::UncheckedPolicy::Fail => "listed, and the run deviates",
+            }
+        ));
         for g in &self.guardrails {
-            lines.push(format!("guardrail abort if {}", g.describe()));
+            lines.push(format!("guardrail abort if {}, once at least {} requests", g.describe(), g.min_requests));
         }
         if let Some(load) = &self.load {
             lines.push(format!(
-                "load      {} req/s{} to {}, {} request kinds, at most {} in flight",
+                "load      {} req/s{} to {}, at most {} in flight, each given {:?}",
                 load.rate,
                 load.ramp_to.map_or(String::new(), |r| format!(" ramped to {r}")),
                 load.target,
-                load.requests.len(),
-                load.concurrency
+                load.concurrency,
+                load.timeout
             ));
+            for s in &load.spikes {
+                lines.push(format!("  spike   x{} from {:?} for {:?}", s.factor, s.at, s.lasting));
+            }
+            for r in &load.requests {
+                let mut what = format!("  request {} {} weight {}", r.method, r.path, r.weight);
+                if !r.headers.is_empty() {
+                    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+                    what.push_str(&format!(", headers {}", names.join(", ")));
+                }
+                if !r.body.is_empty() {
+                    what.push_str(&format!(", body of {} bytes", r.body.len()));
+                }
+                lines.push(what);
+            }
         }
         if let Some(s) = &self.schedule {
             lines.push(format!("schedule  {} ({})", s.cron, s.timezone));
@@ -48,4 +85,26 @@ impl Experiment {
         lines.extend(self.config.describe());
         lines
     }
+}
+
+/// `graceful  POST /checkout in every phase: at least 100% of failures
+/// graceful: status 503, body contains "try again", header retry-after, within 1s`.
+fn graceful_line(g: &GracefulCheck, rules: Option<&GracefulRules>) -> String {
+    let phase = g.phase.as_deref().unwrap_or("every phase");
+    let mut line = format!("graceful  {} in {phase}: at least {}% of failures graceful", g.route, g.at_least * 100.0);
+    if let Some(r) = rules {
+        let statuses: Vec<String> = r.statuses.iter().map(u16::to_string).collect();
+        line.push_str(&format!(": status {}", statuses.join(" or ")));
+        for b in &r.body_contains {
+            line.push_str(&format!(", body contains {b:?}"));
+        }
+        for m in &r.body_matches {
+            line.push_str(&format!(", body matches {:?}", m.as_str()));
+        }
+        for h in &r.headers {
+            line.push_str(&format!(", header {h}"));
+        }
+        line.push_str(&format!(", within {:?}", r.within));
+    }
+    line
 }

@@ -10,7 +10,7 @@
 
 mod describe;
 mod model;
-mod raw;
+pub(crate) mod raw;
 pub mod schedule;
 pub mod timeline;
 mod validate;
@@ -22,6 +22,12 @@ use crate::config::{self, Config, FileError, Locator};
 pub use model::*;
 pub use timeline::Timeline;
 pub use validate::parse_percent;
+
+/// The SHA-256 of `text` in lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment, FileError> {

@@ -15,6 +15,9 @@ use crate::record::journal::Hypothesis;
 #[derive(Debug, Clone)]
 pub struct Experiment {
     pub file: String,
+    /// The SHA-256 of the file's text, in hex, for the reports'
+    /// reproducibility block.
+    pub sha256: String,
     pub title: String,
     pub description: Option<String>,
     pub owner: Option<String>,

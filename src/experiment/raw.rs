@@ -50,6 +50,8 @@ pub struct RawHypothesis {
     pub slo: Vec<Spanned<RawSlo>>,
     #[serde(default)]
     pub graceful: Vec<Spanned<RawGracefulRule>>,
+    /// `"warn"` or `"fail"`: what a degradation no rule covers does.
+    pub unchecked: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,8 @@ pub struct RawGracefulRule {
     pub header: Option<Spanned<String>>,
     pub within: Option<Dur>,
     pub at_least: Option<Spanned<String>>,
+    /// gRPC statuses the route may fail with gracefully (numbers or names).
+    pub grpc_status: Option<Spanned<Vec<crate::config::fault::NumberOrName>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,9 +14,11 @@ use super::rng::{mix, Rng};
 
 /// Where in the life of a request a picked fault acts, in the order the
 /// steps are taken. The first picked fault of the stopping steps (outage to
-/// hang) ends the request; the rest stack.
+/// hang) ends the request; the rest stack. A gRPC error is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
+    /// Drains the client connection once this request is answered; never stops it.
+    GoAway,
     Outage,
     RateLimit,
     Error,
@@ -39,7 +41,9 @@ pub struct Picked {
 
 /// Picks the faults that apply to `req`, ordered by step (and by position
 /// among faults of one step). `seed` is the request's own seed; each fault
-/// draws from a stream of `seed` and its id.
+/// draws from a stream of `seed` and its id. Each fault whose window and
+/// match admit the request counts it as eligible; nothing decided reads
+/// that count.
 pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u64, now: Instant) -> Vec<Picked> {
     let mut picked = Vec::new();
     for (index, active) in faults.iter().enumerate() {
@@ -51,6 +55,9 @@ pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u6
         if !scope.in_window(now.saturating_duration_since(active.activated)) || !scope.matcher.matches(req) {
             continue;
         }
+        // The decision's one side effect: a count for the report, which no
+        // decision reads.
+        active.count_eligible();
         let mut rng = Rng::new(mix(seed, fault.id));
         if scope.probability < 1.0 && rng.f64() >= scope.probability {
             continue;
@@ -67,8 +74,9 @@ pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u6
             }
             HttpKind::Outage { .. } => pick(Step::Outage, Duration::ZERO),
             HttpKind::RateLimit { .. } => pick(Step::RateLimit, Duration::ZERO),
-            HttpKind::Error { .. } => pick(Step::Error, Duration::ZERO),
-            HttpKind::Reset => pick(Step::Reset, Duration::ZERO),
+            HttpKind::Error { .. } | HttpKind::GrpcError { .. } => pick(Step::Error, Duration::ZERO),
+            HttpKind::Reset { .. } => pick(Step::Reset, Duration::ZERO),
+            HttpKind::GoAway => pick(Step::GoAway, Duration::ZERO),
             HttpKind::Hang => pick(Step::Hang, Duration::ZERO),
             HttpKind::PoolExhaustion { .. } => pick(Step::Pool, Duration::ZERO),
             HttpKind::Bandwidth { .. } => pick(Step::Bandwidth, Duration::ZERO),
@@ -88,6 +96,7 @@ pub fn tcp_applies(active: &ActiveFault, client: IpAddr, conn_seed: u64) -> bool
     if !matches!(fault.kind, Kind::Tcp(..)) || !fault.scope.matcher.matches_client(client) {
         return false;
     }
+    active.count_eligible();
     fault.scope.probability >= 1.0 || Rng::new(mix(conn_seed, fault.id)).f64() < fault.scope.probability
 }
 

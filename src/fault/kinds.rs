@@ -66,15 +66,75 @@ impl OutageMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpKind {
-    Latency { delay: Distribution, at: LatencyPoint },
-    Error { status: StatusCode, headers: Vec<(HeaderName, HeaderValue)>, body: Bytes },
-    RateLimit { per_second: f64, burst: u32 },
-    Reset,
+    Latency {
+        delay: Distribution,
+        at: LatencyPoint,
+    },
+    Error {
+        status: StatusCode,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+    },
+    RateLimit {
+        per_second: f64,
+        burst: u32,
+    },
+    /// The connection is reset; on HTTP/2 the stream, with this error code.
+    Reset {
+        h2_code: u32,
+    },
     Hang,
-    Bandwidth { bytes_per_second: u64 },
-    Truncate { after_bytes: u64 },
-    PoolExhaustion { max: usize, when_full: HttpWhenFull },
-    Outage { mode: OutageMode },
+    Bandwidth {
+        bytes_per_second: u64,
+    },
+    Truncate {
+        after_bytes: u64,
+    },
+    PoolExhaustion {
+        max: usize,
+        when_full: HttpWhenFull,
+    },
+    Outage {
+        mode: OutageMode,
+    },
+    /// A gRPC status answered as a trailers-only response.
+    GrpcError {
+        code: u16,
+        message: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// The client connection is drained: HTTP/2 GOAWAY (HTTP/1.1
+    /// `Connection: close`) once the request is answered.
+    GoAway,
+}
+
+/// HTTP/2's error codes (RFC 9113 section 7), by number (the index) and name.
+pub const H2_ERROR_CODES: [&str; 14] = [
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "CONNECT_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "INADEQUATE_SECURITY",
+    "HTTP_1_1_REQUIRED",
+];
+
+/// The error code a reset fault's RST_STREAM carries unless told otherwise.
+pub const DEFAULT_H2_RESET_CODE: u32 = 2;
+
+/// An HTTP/2 error code's name, or its number beyond the known ones.
+pub fn h2_code_name(code: u32) -> String {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| H2_ERROR_CODES.get(i))
+        .map_or_else(|| code.to_string(), |n| (*n).to_string())
 }
 
 /// Which way the bytes a TCP fault touches flow.
@@ -150,12 +210,14 @@ impl Kind {
                 HttpKind::Latency { .. } => &HTTP_LATENCY,
                 HttpKind::Error { .. } => &HTTP_ERROR,
                 HttpKind::RateLimit { .. } => &HTTP_RATE_LIMIT,
-                HttpKind::Reset => &HTTP_RESET,
+                HttpKind::Reset { .. } => &HTTP_RESET,
                 HttpKind::Hang => &HTTP_HANG,
                 HttpKind::Bandwidth { .. } => &HTTP_BANDWIDTH,
                 HttpKind::Truncate { .. } => &HTTP_TRUNCATE,
                 HttpKind::PoolExhaustion { .. } => &HTTP_POOL_EXHAUSTION,
                 HttpKind::Outage { .. } => &HTTP_OUTAGE,
+                HttpKind::GrpcError { .. } => &HTTP_GRPC_ERROR,
+                HttpKind::GoAway => &HTTP_GOAWAY,
             },
             Kind::Tcp(k, _) => match k {
                 TcpKind::Latency { .. } => &TCP_LATENCY,
@@ -187,7 +249,10 @@ impl Kind {
                 HttpKind::RateLimit { per_second, burst } => {
                     format!("{per_second}/s, burst {burst}")
                 }
-                HttpKind::Reset | HttpKind::Hang => String::new(),
+                HttpKind::Reset { h2_code } if *h2_code == DEFAULT_H2_RESET_CODE => String::new(),
+                HttpKind::Reset { h2_code } => format!("HTTP/2 {}", h2_code_name(*h2_code)),
+                HttpKind::Hang | HttpKind::GoAway => String::new(),
+                HttpKind::GrpcError { code, .. } => crate::grpc::code_name(*code),
                 HttpKind::Bandwidth { bytes_per_second } => format!("{bytes_per_second} B/s"),
                 HttpKind::Truncate { after_bytes } => format!("after {after_bytes} bytes"),
                 HttpKind::PoolExhaustion { max, when_full } => match when_full {
@@ -245,7 +310,7 @@ pub struct KindSpec {
 }
 
 /// Every fault kind: HTTP, then TCP, each in the order messages list them.
-pub const KINDS: [KindSpec; 18] = [
+pub const KINDS: [KindSpec; 20] = [
     HTTP_LATENCY,
     HTTP_ERROR,
     HTTP_RATE_LIMIT,
@@ -255,6 +320,8 @@ pub const KINDS: [KindSpec; 18] = [
     HTTP_TRUNCATE,
     HTTP_POOL_EXHAUSTION,
     HTTP_OUTAGE,
+    HTTP_GRPC_ERROR,
+    HTTP_GOAWAY,
     TCP_LATENCY,
     TCP_BANDWIDTH,
     TCP_SLOW_CLOSE,
@@ -311,6 +378,25 @@ impl Protocol {
     }
 }
 
+/// The words a fault key takes, by protocol: validation refuses any other,
+/// and the JSON Schema of the files offers these.
+pub const CHOICES: [(Protocol, &str, &[&str]); 7] = [
+    (Protocol::Http, "distribution", &["fixed", "uniform", "normal", "lognormal", "pareto"]),
+    (Protocol::Http, "at", &["request", "response", "both"]),
+    (Protocol::Http, "when_full", &["queue", "fail", "hang"]),
+    (Protocol::Http, "mode", &["refuse", "reset", "status", "hang"]),
+    (Protocol::Tcp, "direction", &["upstream", "downstream", "both"]),
+    (Protocol::Tcp, "when_full", &["queue", "refuse", "hang"]),
+    (Protocol::Tcp, "mode", &["refuse", "reset", "hang"]),
+];
+
+impl Protocol {
+    /// The words `key` takes in a fault of this protocol (none: not a key of words).
+    pub fn choices(self, key: &str) -> &'static [&'static str] {
+        CHOICES.iter().find(|(p, k, _)| *p == self && *k == key).map_or(&[], |(_, _, words)| words)
+    }
+}
+
 impl KindSpec {
     /// True when a fault of this kind takes `key`.
     pub fn takes(&self, key: &str) -> bool {
@@ -339,8 +425,8 @@ pub const HTTP_RATE_LIMIT: KindSpec = KindSpec {
 pub const HTTP_RESET: KindSpec = KindSpec {
     name: "reset",
     protocol: Protocol::Http,
-    keys: &[],
-    about: "resets the connection (TCP RST; on HTTP/2 the stream)",
+    keys: &["error_code"],
+    about: "resets the connection (TCP RST; on HTTP/2 the stream, with RST_STREAM's `error_code`)",
 };
 pub const HTTP_HANG: KindSpec = KindSpec {
     name: "hang",
@@ -371,6 +457,18 @@ pub const HTTP_OUTAGE: KindSpec = KindSpec {
     protocol: Protocol::Http,
     keys: &["mode", "status"],
     about: "the dependency is down: connections refused or reset, a 502 or 503 answer, or no answer",
+};
+pub const HTTP_GRPC_ERROR: KindSpec = KindSpec {
+    name: "grpc_error",
+    protocol: Protocol::Http,
+    keys: &["code", "message", "headers"],
+    about: "answers a gRPC status (trailers-only: grpc-status, grpc-message); the upstream is never called",
+};
+pub const HTTP_GOAWAY: KindSpec = KindSpec {
+    name: "goaway",
+    protocol: Protocol::Http,
+    keys: &[],
+    about: "drains the client's connection after this request: HTTP/2 GOAWAY (HTTP/1.1 Connection: close)",
 };
 pub const TCP_LATENCY: KindSpec = KindSpec {
     name: "latency",
@@ -438,12 +536,14 @@ mod tests {
             HttpKind::Latency { delay: Distribution::Fixed(d), at: LatencyPoint::Request },
             HttpKind::Error { status: StatusCode::OK, headers: Vec::new(), body: Bytes::new() },
             HttpKind::RateLimit { per_second: 1.0, burst: 1 },
-            HttpKind::Reset,
+            HttpKind::Reset { h2_code: DEFAULT_H2_RESET_CODE },
             HttpKind::Hang,
             HttpKind::Bandwidth { bytes_per_second: 1 },
             HttpKind::Truncate { after_bytes: 1 },
             HttpKind::PoolExhaustion { max: 1, when_full: HttpWhenFull::Fail },
             HttpKind::Outage { mode: OutageMode::Reset },
+            HttpKind::GrpcError { code: 14, message: String::new(), headers: Vec::new() },
+            HttpKind::GoAway,
         ];
         let tcp = [
             TcpKind::Latency { delay: d, jitter: d },

@@ -23,6 +23,10 @@ pub struct ActiveFault {
     pub activated: Instant,
     /// How often the fault was applied (for `first` and for reports).
     applied: AtomicU64,
+    /// How many requests or connections it was eligible for (in its window
+    /// and matched), applied or not: a report tells a fault that never met
+    /// its traffic from one whose draws all missed.
+    eligible: AtomicU64,
     /// Cancelled when the fault is removed: whatever it holds (hung
     /// requests, queued connections, delays) is let go.
     pub ended: CancellationToken,
@@ -51,7 +55,23 @@ impl ActiveFault {
             }
             _ => None,
         };
-        ActiveFault { fault, activated: now, applied: AtomicU64::new(0), ended: CancellationToken::new(), bucket, pool }
+        ActiveFault {
+            fault,
+            activated: now,
+            applied: AtomicU64::new(0),
+            eligible: AtomicU64::new(0),
+            ended: CancellationToken::new(),
+            bucket,
+            pool,
+        }
+    }
+
+    /// A fault that lives for one request (chosen by its headers): its own
+    /// state, and `ended` to release whatever it holds.
+    pub fn for_request(fault: Fault, now: Instant, ended: CancellationToken) -> Self {
+        let mut active = ActiveFault::new(fault, now);
+        active.ended = ended;
+        active
     }
 
     /// The same fault with new parameters (a ramp step): what the old one
@@ -86,6 +106,23 @@ impl ActiveFault {
         self.applied.load(Ordering::Relaxed)
     }
 
+    /// Counts one request or connection the fault was eligible for: one
+    /// relaxed add, the whole cost of the count on the data path.
+    pub fn count_eligible(&self) {
+        self.eligible.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn eligible(&self) -> u64 {
+        self.eligible.load(Ordering::Relaxed)
+    }
+
+    /// True when brownout cannot see what this fault does: an outage that
+    /// refuses connections closes the listener, so the refused clients never
+    /// reach it and are counted nowhere.
+    pub fn uncounted(&self) -> bool {
+        refuses(&self.fault.kind)
+    }
+
     /// Takes a token from a rate-limit fault's bucket; when it is empty,
     /// returns how long until the next token.
     pub fn take_token(&self, now: Instant) -> Result<(), Duration> {
@@ -116,14 +153,17 @@ pub struct TargetPlan {
 impl TargetPlan {
     /// True while an outage closes the listener.
     pub fn refuses_connections(&self) -> bool {
-        self.faults.iter().any(|f| {
-            matches!(
-                f.fault.kind,
-                Kind::Http(HttpKind::Outage { mode: OutageMode::Refuse })
-                    | Kind::Tcp(TcpKind::Outage { mode: OutageMode::Refuse }, _)
-            )
-        })
+        self.faults.iter().any(|f| refuses(&f.fault.kind))
     }
+}
+
+/// An outage that refuses connections (the listener closes).
+fn refuses(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Http(HttpKind::Outage { mode: OutageMode::Refuse })
+            | Kind::Tcp(TcpKind::Outage { mode: OutageMode::Refuse }, _)
+    )
 }
 
 /// The switch through which a target's faults change: one writer at a time
@@ -206,6 +246,7 @@ impl FaultSwitch {
                         { fields::FAULT_NAME } = %fault.name,
                         { fields::FAULT_KIND } = fault.kind.name(),
                         { fields::FAULT_CONFIGURED } = %fault.describe(),
+                        { fields::FAULT_UNCOUNTED } = refuses(&fault.kind),
                         "fault on"
                     );
                     next.push(Arc::new(match successor {
@@ -225,6 +266,7 @@ impl FaultSwitch {
                 { fields::FAULT_NAME } = %gone.fault.name,
                 { fields::FAULT_KIND } = gone.fault.kind.name(),
                 { fields::FAULT_COUNT } = gone.applied(),
+                { fields::FAULT_ELIGIBLE } = gone.eligible(),
                 "fault off"
             );
             // A fault that continues under new parameters shares its token.

@@ -4,7 +4,8 @@
 //! it is the `app` module.
 //!
 //! `gate.rs` accepts (and closes the listener during an outage), `http/` and
-//! `tcp/` serve each protocol, `reset.rs` closes a stream with RST, and
+//! `tcp/` serve each protocol (HTTP listeners over TLS too, with a
+//! certificate from the config or issued by the local authority it is given), `reset.rs` closes a stream with RST, and
 //! `timer.rs` sleeps precisely for injected latency.
 
 mod gate;
@@ -23,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{ClientLimits, Config, Protocol};
+use crate::config::{ClientLimits, Config, ListenerTls, Protocol};
 use crate::fault::{Fault, FaultSwitch};
 use crate::record::classify::GracefulRules;
 use crate::record::inflight::InFlight;
+use crate::tls::ca::LocalCa;
 
 pub use gate::ConnGauge;
 pub(crate) use gate::{Gate, Open};
@@ -43,6 +45,8 @@ pub enum StartError {
     },
     #[error("{who}: {message}")]
     Upstream { who: String, message: String },
+    #[error("{who}: tls: {message}")]
+    Tls { who: String, message: String },
 }
 
 /// What a data-path listener is for.
@@ -55,7 +59,8 @@ pub enum Role {
 }
 
 enum Serve {
-    Http(http::Injector),
+    /// With the TLS acceptor of an HTTPS listener.
+    Http(http::Injector, Option<tokio_rustls::TlsAcceptor>),
     Tcp(Arc<crate::config::TcpUpstream>),
 }
 
@@ -82,6 +87,9 @@ pub struct TargetInfo {
     /// The faults of the config file, always active beside the ad-hoc ones.
     pub base: Vec<Fault>,
     pub gauge: ConnGauge,
+    /// Requests let through without their header faults at `max_active`;
+    /// `None` when the target takes no header faults.
+    pub header_overflow: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The observer and every target of a config, bound and ready to serve.
@@ -94,25 +102,35 @@ pub struct Proxy {
 impl Proxy {
     /// Binds every listener before serving any, so a port already in use
     /// stops the start with a message naming the listener and the address.
-    pub fn bind(config: &Config) -> Result<Proxy, StartError> {
+    /// `ca` issues the certificates of `tls = "auto"` listeners.
+    pub fn bind(config: &Config, ca: Option<&LocalCa>) -> Result<Proxy, StartError> {
         let mut bound = Vec::new();
         if let Some(o) = &config.observer {
             let forwarder = http::Forwarder::new(&o.name, &o.upstream)
                 .map_err(|e| StartError::Upstream { who: "observer".into(), message: e.to_string() })?;
             let injector = http::observer(forwarder, config.graceful.clone()).with_limits(o.limits);
+            let tls = acceptor("observer", o.tls.as_ref(), o.listen, ca)?;
             bound.push(Bound {
                 role: Role::Observer,
                 name: o.name.clone(),
                 listener: listen("observer", o.listen)?,
                 switch: injector.switch().clone(),
-                serve: Serve::Http(injector),
+                serve: Serve::Http(injector, tls),
                 gauge: ConnGauge::default(),
                 limits: o.limits,
             });
         }
         let mut targets = Vec::new();
-        let seed = config.seed.unwrap_or_else(random_seed);
-        info!(seed, "fault decisions seeded; set seed = {seed} in the config to repeat them");
+        // Only a seed brownout picked needs saying how to repeat it; a given
+        // one (a config's, an experiment's, the demo's) is in its file already.
+        let seed = match config.seed {
+            Some(seed) => seed,
+            None => {
+                let seed = random_seed();
+                info!(seed, "fault decisions seeded at random; set seed = {seed} in the config to repeat them");
+                seed
+            }
+        };
         for t in &config.targets {
             let who = format!("target {}", t.name);
             let switch = Arc::new(FaultSwitch::new(&t.name, seed, t.faults.clone()));
@@ -120,7 +138,9 @@ impl Proxy {
                 Protocol::Http(up) => {
                     let forwarder = http::Forwarder::new(&t.name, up)
                         .map_err(|e| StartError::Upstream { who: who.clone(), message: e.to_string() })?;
-                    Serve::Http(http::Injector::new(switch.clone(), forwarder).with_limits(t.limits))
+                    let tls = acceptor(&who, t.tls.as_ref(), t.listen, ca)?;
+                    let injector = http::Injector::new(switch.clone(), forwarder).with_limits(t.limits);
+                    Serve::Http(injector.with_header_faults(t.header_faults.clone()), tls)
                 }
                 Protocol::Tcp(up) => Serve::Tcp(Arc::new(up.clone())),
             };
@@ -137,6 +157,10 @@ impl Proxy {
                 switch: switch.clone(),
                 base: t.faults.clone(),
                 gauge: gauge.clone(),
+                header_overflow: match &serve {
+                    Serve::Http(i, _) => i.header_gate().map(|g| g.overflow().clone()),
+                    Serve::Tcp(_) => None,
+                },
             });
             bound.push(Bound {
                 role: Role::Target,
@@ -188,7 +212,7 @@ impl Proxy {
     /// Where the observer's classification rules are swapped, if there is an observer.
     pub fn observer_rules(&self) -> Option<Arc<ArcSwap<GracefulRules>>> {
         self.bound.iter().find_map(|b| match &b.serve {
-            Serve::Http(i) if b.role == Role::Observer => i.rules_switch().cloned(),
+            Serve::Http(i, _) if b.role == Role::Observer => i.rules_switch().cloned(),
             _ => None,
         })
     }
@@ -199,7 +223,7 @@ impl Proxy {
         self.bound
             .iter()
             .filter_map(|b| match &b.serve {
-                Serve::Http(i) => Some((b.name.clone(), i.in_flight().clone())),
+                Serve::Http(i, _) => Some((b.name.clone(), i.in_flight().clone())),
                 Serve::Tcp(_) => None,
             })
             .collect()
@@ -220,12 +244,50 @@ impl Proxy {
             info!(listener = %b.name, %addr, "listening");
             let (token, t) = (shutdown.clone(), tracker.clone());
             match b.serve {
-                Serve::Http(injector) => tracker.spawn(http::serve(b.listener, injector, b.gauge, b.limits, token, t)),
+                Serve::Http(injector, tls) => {
+                    tracker.spawn(http::serve(b.listener, injector, tls, b.gauge, b.limits, token, t))
+                }
                 Serve::Tcp(up) => tracker.spawn(tcp::serve(b.listener, b.switch, up, b.gauge, b.limits, token, t)),
             };
         }
         switches
     }
+}
+
+/// The TLS acceptor of a listener with `tls`: its certificate from the
+/// config's files, or issued by `ca` for the listener's address, `localhost`
+/// and the names the config lists.
+fn acceptor(
+    who: &str,
+    tls: Option<&ListenerTls>,
+    listen: SocketAddr,
+    ca: Option<&LocalCa>,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, StartError> {
+    let fail = |message: String| StartError::Tls { who: who.to_string(), message };
+    let identity = match tls {
+        None => return Ok(None),
+        Some(ListenerTls::Files { identity, .. }) => identity.clone(),
+        Some(ListenerTls::Auto { names }) => {
+            let ca = ca.ok_or_else(|| fail("tls = \"auto\" needs the local certificate authority".into()))?;
+            ca.issue(&auto_names(names, listen)).map_err(|e| fail(e.to_string()))?
+        }
+    };
+    http::acceptor(identity).map(Some).map_err(fail)
+}
+
+/// What an issued certificate names: the configured names first (the first
+/// is its common name), then `localhost`, the loopback addresses and the
+/// listen address unless it is a wildcard.
+pub fn auto_names(names: &[String], listen: SocketAddr) -> Vec<String> {
+    let mut all: Vec<String> = names.to_vec();
+    let ip = listen.ip();
+    let own = (!ip.is_unspecified()).then(|| ip.to_string());
+    for n in ["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()].into_iter().chain(own) {
+        if !all.contains(&n) {
+            all.push(n);
+        }
+    }
+    all
 }
 
 /// Waits up to `grace` for the tasks on `tracker` (closed here) to finish.

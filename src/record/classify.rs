@@ -12,6 +12,8 @@ pub use super::journal::Class;
 pub struct GracefulRules {
     /// Failure statuses a degraded application may answer with.
     pub statuses: Vec<u16>,
+    /// gRPC statuses a degraded application may answer with.
+    pub grpc_codes: Vec<u16>,
     /// The body must contain one of these (case-insensitive) or match one of
     /// `body_matches`, if any of either are given.
     pub body_contains: Vec<String>,
@@ -47,6 +49,8 @@ impl Default for GracefulRules {
     fn default() -> Self {
         GracefulRules {
             statuses: vec![429, 503],
+            // gRPC's words for the same: RESOURCE_EXHAUSTED and UNAVAILABLE.
+            grpc_codes: vec![8, 14],
             body_contains: Vec::new(),
             headers: Vec::new(),
             within: Duration::from_secs(2),
@@ -106,22 +110,27 @@ pub fn is_failure(status: u16) -> bool {
 }
 
 /// Classifies one response (`status` is `None` when there was none: a
-/// reset, a timeout).
+/// reset, a timeout). A gRPC answer (`grpc` is its `grpc-status`, `body`
+/// its `grpc-message`) fails on any code but OK, and is graceful with a
+/// code of the rules' `grpc_codes`.
 pub fn classify(
     rules: &GracefulRules,
     status: Option<u16>,
+    grpc: Option<u16>,
     latency: Duration,
     has_header: impl Fn(&HeaderName) -> bool,
     body: &str,
 ) -> Class {
     let Some(status) = status else { return Class::Ungraceful };
-    if status >= 400 && leaks_internals(body, &rules.leaks) {
+    let failed = grpc.map_or(status >= 400, |code| code != 0 || status >= 400);
+    if failed && leaks_internals(body, &rules.leaks) {
         return Class::Ungraceful;
     }
-    if !is_failure(status) {
-        return Class::Ok;
-    }
-    let status_ok = rules.statuses.contains(&status);
+    let status_ok = match grpc {
+        Some(0) | None if !is_failure(status) => return Class::Ok,
+        Some(code) if code != 0 => rules.grpc_codes.contains(&code),
+        _ => rules.statuses.contains(&status),
+    };
     let body_ok = (rules.body_contains.is_empty() && rules.body_matches.is_empty()) || {
         let lower = body.to_lowercase();
         rules.body_contains.iter().any(|m| lower.contains(&m.to_lowercase()))
@@ -142,6 +151,7 @@ mod tests {
     fn rules() -> GracefulRules {
         GracefulRules {
             statuses: vec![503],
+            grpc_codes: vec![14],
             body_contains: vec!["try again".into()],
             headers: vec![HeaderName::from_static("retry-after")],
             within: Duration::from_secs(1),
@@ -153,7 +163,26 @@ mod tests {
 
     fn class(status: Option<u16>, ms: u64, retry_after: bool, body: &str) -> Class {
         let has = move |h: &HeaderName| retry_after && h == "retry-after";
-        classify(&rules(), status, Duration::from_millis(ms), has, body)
+        classify(&rules(), status, None, Duration::from_millis(ms), has, body)
+    }
+
+    fn grpc_class(code: u16, ms: u64, message: &str) -> Class {
+        let has = |h: &HeaderName| h == "retry-after";
+        classify(&rules(), Some(200), Some(code), Duration::from_millis(ms), has, message)
+    }
+
+    #[test]
+    fn grpc_answers_are_classed_by_their_code() {
+        assert_eq!(grpc_class(0, 5, ""), Class::Ok);
+        assert_eq!(grpc_class(14, 50, "payments down, try again later"), Class::Graceful);
+        assert_eq!(grpc_class(13, 50, "try again"), Class::Ungraceful, "INTERNAL is not listed");
+        assert_eq!(grpc_class(14, 50, "unavailable"), Class::Ungraceful, "no human message");
+        assert_eq!(grpc_class(14, 1500, "try again"), Class::Ungraceful, "too slow");
+        assert_eq!(
+            grpc_class(14, 50, "try again: Traceback (most recent call last):"),
+            Class::Ungraceful,
+            "a stack trace in grpc-message"
+        );
     }
 
     #[test]

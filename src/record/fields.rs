@@ -33,6 +33,9 @@ pub const ERROR_KIND: &str = "error.kind";
 pub const HTTP_METHOD: &str = "http.method";
 pub const HTTP_PATH: &str = "http.path";
 pub const HTTP_STATUS: &str = "http.status";
+/// A gRPC call's status: `grpc-status` from the trailers (or a
+/// trailers-only head); any code but 0 is a failure.
+pub const GRPC_STATUS: &str = "grpc.status";
 /// From the request's arrival to the end of the response (or connection).
 pub const LATENCY_US: &str = "latency_us";
 /// From the request's arrival to the response head.
@@ -54,6 +57,12 @@ pub const FAULT_CONFIGURED: &str = "fault.configured";
 pub const FAULT_APPLIED: &str = "fault.applied";
 /// How often a fault was applied, on its `fault_off` event.
 pub const FAULT_COUNT: &str = "fault.count";
+/// How many requests or connections a fault was eligible for (in its window
+/// and matched, whatever its probability drew), on its `fault_off` event.
+pub const FAULT_ELIGIBLE: &str = "fault.eligible";
+/// True on a `fault_on` event when what the fault does cannot be counted
+/// (an outage that refuses connections: refused clients never reach brownout).
+pub const FAULT_UNCOUNTED: &str = "fault.uncounted";
 
 /// The failure came from a fault of brownout's.
 pub const ORIGIN_INJECTED: &str = Origin::Injected.as_str();

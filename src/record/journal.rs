@@ -45,6 +45,14 @@ pub struct AbortLine {
 pub struct ExperimentInfo {
     pub hypothesis: Hypothesis,
     pub guardrails: Vec<String>,
+    /// The experiment file as named when it was loaded (`request body` for
+    /// one posted to the admin API).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    /// The SHA-256 of the experiment's text, in hex: which version of the
+    /// file ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha256: Option<String>,
 }
 
 /// What must stay true, as the journal carries it.
@@ -52,6 +60,30 @@ pub struct ExperimentInfo {
 pub struct Hypothesis {
     pub slos: Vec<Slo>,
     pub graceful: Vec<GracefulCheck>,
+    /// What a degradation no rule covers does to the verdict.
+    #[serde(default)]
+    pub unchecked: UncheckedPolicy,
+}
+
+/// What an unchecked degradation (a user journey that failed or slowed
+/// with no rule covering it) does to the verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncheckedPolicy {
+    /// Listed under the verdict; the verdict stands.
+    #[default]
+    Warn,
+    /// Listed, and the run deviates.
+    Fail,
+}
+
+impl UncheckedPolicy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UncheckedPolicy::Warn => "warn",
+            UncheckedPolicy::Fail => "fail",
+        }
+    }
 }
 
 /// A service-level objective for a route, in every phase or in one.
@@ -75,6 +107,16 @@ pub struct GracefulCheck {
     pub phase: Option<String>,
     /// The share of failures that must be graceful (1.0: all of them).
     pub at_least: f64,
+}
+
+impl Request {
+    /// True when the user saw a failure: no answer, a failing HTTP status,
+    /// or a gRPC status other than OK.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+            || self.status.is_none_or(super::classify::is_failure)
+            || self.grpc_status.is_some_and(|c| c != 0)
+    }
 }
 
 /// Where a failure came from. Reports count each origin apart and never mix them.
@@ -186,6 +228,12 @@ pub struct Start {
     pub listeners: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub experiment: Option<ExperimentInfo>,
+    /// The brownout version that wrote the journal.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
+    /// The command line of the brownout process that wrote it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub command: Option<Vec<String>>,
 }
 
 /// One HTTP exchange as the client experienced it.
@@ -200,6 +248,9 @@ pub struct Request {
     pub route: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<u16>,
+    /// A gRPC call's `grpc-status`: 0 is OK, any other code a failure.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grpc_status: Option<u16>,
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ttfb_ms: Option<f64>,
@@ -242,14 +293,27 @@ pub struct FaultOn {
     pub fault: String,
     pub kind: String,
     pub configured: String,
+    /// True when what the fault does cannot be counted: an outage that
+    /// refuses connections closes the listener, so refused clients never
+    /// reach brownout.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub uncounted: bool,
 }
 
+/// A fault went off, or changed (a ramp step, an edit through the admin
+/// API): then the same fault's next `fault_on` carries its new value, and
+/// the two lines may come in either order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultOff {
     pub t: f64,
     pub target: String,
     pub fault: String,
+    /// How many requests or connections it was applied to while on.
     pub applied: u64,
+    /// How many it was eligible for (in its window and matched), applied
+    /// or not; absent in journals written before it was counted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub eligible: Option<u64>,
 }
 
 /// A response kept as evidence (failures at the observer, a few per route and class).

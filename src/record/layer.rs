@@ -27,6 +27,7 @@ pub struct Entry {
     pub method: Option<String>,
     pub path: Option<String>,
     pub status: Option<u16>,
+    pub grpc_status: Option<u16>,
     pub latency_us: Option<u64>,
     pub ttfb_us: Option<u64>,
     pub bytes_in: u64,
@@ -38,6 +39,10 @@ pub struct Entry {
     pub fault_kind: Option<String>,
     pub configured: Option<String>,
     pub count: u64,
+    /// How many requests or connections a fault was eligible for (`fault_off`).
+    pub eligible: Option<u64>,
+    /// A fault whose effect cannot be counted (`fault_on`).
+    pub uncounted: bool,
     pub class: Option<Class>,
     pub body: Option<String>,
     pub headers: Option<String>,
@@ -74,12 +79,20 @@ impl Visit for Entry {
     fn record_u64(&mut self, field: &Field, value: u64) {
         match field.name() {
             fields::HTTP_STATUS => self.status = u16::try_from(value).ok(),
+            fields::GRPC_STATUS => self.grpc_status = u16::try_from(value).ok(),
             fields::LATENCY_US => self.latency_us = Some(value),
             fields::TTFB_US => self.ttfb_us = Some(value),
             fields::BYTES_IN => self.bytes_in = value,
             fields::BYTES_OUT => self.bytes_out = value,
             fields::FAULT_COUNT | fields::PHASE_FAULTS => self.count = value,
+            fields::FAULT_ELIGIBLE => self.eligible = Some(value),
             _ => {}
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == fields::FAULT_UNCOUNTED {
+            self.uncounted = value;
         }
     }
 

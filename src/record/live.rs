@@ -102,6 +102,8 @@ pub struct LiveState {
 pub struct Live {
     pub state: Mutex<LiveState>,
     pub dropped: Arc<AtomicU64>,
+    /// The last requests of each listener, for the control page.
+    pub feed: super::feed::Feed,
 }
 
 /// Seconds kept per listener and route: the longest guardrail window.

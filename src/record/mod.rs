@@ -9,12 +9,14 @@
 //!
 //! `fields.rs` names the tracing fields, `journal.rs` the journal's lines and
 //! words, `route.rs` route templates and patterns, `layer.rs` the tracing
-//! layer, this file the writer, `live.rs` the live aggregates (and
+//! layer, this file the writer, `live.rs` the live aggregates (and `feed.rs`
+//! the last requests of each listener, and
 //! `window.rs` the guardrails' sliding windows), `inflight.rs` the requests
 //! still in flight, `classify.rs` graceful classification, and `redact.rs`
 //! what a kept response must not show.
 
 pub mod classify;
+pub mod feed;
 pub mod fields;
 pub mod inflight;
 pub mod journal;
@@ -89,6 +91,8 @@ impl Recorder {
             seed: run.seed,
             listeners: run.listeners,
             experiment: run.experiment,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            command: Some(std::env::args().collect()),
         };
         let writer_live = live.clone();
         let writer = std::thread::Builder::new()
@@ -131,6 +135,36 @@ impl Recorder {
 
 const STOP: &str = "__stop";
 
+/// A request as the control page's feed shows it.
+fn feed_item(e: &Entry, route: &str, latency_ms: f64, origin: Option<Origin>) -> feed::FeedItem {
+    let sample = (e.body.is_some() || e.headers.is_some()).then(|| feed::Sample {
+        headers: e
+            .headers
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: e.body.clone().unwrap_or_default(),
+    });
+    feed::FeedItem {
+        id: 0,
+        at_ms: e.at.map_or(0, millis),
+        listener: e.target.clone(),
+        method: e.method.clone().unwrap_or_default(),
+        path: e.path.clone().unwrap_or_default(),
+        route: route.to_string(),
+        status: e.status,
+        latency_ms,
+        class: e.class,
+        origin,
+        error: e.error.clone(),
+        fault: e.fault.clone(),
+        sample,
+    }
+}
+
 fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -144,6 +178,7 @@ struct Writer {
 
 impl Writer {
     fn new(file: File, started: SystemTime, live: Arc<Live>) -> Self {
+        live.feed.set_started(started);
         Writer { out: BufWriter::with_capacity(256 * 1024, file), started, live, samples: HashMap::new() }
     }
 
@@ -195,7 +230,8 @@ impl Writer {
                 let method = e.method.clone().unwrap_or_default();
                 let path = e.path.clone().unwrap_or_default();
                 let route = format!("{method} {}", route::template(&path));
-                let failed = e.error.is_some() || e.status.is_none_or(is_failure);
+                let failed =
+                    e.error.is_some() || e.status.is_none_or(is_failure) || e.grpc_status.is_some_and(|c| c != 0);
                 let origin = failed.then(|| e.origin.unwrap_or(Origin::Upstream));
                 self.live.add(live::Exchange {
                     listener: &e.target,
@@ -212,6 +248,7 @@ impl Writer {
                 if e.body.is_some() || e.headers.is_some() {
                     self.sample(&e, &route, t, latency_ms)?;
                 }
+                self.live.feed.push(feed_item(&e, &route, latency_ms, origin));
                 Line::Request(Request {
                     t,
                     listener: e.target,
@@ -219,6 +256,7 @@ impl Writer {
                     path,
                     route,
                     status: e.status,
+                    grpc_status: e.grpc_status,
                     latency_ms,
                     ttfb_ms: e.ttfb_us.map(|u| u as f64 / 1000.0),
                     bytes_in: e.bytes_in,
@@ -243,6 +281,9 @@ impl Writer {
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
+                let mut item = feed_item(&e, "tcp", latency_ms, origin);
+                item.method = "TCP".into();
+                self.live.feed.push(item);
                 Line::Connection(Connection {
                     t,
                     listener: e.target,
@@ -262,6 +303,7 @@ impl Writer {
                     fault: e.fault.unwrap_or_default(),
                     kind: e.fault_kind.unwrap_or_default(),
                     configured: e.configured.unwrap_or_default(),
+                    uncounted: e.uncounted,
                 })
             }
             fields::TYPE_FAULT_OFF => Line::FaultOff(FaultOff {
@@ -269,6 +311,7 @@ impl Writer {
                 target: e.target,
                 fault: e.fault.unwrap_or_default(),
                 applied: e.count,
+                eligible: e.eligible,
             }),
             fields::TYPE_PHASE => Line::Phase(PhaseLine { t: end, name: e.phase.unwrap_or_default(), faults: e.count }),
             fields::TYPE_ABORT => Line::Abort(AbortLine {

@@ -4,16 +4,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
-use hdrhistogram::Histogram;
-
+use super::coverage::{self, Seen, Span};
+use super::faults::Timelines;
 use super::model::{
-    FaultStats, Impact, Origins, PhaseStats, Report, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA,
+    Origins, PhaseStats, Report, Reproduce, RouteStats, Sample, Stats, SteadyState, WindowStats, SCHEMA, TCP_ROUTE,
 };
+use super::stats::{Exchange, RouteExtras, StatsBuilder};
 use super::verdict::{check_graceful, check_slo, AbortInfo, Status, Verdict};
-use crate::record::classify::is_failure;
-use crate::record::journal::{Class, Line, Origin, Outcome};
-use crate::record::live::histogram;
+use crate::record::journal::{Line, Origin, Outcome, UncheckedPolicy};
 use crate::record::route;
+
+/// Raw `METHOD /path`s kept per route, for rules written against a raw path.
+const RAW_PATHS: usize = 16;
 
 /// Why a journal could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -59,70 +61,6 @@ pub fn from_file(path: &std::path::Path) -> Result<Report, JournalError> {
     Ok(compute(&lines))
 }
 
-/// Running counts and a latency histogram for one group of exchanges,
-/// finished into [`Stats`].
-#[derive(Clone)]
-struct StatsBuilder {
-    stats: Stats,
-    latency: Histogram<u64>,
-}
-
-impl Default for StatsBuilder {
-    fn default() -> Self {
-        StatsBuilder { stats: Stats::default(), latency: histogram() }
-    }
-}
-
-impl StatsBuilder {
-    fn add(&mut self, o: &Exchange) {
-        let s = &mut self.stats;
-        s.requests += 1;
-        match o.failed {
-            None => s.succeeded += 1,
-            Some(origin) => match origin {
-                Origin::Injected => s.failed.injected += 1,
-                Origin::Upstream => s.failed.upstream += 1,
-                Origin::Proxy => s.failed.proxy += 1,
-                Origin::Client => s.failed.client += 1,
-            },
-        }
-        match o.class {
-            Some(Class::Ok) => s.ok += 1,
-            Some(Class::Graceful) => s.graceful += 1,
-            Some(Class::Ungraceful) => s.ungraceful += 1,
-            None => {}
-        }
-        let _ = self.latency.record(o.latency_us.max(1));
-    }
-
-    fn finish(mut self) -> Stats {
-        let s = &mut self.stats;
-        if s.requests > 0 {
-            s.availability = Some(s.succeeded as f64 / s.requests as f64);
-            s.error_rate = Some(1.0 - s.succeeded as f64 / s.requests as f64);
-            let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
-            s.p50_ms = Some(ms(0.50));
-            s.p95_ms = Some(ms(0.95));
-            s.p99_ms = Some(ms(0.99));
-        }
-        let failures = s.graceful + s.ungraceful;
-        if failures > 0 {
-            s.graceful_share = Some(s.graceful as f64 / failures as f64);
-        }
-        self.stats
-    }
-}
-
-/// One request or connection, reduced to what the report needs.
-struct Exchange {
-    t: f64,
-    listener: usize,
-    route: usize,
-    failed: Option<Origin>,
-    class: Option<Class>,
-    latency_us: u64,
-}
-
 /// Computes the report of a whole journal.
 pub fn compute(lines: &[Line]) -> Report {
     let mut title = "brownout proxy".to_string();
@@ -142,12 +80,15 @@ pub fn compute(lines: &[Line]) -> Report {
         names.len() - 1
     };
     let mut obs: Vec<Exchange> = Vec::new();
-    let mut faults: Vec<FaultStats> = Vec::new();
-    let mut applied_by_records: HashMap<(String, String), u64> = HashMap::new();
+    let mut raw_paths: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut timelines = Timelines::default();
     let mut samples = Vec::new();
     let mut experiment = None;
+    let mut listeners: Vec<String> = Vec::new();
+    let mut reproduce = Reproduce::default();
     let mut phase_lines: Vec<(String, f64, u64)> = Vec::new();
     let mut abort: Option<AbortInfo> = None;
+    let mut grpc_codes: HashMap<(usize, usize), BTreeMap<u16, u64>> = HashMap::new();
     for line in lines {
         match line {
             Line::Start(s) => {
@@ -155,6 +96,14 @@ pub fn compute(lines: &[Line]) -> Report {
                 started_ms = s.ts;
                 seed = s.seed;
                 experiment = s.experiment.clone();
+                listeners = s.listeners.clone();
+                reproduce = Reproduce {
+                    version: s.version.clone(),
+                    seed: s.seed,
+                    experiment: s.experiment.as_ref().and_then(|e| e.file.clone()),
+                    sha256: s.experiment.as_ref().and_then(|e| e.sha256.clone()),
+                    command: s.command.clone(),
+                };
             }
             Line::Phase(p) => {
                 end_t = end_t.max(p.t);
@@ -165,55 +114,71 @@ pub fn compute(lines: &[Line]) -> Report {
                 abort = Some(AbortInfo { guardrail: a.guardrail.clone(), at_s: a.t, value: a.value.clone() });
             }
             Line::Request(r) => {
-                let failed = (r.error.is_some() || r.status.is_none_or(is_failure))
-                    .then(|| r.origin.unwrap_or(Origin::Upstream));
-                let class = r.class;
-                let latency_us = (r.latency_ms * 1000.0).round() as u64;
+                let failed = r.failed().then(|| r.origin.unwrap_or(Origin::Upstream));
                 end_t = end_t.max(r.t + r.latency_ms / 1000.0);
                 if let Some(f) = &r.fault {
-                    for name in f.split(',') {
-                        *applied_by_records.entry((r.listener.clone(), name.to_string())).or_default() += 1;
-                    }
+                    timelines.applied(&r.listener, f, r.t);
                 }
                 let listener = intern(&r.listener, &mut names);
                 let route = intern(&r.route, &mut names);
-                obs.push(Exchange { t: r.t, listener, route, failed, class, latency_us });
+                let error = r.error.as_deref().map(|e| intern(e, &mut names));
+                let raw = raw_paths.entry(route).or_default();
+                if raw.len() < RAW_PATHS {
+                    let path = format!("{} {}", r.method, r.path.split('?').next().unwrap_or(&r.path));
+                    if !raw.contains(&path) {
+                        raw.push(path);
+                    }
+                }
+                if let Some(code) = r.grpc_status {
+                    *grpc_codes.entry((listener, route)).or_default().entry(code).or_default() += 1;
+                }
+                obs.push(Exchange {
+                    t: r.t,
+                    listener,
+                    route,
+                    failed,
+                    class: r.class,
+                    latency_us: (r.latency_ms * 1000.0).round() as u64,
+                    status: r.status,
+                    grpc: r.grpc_status,
+                    error,
+                    bytes_in: r.bytes_in,
+                    bytes_out: r.bytes_out,
+                });
             }
             Line::Connection(c) => {
                 let failed = c.error.is_some().then(|| c.origin.unwrap_or(Origin::Upstream));
                 end_t = end_t.max(c.t + c.duration_ms / 1000.0);
                 if let Some(f) = &c.fault {
-                    for name in f.split(',') {
-                        *applied_by_records.entry((c.listener.clone(), name.to_string())).or_default() += 1;
-                    }
+                    timelines.applied(&c.listener, f, c.t);
                 }
                 let listener = intern(&c.listener, &mut names);
-                let route = intern("tcp", &mut names);
-                let latency_us = (c.duration_ms * 1000.0).round() as u64;
-                obs.push(Exchange { t: c.t, listener, route, failed, class: None, latency_us });
+                let route = intern(TCP_ROUTE, &mut names);
+                let error = c.error.as_deref().map(|e| intern(e, &mut names));
+                obs.push(Exchange {
+                    t: c.t,
+                    listener,
+                    route,
+                    failed,
+                    class: None,
+                    latency_us: (c.duration_ms * 1000.0).round() as u64,
+                    status: None,
+                    grpc: None,
+                    error,
+                    bytes_in: c.bytes_in,
+                    bytes_out: c.bytes_out,
+                });
             }
             Line::FaultOn(f) => {
                 end_t = end_t.max(f.t);
-                faults.push(FaultStats {
-                    target: f.target.clone(),
-                    name: f.fault.clone(),
-                    kind: f.kind.clone(),
-                    configured: f.configured.clone(),
-                    on_s: f.t,
-                    off_s: None,
-                    applied: 0,
-                });
+                timelines.on(f);
             }
             Line::FaultOff(f) => {
                 end_t = end_t.max(f.t);
-                if let Some(open) =
-                    faults.iter_mut().rev().find(|o| o.target == f.target && o.name == f.fault && o.off_s.is_none())
-                {
-                    open.off_s = Some(f.t);
-                    open.applied = f.applied;
-                }
+                timelines.off(f);
             }
             Line::Sample(s) => samples.push(Sample {
+                t: s.t,
                 listener: s.listener.clone(),
                 route: s.route.clone(),
                 class: s.class,
@@ -230,20 +195,17 @@ pub fn compute(lines: &[Line]) -> Report {
             }
         }
     }
-    for f in &mut faults {
-        if f.off_s.is_none() || f.applied == 0 {
-            let counted = applied_by_records.get(&(f.target.clone(), f.name.clone())).copied().unwrap_or(0);
-            f.applied = f.applied.max(counted);
-        }
-    }
+    let faults = timelines.finish();
 
     let observer = name_ids.get("observer").copied();
     let window_s = window_size(end_t);
-    let mut routes: BTreeMap<(usize, usize), StatsBuilder> = BTreeMap::new();
+    let mut routes: BTreeMap<(usize, usize), (StatsBuilder, RouteExtras)> = BTreeMap::new();
     let mut windows: BTreeMap<(usize, usize), StatsBuilder> = BTreeMap::new();
     let mut headline = StatsBuilder::default();
     for o in &obs {
-        routes.entry((o.listener, o.route)).or_default().add(o);
+        let (stats, extras) = routes.entry((o.listener, o.route)).or_default();
+        stats.add(o);
+        extras.add(o, &names);
         windows.entry((o.listener, (o.t / window_s) as usize)).or_default().add(o);
         if observer.is_none_or(|id| id == o.listener) {
             headline.add(o);
@@ -252,7 +214,18 @@ pub fn compute(lines: &[Line]) -> Report {
     let is_observer = |l: usize| Some(l) == observer;
     let mut route_stats: Vec<RouteStats> = routes
         .into_iter()
-        .map(|((l, r), acc)| RouteStats { listener: names[l].clone(), route: names[r].clone(), stats: acc.finish() })
+        .map(|((l, r), (acc, extras))| RouteStats {
+            listener: names[l].clone(),
+            route: names[r].clone(),
+            stats: acc.finish(),
+            bytes_in: extras.bytes_in,
+            bytes_out: extras.bytes_out,
+            statuses: extras.statuses(),
+            grpc_status: grpc_codes
+                .get(&(l, r))
+                .map(|codes| codes.iter().map(|(c, n)| (crate::grpc::code_name(*c), *n)).collect())
+                .unwrap_or_default(),
+        })
         .collect();
     route_stats.sort_by(|a, b| {
         (b.listener == "observer", &a.listener, &a.route).cmp(&(a.listener == "observer", &b.listener, &b.route))
@@ -266,16 +239,18 @@ pub fn compute(lines: &[Line]) -> Report {
             stats: acc.finish(),
         })
         .collect();
-    let impact = impact(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
+    let impact = super::impact::by_time(&obs, &faults, &names, end_t, |l| is_observer(l) || observer.is_none());
     // The user-facing listener: the observer, else the load driver, else all.
     let user = observer.or_else(|| name_ids.get("load").copied());
     let in_user = |o: &Exchange| user.is_none_or(|u| u == o.listener);
-    let spans: Vec<(String, f64, f64, u64)> = phase_lines
+    let spans: Vec<Span> = phase_lines
         .iter()
         .enumerate()
-        .map(|(i, (name, start, faults))| {
-            let end = phase_lines.get(i + 1).map_or(end_t, |next| next.1);
-            (name.clone(), *start, end, *faults)
+        .map(|(i, (name, start, faults))| Span {
+            name: name.clone(),
+            start: *start,
+            end: phase_lines.get(i + 1).map_or(end_t, |next| next.1),
+            faults: *faults,
         })
         .collect();
     let stats_where = |from: f64, to: f64, pattern: &str| -> Stats {
@@ -289,12 +264,12 @@ pub fn compute(lines: &[Line]) -> Report {
     };
     let phases: Vec<PhaseStats> = spans
         .iter()
-        .map(|(name, start, end, faults)| PhaseStats {
-            name: name.clone(),
-            start_s: *start,
-            end_s: *end,
-            faults: *faults,
-            stats: stats_where(*start, *end, "*"),
+        .map(|s| PhaseStats {
+            name: s.name.clone(),
+            start_s: s.start,
+            end_s: s.end,
+            faults: s.faults,
+            stats: stats_where(s.start, s.end, "*"),
         })
         .collect();
     let quiet: Vec<&PhaseStats> = phases.iter().filter(|p| p.faults == 0).collect();
@@ -310,22 +285,41 @@ pub fn compute(lines: &[Line]) -> Report {
     let verdict = experiment.map(|exp| {
         let mut checks = Vec::new();
         for slo in &exp.hypothesis.slos {
-            for (name, start, end, _) in spans.iter().filter(|s| slo.phase.as_ref().is_none_or(|p| *p == s.0)) {
-                checks.extend(check_slo(slo, name, &stats_where(*start, *end, &slo.route)));
+            for s in spans.iter().filter(|s| slo.phase.as_ref().is_none_or(|p| *p == s.name)) {
+                checks.extend(check_slo(slo, &s.name, &stats_where(s.start, s.end, &slo.route)));
             }
         }
         for rule in &exp.hypothesis.graceful {
-            for (name, start, end, _) in spans.iter().filter(|s| rule.phase.as_ref().is_none_or(|p| *p == s.0)) {
-                checks.push(check_graceful(rule, name, &stats_where(*start, *end, &rule.route)));
+            for s in spans.iter().filter(|s| rule.phase.as_ref().is_none_or(|p| *p == s.name)) {
+                checks.push(check_graceful(rule, &s.name, &stats_where(s.start, s.end, &rule.route)));
             }
         }
-        let status = Status::of(outcome, checks.iter().all(|c| c.passed));
-        Verdict { status, checks, abort: abort.clone() }
+        // Who stands for the users, as the journal declared the listeners:
+        // an observer that saw nothing is still the observer.
+        let user_name = ["observer", "load"].into_iter().find(|n| listeners.iter().any(|l| l == n));
+        let seen = Seen { obs: &obs, names: &names, raw_paths: &raw_paths, spans: &spans, user: user_name };
+        let unchecked = coverage::unchecked(&seen, &exp.hypothesis, &samples);
+        let inconclusive = match outcome {
+            Outcome::Completed | Outcome::Stopped => coverage::inconclusive(&seen, &faults, end_t),
+            _ => Vec::new(),
+        };
+        let found_wrong = checks.iter().any(|c| !c.passed)
+            || (exp.hypothesis.unchecked == UncheckedPolicy::Fail && !unchecked.is_empty());
+        let status = Status::of(outcome, found_wrong, !inconclusive.is_empty());
+        Verdict {
+            status,
+            checks,
+            abort: abort.clone(),
+            unchecked,
+            unchecked_policy: exp.hypothesis.unchecked,
+            inconclusive,
+        }
     });
     Report {
         schema: SCHEMA,
         title,
         started_ms,
+        started: super::words::iso_utc(started_ms),
         duration_s: end_t,
         seed,
         outcome,
@@ -340,6 +334,7 @@ pub fn compute(lines: &[Line]) -> Report {
         phases,
         verdict,
         steady_state,
+        reproduce,
     }
 }
 
@@ -353,48 +348,6 @@ fn window_size(duration: f64) -> f64 {
         }
     }
     (raw / 60.0).ceil() * 60.0
-}
-
-/// For each fault, each user-facing route while the fault was on, against
-/// the same route while no fault was on.
-fn impact(
-    obs: &[Exchange],
-    faults: &[FaultStats],
-    names: &[String],
-    end_t: f64,
-    user_facing: impl Fn(usize) -> bool,
-) -> Vec<Impact> {
-    let on_intervals: Vec<(f64, f64)> = faults.iter().map(|f| (f.on_s, f.off_s.unwrap_or(end_t))).collect();
-    let any_on = |t: f64| on_intervals.iter().any(|(a, b)| t >= *a && t < *b);
-    let mut baseline: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
-    for o in obs.iter().filter(|o| user_facing(o.listener) && !any_on(o.t)) {
-        baseline.entry(o.route).or_default().add(o);
-    }
-    let baseline: BTreeMap<usize, Stats> = baseline.into_iter().map(|(r, a)| (r, a.finish())).collect();
-    let mut out = Vec::new();
-    for (f, (on, off)) in faults.iter().zip(&on_intervals) {
-        let mut during: BTreeMap<usize, StatsBuilder> = BTreeMap::new();
-        for o in obs.iter().filter(|o| user_facing(o.listener) && o.t >= *on && o.t < *off) {
-            during.entry(o.route).or_default().add(o);
-        }
-        for (route, acc) in during {
-            let during = acc.finish();
-            let base = baseline.get(&route).cloned().unwrap_or_default();
-            let availability_delta = during.availability.zip(base.availability).map(|(d, b)| d - b);
-            let p99_delta_ms = during.p99_ms.zip(base.p99_ms).map(|(d, b)| d - b);
-            out.push(Impact {
-                target: f.target.clone(),
-                fault: f.name.clone(),
-                route: names[route].clone(),
-                baseline: base,
-                during,
-                availability_delta,
-                p99_delta_ms,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.availability_delta.unwrap_or(0.0).total_cmp(&b.availability_delta.unwrap_or(0.0)));
-    out
 }
 
 /// Failures by origin, as a list for tables.

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::compute::origins;
-use super::model::{Report, Stats};
+use super::model::{Impact, Report, RouteStats, Stats};
+use super::verdict::{CheckResult, Verdict};
+use super::words;
 
 /// A share as a percentage with one decimal, `–` when there is none.
 pub fn pct(v: Option<f64>) -> String {
@@ -38,7 +40,9 @@ fn failed(s: &Stats) -> String {
 pub fn headline(r: &Report) -> String {
     let h = &r.headline;
     let where_ = if r.routes.iter().any(|x| x.listener == "observer") { "at the observer" } else { "through brownout" };
-    let mut text = format!("{} requests {where_}, {} available, p99 {}", h.requests, pct(h.availability), ms(h.p99_ms));
+    let (one, many) = words::unit(r);
+    let p99 = if one == "connection" { "lifetime p99" } else { "p99" };
+    let mut text = format!("{} {many} {where_}, {} available, {p99} {}", h.requests, pct(h.availability), ms(h.p99_ms));
     let failures = h.requests - h.succeeded;
     if failures > 0 {
         let _ = write!(text, "; {failures} failed ({})", failed(h));
@@ -56,125 +60,236 @@ pub fn render(r: &Report) -> String {
     let seed = r.seed.map_or("none".into(), |s| s.to_string());
     let _ = writeln!(
         md,
-        "**Outcome:** {} · **Duration:** {} · **Seed:** {seed} · **Started:** {} ms since the epoch\n",
+        "**Outcome:** {} · **Duration:** {} · **Seed:** {seed} · **Started:** {}\n",
         r.outcome,
         secs(r.duration_s),
-        r.started_ms
+        words::iso_utc(r.started_ms)
     );
     let _ = writeln!(md, "> {}\n", headline(r));
     if r.dropped > 0 {
         let _ = writeln!(md, "**Warning:** the recorder dropped {} journal lines; counts are incomplete.\n", r.dropped);
     }
     if let Some(v) = &r.verdict {
-        let failed = v.checks.iter().filter(|c| !c.passed).count();
-        let _ = writeln!(md, "## Verdict: {}\n\n{} checks, {failed} failed.\n", v.status, v.checks.len());
-        if let Some(a) = &v.abort {
-            let _ = writeln!(md, "Aborted at {:.1} s by guardrail `{}`: {}.\n", a.at_s, a.guardrail, a.value);
-        }
-        if !v.checks.is_empty() {
-            md.push_str("| check | phase | expected | measured | result |\n| --- | --- | --- | --- | --- |\n");
-            for c in &v.checks {
-                let result = if c.passed { "passed" } else { "**failed**" };
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {result} |",
-                    cell(&c.check),
-                    cell(&c.phase),
-                    cell(&c.expected),
-                    cell(&c.actual)
-                );
-            }
-            md.push('\n');
-        }
+        verdict(&mut md, v);
     }
-    if !r.phases.is_empty() {
-        md.push_str(
-            "## Phases\n\n| phase | from | to | faults | requests | availability | p99 | graceful | ungraceful |\n",
-        );
-        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-        for p in &r.phases {
-            let s = &p.stats;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                cell(&p.name),
-                secs(p.start_s),
-                secs(p.end_s),
-                p.faults,
-                s.requests,
-                pct(s.availability),
-                ms(s.p99_ms),
-                s.graceful,
-                s.ungraceful
-            );
+    phases(&mut md, r);
+    routes(&mut md, r);
+    faults(&mut md, r);
+    impact(&mut md, r);
+    over_time(&mut md, r);
+    samples(&mut md, r);
+    reproduce(&mut md, r);
+    let _ = writeln!(md, "\n---\nbrownout report schema {}", r.schema);
+    md
+}
+
+fn verdict(md: &mut String, v: &Verdict) {
+    let _ = writeln!(md, "## Verdict: {}\n\n{}.\n", v.status, words::verdict_summary(v));
+    if let Some(a) = &v.abort {
+        let _ = writeln!(md, "Aborted at {:.1} s by guardrail `{}`: {}.\n", a.at_s, a.guardrail, a.value);
+    }
+    if !v.inconclusive.is_empty() {
+        md.push_str("### Why this run proves nothing\n\n");
+        for i in &v.inconclusive {
+            let _ = writeln!(md, "- {}", i.reason);
         }
-        if let Some(s) = &r.steady_state {
+        md.push('\n');
+    }
+    if !v.unchecked.is_empty() {
+        md.push_str(
+            "### Unchecked degradations\n\nUser journeys that failed or slowed with no rule of the hypothesis covering them.\n\n",
+        );
+        md.push_str("| route | phase | what no rule covers | requests | a response users got |\n");
+        md.push_str("| --- | --- | --- | ---: | --- |\n");
+        for u in &v.unchecked {
+            let sample = u.sample.as_ref().map_or_else(String::new, |s| {
+                let what = s.status.map_or_else(|| s.error.clone().unwrap_or_default(), |c| c.to_string());
+                let first = super::words::gist(&s.body);
+                format!("`{what}` {}", first.chars().take(160).collect::<String>())
+            });
             let _ = writeln!(
                 md,
-                "\nSteady state: {} before ({} available, p99 {}) against {} after ({} available, p99 {}).",
-                s.before_phase,
-                pct(s.before.availability),
-                ms(s.before.p99_ms),
-                s.after_phase,
-                pct(s.after.availability),
-                ms(s.after.p99_ms)
+                "| {} | {} | {} | {} | {} |",
+                cell(&u.route),
+                cell(&u.phase),
+                cell(&u.why.join("; ")),
+                u.requests,
+                cell(&sample)
             );
         }
         md.push('\n');
     }
+    let measured: Vec<&CheckResult> = v.measured().collect();
+    if !measured.is_empty() {
+        md.push_str("| result | check | phase | expected | measured |\n| --- | --- | --- | --- | --- |\n");
+        for c in measured {
+            let result = if c.passed { "passed" } else { "**failed**" };
+            let _ = writeln!(
+                md,
+                "| {result} | {} | {} | {} | {} |",
+                cell(&c.check),
+                cell(&c.phase),
+                cell(&c.expected),
+                cell(&c.actual)
+            );
+        }
+        md.push('\n');
+    }
+    let vacuous: Vec<String> = v.vacuous().map(|c| format!("{} in {}", c.check, c.phase)).collect();
+    if !vacuous.is_empty() {
+        let _ = writeln!(
+            md,
+            "<details><summary>{} with nothing to judge (no failures in the phase)</summary>\n\n{}.\n\n</details>\n",
+            words::count(vacuous.len() as u64, ("check passed", "checks passed")),
+            vacuous.join("; ")
+        );
+    }
+}
 
-    md.push_str("## Routes\n\n");
-    md.push_str(
-        "| listener | route | requests | availability | failed (by origin) | p50 | p95 | p99 | graceful share |\n",
+fn phases(md: &mut String, r: &Report) {
+    if r.phases.is_empty() {
+        return;
+    }
+    let (_, many) = words::unit(r);
+    let _ = writeln!(
+        md,
+        "## Phases\n\n| phase | from | to | faults | {many} | availability | p99 | graceful | ungraceful |"
     );
-    md.push_str("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
-    for x in &r.routes {
-        let s = &x.stats;
+    md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for p in &r.phases {
+        let s = &p.stats;
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            cell(&x.listener),
-            cell(&x.route),
+            cell(&p.name),
+            secs(p.start_s),
+            secs(p.end_s),
+            p.faults,
             s.requests,
             pct(s.availability),
-            failed(s),
-            ms(s.p50_ms),
-            ms(s.p95_ms),
             ms(s.p99_ms),
-            pct(s.graceful_share)
+            s.graceful,
+            s.ungraceful
         );
     }
+    if let Some(s) = &r.steady_state {
+        let _ = writeln!(
+            md,
+            "\nSteady state: {} before ({} available, p99 {}) against {} after ({} available, p99 {}).",
+            s.before_phase,
+            pct(s.before.availability),
+            ms(s.before.p99_ms),
+            s.after_phase,
+            pct(s.after.availability),
+            ms(s.after.p99_ms)
+        );
+    }
+    md.push('\n');
+}
 
-    if !r.faults.is_empty() {
-        md.push_str("\n## Faults\n\n| target | fault | kind | configured | on | off | applied |\n");
-        md.push_str("| --- | --- | --- | --- | ---: | ---: | ---: |\n");
-        for f in &r.faults {
-            let off = f.off_s.map_or("end".into(), secs);
+fn routes(md: &mut String, r: &Report) {
+    let (http, tcp): (Vec<&RouteStats>, Vec<&RouteStats>) = r.routes.iter().partition(|x| !x.is_tcp());
+    if !http.is_empty() || tcp.is_empty() {
+        md.push_str("## Routes\n\n");
+        md.push_str("| listener | route | requests | availability | failed (by origin) | statuses | p50 | p95 | p99 | graceful share |\n");
+        md.push_str("| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+        for x in &http {
+            let s = &x.stats;
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {off} | {} |",
-                cell(&f.target),
-                cell(&f.name),
-                f.kind,
-                cell(&f.configured),
-                secs(f.on_s),
-                f.applied
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&x.listener),
+                cell(&x.route),
+                s.requests,
+                pct(s.availability),
+                failed(s),
+                cell(&words::statuses(&x.statuses)),
+                ms(s.p50_ms),
+                ms(s.p95_ms),
+                ms(s.p99_ms),
+                pct(s.graceful_share)
+            );
+        }
+        if http.iter().any(|x| x.listener == crate::load::LISTENER) {
+            let _ = writeln!(md, "\n{}", words::LOAD_NOTE);
+        }
+        grpc_statuses(md, r);
+    }
+    if !tcp.is_empty() {
+        md.push_str("\n## TCP listeners\n\n");
+        md.push_str("| listener | connections | ended without error | failed (by origin) | errors | lifetime p50 | p95 | p99 | bytes in | bytes out |\n");
+        md.push_str("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for x in &tcp {
+            let s = &x.stats;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&x.listener),
+                s.requests,
+                pct(s.availability),
+                failed(s),
+                cell(&words::statuses(&x.statuses)),
+                ms(s.p50_ms),
+                ms(s.p95_ms),
+                ms(s.p99_ms),
+                words::fmt_count(x.bytes_in),
+                words::fmt_count(x.bytes_out)
+            );
+        }
+        let _ = writeln!(md, "\n{}", words::TCP_NOTE);
+    }
+}
+
+fn faults(md: &mut String, r: &Report) {
+    if r.faults.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\n## Faults\n\nEvery interval each fault was on, with the value it had (ramp steps and edits each begin one).\n\n",
+    );
+    md.push_str("| target | fault | kind | on | off | value | eligible | applied |\n");
+    md.push_str("| --- | --- | --- | ---: | ---: | --- | ---: | ---: |\n");
+    for f in &r.faults {
+        for (i, v) in f.intervals.iter().enumerate() {
+            let (target, name, kind) =
+                if i == 0 { (f.target.as_str(), f.name.as_str(), f.kind.as_str()) } else { ("", "", "") };
+            let eligible =
+                if f.uncounted { "not seen".to_string() } else { v.eligible.map_or("–".into(), |e| e.to_string()) };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {kind} | {} | {} | {} | {eligible} | {} |",
+                cell(target),
+                cell(name),
+                secs(v.on_s),
+                v.off_s.map_or("end".into(), secs),
+                cell(words::value(&f.name, &v.configured)),
+                v.applied
             );
         }
     }
+    if r.faults.iter().any(|f| f.uncounted) {
+        md.push_str("\nAn outage that refuses connections closes the listener: the refused clients never reach brownout, so it counts none.\n");
+    }
+}
 
-    if !r.impact.is_empty() {
-        md.push_str("\n## Dependency impact\n\nEach user-facing route while a fault was on, against the same route while no fault was on.\n\n");
+fn impact(md: &mut String, r: &Report) {
+    md.push_str("\n## Dependency impact\n\n");
+    let _ = writeln!(md, "{}\n", words::worst_effect(r, |s| format!("**{s}**"), |s| format!("`{s}`")));
+    let mut rows: Vec<&Impact> = r.impact.iter().collect();
+    rows.sort_by(|a, b| super::impact::rank(a, b));
+    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = rows.into_iter().partition(|i| i.noise.is_none());
+    if !effects.is_empty() {
+        md.push_str("Each user-facing route while a fault (or faults on together) was on, against the same route while no fault was on, largest effect first.\n\n");
         md.push_str(
             "| fault | route | availability (no fault → during) | p99 (no fault → during) | ungraceful during |\n",
         );
         md.push_str("| --- | --- | --- | --- | ---: |\n");
-        for i in &r.impact {
+        for i in &effects {
+            let together = if i.faults.len() > 1 { " (on together)" } else { "" };
             let _ = writeln!(
                 md,
-                "| {}/{} | {} | {} → {} | {} → {} | {} |",
-                cell(&i.target),
-                cell(&i.fault),
+                "| {}{together} | {} | {} → {} | {} → {} | {} |",
+                cell(&i.label),
                 cell(&i.route),
                 pct(i.baseline.availability),
                 pct(i.during.availability),
@@ -183,56 +298,90 @@ pub fn render(r: &Report) -> String {
                 i.during.ungraceful
             );
         }
+        md.push('\n');
     }
+    if !noise.is_empty() {
+        let _ = writeln!(
+            md,
+            "<details><summary>No measurable effect: {} (under {}, or too few requests)</summary>\n",
+            words::count(noise.len() as u64, ("row", "rows")),
+            words::noise_thresholds()
+        );
+        for i in noise {
+            let _ = writeln!(md, "- {} on `{}`: {}", i.label, i.route, i.noise.as_deref().unwrap_or(""));
+        }
+        md.push_str("\n</details>\n");
+    }
+}
 
+fn over_time(md: &mut String, r: &Report) {
     let main = main_listener(r);
     let rows: Vec<_> = r.windows.iter().filter(|w| Some(w.listener.as_str()) == main.as_deref()).collect();
-    if !rows.is_empty() {
-        let _ = writeln!(md, "\n## Over time ({}, {} s windows)\n", main.as_deref().unwrap_or(""), r.window_s);
-        md.push_str("| from | requests | availability | p99 | failed (by origin) | graceful | ungraceful |\n");
-        md.push_str("| ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
-        for w in rows {
-            let s = &w.stats;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                secs(w.start_s),
-                s.requests,
-                pct(s.availability),
-                ms(s.p99_ms),
-                failed(s),
-                s.graceful,
-                s.ungraceful
-            );
-        }
+    if rows.is_empty() {
+        return;
     }
+    let (_, many) = words::unit(r);
+    let _ = writeln!(md, "\n## Over time ({}, {} s windows)\n", main.as_deref().unwrap_or(""), r.window_s);
+    let _ = writeln!(md, "| from | {many} | availability | p99 | failed (by origin) | graceful | ungraceful |");
+    md.push_str("| ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
+    for w in rows {
+        let s = &w.stats;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            secs(w.start_s),
+            s.requests,
+            pct(s.availability),
+            ms(s.p99_ms),
+            failed(s),
+            s.graceful,
+            s.ungraceful
+        );
+    }
+}
 
-    if !r.samples.is_empty() {
-        md.push_str("\n## Sampled responses\n");
-        for s in &r.samples {
-            let what = match (s.status, &s.error) {
-                (_, Some(e)) => e.clone(),
-                (Some(code), None) => code.to_string(),
-                (None, None) => "no response".into(),
-            };
-            let _ =
-                writeln!(md, "\n**{} {}**: {}, {what}, {:.1} ms\n", s.listener, s.route, s.class_word(), s.latency_ms);
-            md.push_str("```text\n");
-            for (k, v) in &s.headers {
-                let _ = writeln!(md, "{k}: {v}");
-            }
-            if !s.headers.is_empty() {
-                md.push('\n');
-            }
-            md.push_str(&s.body.replace("```", "'''"));
-            if !s.body.ends_with('\n') {
-                md.push('\n');
-            }
-            md.push_str("```\n");
-        }
+fn samples(md: &mut String, r: &Report) {
+    if r.samples.is_empty() {
+        return;
     }
-    let _ = writeln!(md, "\n---\nbrownout report schema {}", r.schema);
-    md
+    md.push_str("\n## Sampled responses\n");
+    for s in &r.samples {
+        let what = match (s.status, &s.error) {
+            (_, Some(e)) => e.clone(),
+            (Some(code), None) => code.to_string(),
+            (None, None) => "no response".into(),
+        };
+        let _ = writeln!(md, "\n**{} {}**: {}, {what}, {:.1} ms\n", s.listener, s.route, s.class_word(), s.latency_ms);
+        md.push_str("```text\n");
+        for (k, v) in &s.headers {
+            let _ = writeln!(md, "{k}: {v}");
+        }
+        if !s.headers.is_empty() {
+            md.push('\n');
+        }
+        md.push_str(&s.body.replace("```", "'''"));
+        if !s.body.ends_with('\n') {
+            md.push('\n');
+        }
+        md.push_str("```\n");
+    }
+}
+
+fn reproduce(md: &mut String, r: &Report) {
+    let p = &r.reproduce;
+    md.push_str("\n## Reproduce\n\n");
+    let or_dash = |v: Option<&str>| v.map_or_else(|| "–".to_string(), |v| format!("`{v}`"));
+    let _ = writeln!(md, "- brownout version: {}", or_dash(p.version.as_deref()));
+    let _ = writeln!(md, "- seed: {}", or_dash(p.seed.map(|s| s.to_string()).as_deref()));
+    let _ = writeln!(md, "- experiment: {}", or_dash(p.experiment.as_deref()));
+    let _ = writeln!(md, "- experiment SHA-256: {}", or_dash(p.sha256.as_deref()));
+    let _ = writeln!(md, "- started: {}", words::iso_utc(r.started_ms));
+    match &p.command {
+        Some(command) => {
+            let _ = writeln!(md, "- command line:\n\n```sh\n{}\n```", words::shell_words(command));
+        }
+        None => md.push_str("- command line: –\n"),
+    }
 }
 
 /// The listener the charts follow: the observer, else the busiest.
@@ -245,4 +394,17 @@ pub fn main_listener(r: &Report) -> Option<String> {
         *counts.entry(&w.listener).or_default() += w.stats.requests;
     }
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(l, _)| l.to_string())
+}
+
+/// The gRPC statuses each route's calls ended with, if any route had gRPC calls.
+fn grpc_statuses(md: &mut String, r: &Report) {
+    let rows: Vec<_> = r.routes.iter().filter(|x| !x.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str("\n## gRPC statuses\n\n| listener | route | statuses seen |\n| --- | --- | --- |\n");
+    for x in rows {
+        let seen: Vec<String> = x.grpc_status.iter().map(|(code, n)| format!("{code} {n}")).collect();
+        let _ = writeln!(md, "| {} | {} | {} |", cell(&x.listener), cell(&x.route), cell(&seen.join(", ")));
+    }
 }

@@ -1,17 +1,28 @@
 //! Reports: computed purely from a journal, then rendered as JSON, Markdown,
 //! a self-contained HTML page, and lines for the terminal.
 //!
-//! - `compute.rs`: journal lines to the [`Report`] model (pure).
+//! - `compute.rs`: journal lines to the [`Report`] model (pure), with
+//!   `stats.rs` (the exchanges and their running counts), `faults.rs`
+//!   (each fault's timeline: every interval and its value), `impact.rs`
+//!   (which faults hurt which journey, by time) and `coverage.rs` (what no
+//!   rule covers, and why a run proves nothing).
 //! - `model.rs`: the report, which is also `report.json`'s schema.
 //! - `verdict.rs`: the hypothesis's checks and the verdict.
-//! - `markdown.rs`, `html/`, `terminal.rs`: the renderings.
+//! - `words.rs`: what every rendering says alike (dates, numbers, the
+//!   verdict's summary, the worst effect); `markdown.rs`, `html/`,
+//!   `terminal.rs`: the renderings.
 
 pub mod compute;
+mod coverage;
+mod faults;
 pub mod html;
+pub mod impact;
 pub mod markdown;
 pub mod model;
+mod stats;
 pub mod terminal;
 pub mod verdict;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 

@@ -84,6 +84,8 @@ pub fn run_info(exp: &Experiment) -> RunInfo {
         experiment: Some(ExperimentInfo {
             hypothesis: exp.hypothesis.clone(),
             guardrails: exp.guardrails.iter().map(|g| g.describe()).collect(),
+            file: Some(exp.file.clone()),
+            sha256: Some(exp.sha256.clone()),
         }),
     }
 }
@@ -336,7 +338,8 @@ pub async fn drive(
             }
             _ = progress_tick.tick() => {
                 let name = phase.map_or("", |i| exp.phases[i].name.as_str());
-                progress.show(&live, &handle.listener, name, Instant::now() - start, timeline.total);
+                let began = phase.map_or(Duration::ZERO, |i| timeline.spans[i].start);
+                progress.show(&live, &handle.listener, name, began, Instant::now() - start, timeline.total);
             }
             () = interrupt.cancelled() => {
                 warn!("interrupted: clearing every fault and writing the reports");

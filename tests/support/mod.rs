@@ -4,8 +4,11 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod grpc;
+pub mod http1;
 pub mod sample_report;
 pub mod upstream;
+pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -57,8 +60,40 @@ impl Drop for Running {
     }
 }
 
+/// A global subscriber that records nothing and leaves every decision to
+/// each thread's own. Tests record through scoped subscribers
+/// (`set_default`); with only one of those registered, tracing computes a
+/// callsite's interest from the default of whichever thread reaches it
+/// first, so a proxy of another test, on another thread, could cache
+/// "never" for the recorder's callsites. A second, global, dispatcher keeps
+/// tracing asking every thread's own.
+pub fn quiet_global_subscriber() {
+    struct Quiet;
+    impl tracing::Subscriber for Quiet {
+        fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::sometimes()
+        }
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            false
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(Quiet);
+    });
+}
+
 /// Starts a proxy from config text (listen on `127.0.0.1:0` for any free port).
 pub async fn start(toml: &str) -> Running {
+    quiet_global_subscriber();
     let config = config::parse("test.toml", toml, None).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
     let app = App::bind(&config).expect("bind");
     let mut addrs = vec![("admin".to_string(), app.admin_addr().expect("bound"))];

@@ -6,7 +6,9 @@
 //! each other: windows add up to routes, routes to the headline, and impacts are computed from the same windows.
 
 use brownout::record::journal::{Class, Outcome};
-use brownout::report::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats, SCHEMA};
+use brownout::report::model::{
+    FaultInterval, FaultRef, FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats, SCHEMA,
+};
 
 const DURATION_S: f64 = 298.6;
 const WINDOW_S: f64 = 10.0;
@@ -258,6 +260,7 @@ fn header(name: &str, value: &str) -> (String, String) {
 fn samples() -> Vec<Sample> {
     vec![
         Sample {
+            t: 150.0,
             listener: "observer".into(),
             route: "POST /checkout".into(),
             class: Some(Class::Ungraceful),
@@ -277,6 +280,7 @@ fn samples() -> Vec<Sample> {
                 .into(),
         },
         Sample {
+            t: 150.0,
             listener: "observer".into(),
             route: "POST /checkout".into(),
             class: Some(Class::Graceful),
@@ -293,6 +297,7 @@ fn samples() -> Vec<Sample> {
                 .into(),
         },
         Sample {
+            t: 150.0,
             listener: "observer".into(),
             route: "GET /products/{id}".into(),
             class: Some(Class::Ungraceful),
@@ -303,6 +308,7 @@ fn samples() -> Vec<Sample> {
             body: String::new(),
         },
         Sample {
+            t: 150.0,
             listener: "payments".into(),
             route: "POST /v1/charges".into(),
             class: None,
@@ -317,6 +323,7 @@ fn samples() -> Vec<Sample> {
             body: "service unavailable (injected by brownout)".into(),
         },
         Sample {
+            t: 150.0,
             listener: "inventory".into(),
             route: "GET /stock/{sku}".into(),
             class: None,
@@ -395,6 +402,7 @@ pub fn sample_report() -> Report {
             listener: "observer".into(),
             route: def.route.into(),
             stats: aggregate(&parts, true),
+            ..RouteStats::default()
         });
     }
     for (def, ws) in TARGETS.iter().zip(&by_target) {
@@ -403,6 +411,7 @@ pub fn sample_report() -> Report {
             listener: def.listener.into(),
             route: def.route.into(),
             stats: aggregate(&parts, false),
+            ..RouteStats::default()
         });
     }
 
@@ -422,7 +431,11 @@ pub fn sample_report() -> Report {
             impact.push(Impact {
                 target: f.target.into(),
                 fault: f.name.into(),
+                faults: vec![FaultRef { target: f.target.into(), fault: f.name.into() }],
+                label: format!("{}/{}", f.target, f.name),
+                on_s: f.off_s.unwrap_or(DURATION_S) - f.on_s,
                 route: def.route.into(),
+                noise: brownout::report::impact::noise(&baseline, &during),
                 availability_delta: delta(baseline.availability, during.availability),
                 p99_delta_ms: delta(baseline.p99_ms, during.p99_ms),
                 baseline,
@@ -442,6 +455,15 @@ pub fn sample_report() -> Report {
             on_s: f.on_s,
             off_s: f.off_s,
             applied,
+            eligible: Some(applied * 2),
+            uncounted: false,
+            intervals: vec![FaultInterval {
+                on_s: f.on_s,
+                off_s: f.off_s,
+                configured: f.configured.into(),
+                applied,
+                eligible: Some(applied * 2),
+            }],
         })
         .collect();
 
@@ -449,6 +471,7 @@ pub fn sample_report() -> Report {
         schema: SCHEMA,
         title: "Checkout under dependency faults: payments & inventory".into(),
         started_ms: 1_763_861_820_000,
+        started: brownout::report::words::iso_utc(1_763_861_820_000),
         duration_s: DURATION_S,
         seed: Some(20_251_123),
         outcome: Outcome::Completed,
@@ -463,6 +486,7 @@ pub fn sample_report() -> Report {
         phases: Vec::new(),
         verdict: None,
         steady_state: None,
+        reproduce: Default::default(),
     }
 }
 

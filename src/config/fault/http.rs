@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use super::params::{byte_rate, one_of, parse_request_rate, pool_max, positive, required, required_mode, status};
-use super::raw::{Located, Source};
+use super::raw::{Located, NumberOrName, Source};
 use super::{problem, FaultResult, RawFault};
+use crate::config::error::did_you_mean;
 use crate::config::values::Dur;
+use crate::fault::kinds::Protocol;
 use crate::fault::{Distribution, HttpKind, HttpWhenFull, LatencyPoint, OutageMode};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -17,7 +19,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             delay: distribution(raw)?,
             at: match &raw.at {
                 None => LatencyPoint::Request,
-                Some(s) => match one_of(s, "at", &["request", "response", "both"])? {
+                Some(s) => match one_of(s, "at", Protocol::Http.choices("at"))? {
                     "response" => LatencyPoint::Response,
                     "both" => LatencyPoint::Both,
                     _ => LatencyPoint::Request,
@@ -34,22 +36,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
                 "status",
                 None,
             )?;
-            let mut headers = Vec::new();
-            if let Some(h) = &raw.headers {
-                for (name, value) in h.get_ref() {
-                    let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                        problem(h.span().start, &format!("headers.{name}"), "is not a valid header name")
-                    })?;
-                    let v = HeaderValue::from_str(value).map_err(|_| {
-                        problem(
-                            h.span().start,
-                            &format!("headers.{name}"),
-                            format!("is not a valid header value: {value:?}"),
-                        )
-                    })?;
-                    headers.push((n, v));
-                }
-            }
+            let headers = headers(raw)?;
             let body = raw.body.as_ref().map_or_else(Bytes::new, |b| Bytes::from(b.get_ref().clone()));
             HttpKind::Error { status: code, headers, body }
         }
@@ -78,7 +65,22 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             };
             HttpKind::RateLimit { per_second, burst }
         }
-        "reset" => HttpKind::Reset,
+        "reset" => HttpKind::Reset {
+            h2_code: raw.error_code.as_ref().map_or(Ok(crate::fault::kinds::DEFAULT_H2_RESET_CODE), h2_code)?,
+        },
+        "goaway" => HttpKind::GoAway,
+        "grpc_error" => {
+            let code = raw.code.as_ref().ok_or_else(|| {
+                let mut p = problem(at, "code", "is required by a grpc_error fault");
+                p.hint = Some("add code = \"UNAVAILABLE\" (or a number from 1 to 16)".into());
+                p
+            })?;
+            HttpKind::GrpcError {
+                code: grpc_code(code)?,
+                message: raw.message.as_ref().map_or_else(String::new, |m| m.get_ref().clone()),
+                headers: headers(raw)?,
+            }
+        }
         "hang" => HttpKind::Hang,
         "bandwidth" => HttpKind::Bandwidth { bytes_per_second: byte_rate(raw, at)? },
         "truncate" => HttpKind::Truncate { after_bytes: *required(&raw.bytes, "bytes", kind, "1024", at)? },
@@ -86,7 +88,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             let max = pool_max(raw, at)?;
             let when = match &raw.when_full {
                 None => "queue",
-                Some(w) => one_of(w, "when_full", &["queue", "fail", "hang"])?,
+                Some(w) => one_of(w, "when_full", Protocol::Http.choices("when_full"))?,
             };
             if when != "queue" {
                 for (field, key) in [
@@ -118,7 +120,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
             HttpKind::PoolExhaustion { max, when_full }
         }
         "outage" => {
-            let mode = one_of(required_mode(raw, at)?, "mode", &["refuse", "reset", "status", "hang"])?;
+            let mode = one_of(required_mode(raw, at)?, "mode", Protocol::Http.choices("mode"))?;
             if mode != "status" {
                 if let Some(s) = &raw.status {
                     return Err(problem(
@@ -145,11 +147,85 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Http
     })
 }
 
+/// The `headers` of a synthesized answer.
+fn headers<S: Source>(raw: &RawFault<S>) -> FaultResult<Vec<(HeaderName, HeaderValue)>> {
+    let mut headers = Vec::new();
+    if let Some(h) = &raw.headers {
+        for (name, value) in h.get_ref() {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| problem(h.span().start, &format!("headers.{name}"), "is not a valid header name"))?;
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                problem(h.span().start, &format!("headers.{name}"), format!("is not a valid header value: {value:?}"))
+            })?;
+            headers.push((n, v));
+        }
+    }
+    Ok(headers)
+}
+
+/// A gRPC status other than OK, by number or name.
+fn grpc_code(code: &impl Located<Inner = NumberOrName>) -> FaultResult<u16> {
+    let names = || crate::grpc::CODES[1..].join(", ");
+    match code.get_ref() {
+        NumberOrName::Number(n) => u16::try_from(*n).ok().filter(|n| (1..=16).contains(n)).ok_or_else(|| {
+            problem(code.span().start, "code", format!("must be a gRPC status from 1 to 16 (0 is OK), got {n}"))
+        }),
+        NumberOrName::Name(name) => match crate::grpc::code_by_name(name) {
+            Some(0) => Err(problem(code.span().start, "code", "must be a failing gRPC status, got \"OK\"")),
+            Some(n) => Ok(n),
+            None => {
+                let mut p = problem(code.span().start, "code", format!("must be a gRPC status name, got {name:?}"));
+                p.hint = Some(match did_you_mean(&name.to_ascii_uppercase(), crate::grpc::CODES.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("one of: {}", names()),
+                });
+                Err(p)
+            }
+        },
+    }
+}
+
+/// A list of gRPC statuses (numbers or names) for graceful rules; OK is
+/// not a failure and so cannot be listed.
+pub fn grpc_codes(list: &[NumberOrName]) -> Result<Vec<u16>, String> {
+    list.iter()
+        .map(|c| grpc_code(&super::raw::Bare(c.clone())).map_err(|p| format!("lists a code that {}", p.message)))
+        .collect()
+}
+
+/// An HTTP/2 error code for RST_STREAM, by number or name.
+fn h2_code(code: &impl Located<Inner = NumberOrName>) -> FaultResult<u32> {
+    let known = crate::fault::kinds::H2_ERROR_CODES;
+    match code.get_ref() {
+        NumberOrName::Number(n) => u32::try_from(*n).map_err(|_| {
+            problem(
+                code.span().start,
+                "error_code",
+                format!("must be an HTTP/2 error code from 0 to 4294967295, got {n}"),
+            )
+        }),
+        NumberOrName::Name(name) => {
+            known.iter().position(|k| k.eq_ignore_ascii_case(name)).map(|i| i as u32).ok_or_else(|| {
+                let mut p = problem(
+                    code.span().start,
+                    "error_code",
+                    format!("must be an HTTP/2 error code name or number, got {name:?}"),
+                );
+                p.hint = Some(match did_you_mean(&name.to_ascii_uppercase(), known.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("one of: {}", known.join(", ")),
+                });
+                p
+            })
+        }
+    }
+}
+
 fn distribution<S: Source>(raw: &RawFault<S>) -> FaultResult<Distribution> {
     let at = raw.kind.span().start;
     let dist = match &raw.distribution {
         None => "fixed",
-        Some(d) => one_of(d, "distribution", &["fixed", "uniform", "normal", "lognormal", "pareto"])?,
+        Some(d) => one_of(d, "distribution", Protocol::Http.choices("distribution"))?,
     };
     let need = |field: &Option<S::Spanned<Dur>>, key: &str, form: &str| -> FaultResult<Duration> {
         field.as_ref().map(|d| d.get_ref().0).ok_or_else(|| {

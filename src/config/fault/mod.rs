@@ -5,10 +5,12 @@
 //! TOML file keeps each value's position, JSON has none; `http.rs` and
 //! `tcp.rs` turn a kind's keys into its parameters; `scope.rs` reads the keys
 //! that say which traffic a fault touches; `params.rs` holds the checks they
-//! share. Which kinds exist and which keys each takes is the table in
-//! [`crate::fault::kinds`]. This file holds the entry points: [`validate`] and
-//! [`from_json`].
+//! share; `header.rs` reads the faults a request chooses by header. Which
+//! kinds exist and which keys each takes is the table in
+//! [`crate::fault::kinds`]. This file holds the entry points: [`validate`]
+//! and [`from_json`].
 
+pub mod header;
 mod http;
 mod params;
 mod raw;
@@ -20,10 +22,11 @@ use super::Complaint;
 use crate::fault::kinds::{KindSpec, Protocol};
 use crate::fault::{Fault, HttpKind, Kind, OutageMode, Scope, TcpKind};
 
+pub use http::grpc_codes;
 pub use params::{parse_byte_rate, parse_request_rate};
 pub use raw::{
-    Bare, Json, Located, Number, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp, Source, Toml,
-    OPTIONAL_KEYS,
+    Bare, Json, Located, Number, NumberOrName, OneOrMany, RawFault, RawHeaderRule, RawHeaderTest, RawMatch, RawRamp,
+    Source, Toml, OPTIONAL_KEYS,
 };
 
 /// The position of a problem and what to say.
@@ -181,12 +184,12 @@ mod tests {
     fn json_faults_meet_the_file_rules_and_messages_name_the_key_path() {
         let cases: &[(&str, bool, Result<&str, &str>)] = &[
             (r#"{"kind":"error","status":700}"#, true, Err("fault.status must be an HTTP status from 100 to 599, got 700")),
-            (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "latncy"; did you mean `latency`?"#)),
-            (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage; got "slicer"; slicer is a fault of tcp targets"#)),
+            (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "latncy"; did you mean `latency`?"#)),
+            (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "slicer"; slicer is a fault of tcp targets"#)),
             (r#"{"kind":"error"}"#, true, Err("fault.status is required by an error fault; add status = 503")),
             (r#"{"kind":"error","status":"503"}"#, true, Err(r#"fault.status must be i64, got string "503""#)),
             (r#"{"kind":"error","status":503.0}"#, true, Err("fault.status must be i64, got floating point `503.0`")),
-            (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, ramp; did you mean `status`?")),
+            (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, code, message, error_code, ramp; did you mean `status`?")),
             (r#"{"status":503}"#, true, Err("fault. is missing the key `kind`")),
             (r#"{"kind":7}"#, true, Err("fault.kind must be a string, got integer `7`")),
             ("[1,2]", true, Err("the fault must be a JSON object of fault keys: invalid type: sequence, expected a map")),
@@ -224,6 +227,11 @@ mod tests {
             (r#"{"kind":"error","status":503,"probability":0.5,"first":3,"match":{"method":["GET","head"],"path":"/v1/*","headers":{"x-a":{"regex":"^b"}},"client":"10.0.0.0/8"}}"#, true, Ok("error: error status 503 on GET|HEAD /v1/*, header x-a, clients 10.0.0.0/8, 50%, first 3")),
             (r#"{"kind":"pool_exhaustion","limit":2,"when_full":"queue","queue_timeout":"1s","timeout_status":504,"opt_in":"x-brownout: on"}"#, true, Ok("pool_exhaustion: pool_exhaustion limit 2, queue up to 1s then 504 on opt-in x-brownout, 100%")),
             (r#"{"kind":"slicer","average_size":64,"size_variation":8,"delay":"1ms","direction":"both","match":{"client":"127.0.0.1"}}"#, false, Ok("slicer: slicer 64±8 B every 1ms both on clients 127.0.0.1/32, 100%")),
+            (r#"{"kind":"grpc_error","code":"unavailable","message":"down","match":{"path":"/shop.Pricing/*"}}"#, true, Ok("grpc_error: grpc_error UNAVAILABLE on /shop.Pricing/*, 100%")),
+            (r#"{"kind":"grpc_error","code":17}"#, true, Err("fault.code must be a gRPC status from 1 to 16 (0 is OK), got 17")),
+            (r#"{"kind":"grpc_error","code":"UNAVAILABLE"}"#, false, Err(r#"fault.kind must be one of the tcp fault kinds: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, pool_exhaustion, outage; got "grpc_error"; grpc_error is a fault of http targets"#)),
+            (r#"{"kind":"reset","error_code":"REFUSED_STREAM"}"#, true, Ok("reset: reset HTTP/2 REFUSED_STREAM, 100%")),
+            (r#"{"kind":"goaway","first":1}"#, true, Ok("goaway: goaway, 100%, first 1")),
         ];
         for (json, http, want) in cases {
             let got = from_json_text(json, *http);

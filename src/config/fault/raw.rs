@@ -97,6 +97,14 @@ impl<'de> Deserialize<'de> for Number {
     }
 }
 
+/// A code written as a number or by its name (`14` or `"UNAVAILABLE"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrName {
+    Number(i64),
+    Name(String),
+}
+
 /// One value or a list of them (`method = "GET"` or `method = ["GET", "HEAD"]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -178,6 +186,11 @@ pub struct RawFault<S: Source = Toml> {
     pub average_size: Option<S::Spanned<u64>>,
     pub size_variation: Option<S::Spanned<u64>>,
     pub timeout: Option<S::Spanned<Dur>>,
+    /// A gRPC status of a grpc_error fault.
+    pub code: Option<S::Spanned<NumberOrName>>,
+    pub message: Option<S::Spanned<String>>,
+    /// The HTTP/2 error code of a reset fault's RST_STREAM.
+    pub error_code: Option<S::Spanned<NumberOrName>>,
     /// Experiments only: step a parameter through a phase.
     pub ramp: Option<S::Spanned<RawRamp>>,
 }
@@ -216,5 +229,6 @@ optional_keys!(
     at => "at", status => "status", headers => "headers", body => "body", rate => "rate",
     burst => "burst", bytes => "bytes", when_full => "when_full", queue_timeout => "queue_timeout",
     timeout_status => "timeout_status", mode => "mode", average_size => "average_size",
-    size_variation => "size_variation", timeout => "timeout", ramp => "ramp",
+    size_variation => "size_variation", timeout => "timeout", code => "code", message => "message",
+    error_code => "error_code", ramp => "ramp",
 );

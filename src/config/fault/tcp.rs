@@ -6,13 +6,14 @@ use std::time::Duration;
 use super::params::{byte_rate, one_of, pool_max, positive, required, required_mode};
 use super::raw::{Located, Source};
 use super::{problem, FaultResult, RawFault};
+use crate::fault::kinds::Protocol;
 use crate::fault::{Direction, Kind, OutageMode, TcpKind, TcpWhenFull};
 
 pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Kind> {
     let at = raw.kind.span().start;
     let direction = match &raw.direction {
         None => Direction::Downstream,
-        Some(d) => match one_of(d, "direction", &["upstream", "downstream", "both"])? {
+        Some(d) => match one_of(d, "direction", Protocol::Tcp.choices("direction"))? {
             "upstream" => Direction::Upstream,
             "both" => Direction::Both,
             _ => Direction::Downstream,
@@ -46,7 +47,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Kind
             let max = pool_max(raw, at)?;
             let when = match &raw.when_full {
                 None => "queue",
-                Some(w) => one_of(w, "when_full", &["queue", "refuse", "hang"])?,
+                Some(w) => one_of(w, "when_full", Protocol::Tcp.choices("when_full"))?,
             };
             TcpKind::PoolExhaustion {
                 max,
@@ -63,7 +64,7 @@ pub(super) fn kind<S: Source>(raw: &RawFault<S>, kind: &str) -> FaultResult<Kind
             }
         }
         "outage" => TcpKind::Outage {
-            mode: match one_of(required_mode(raw, at)?, "mode", &["refuse", "reset", "hang"])? {
+            mode: match one_of(required_mode(raw, at)?, "mode", Protocol::Tcp.choices("mode"))? {
                 "refuse" => OutageMode::Refuse,
                 "reset" => OutageMode::Reset,
                 _ => OutageMode::Hang,

@@ -11,7 +11,7 @@ use super::Validator;
 use crate::config;
 use crate::experiment::{raw, Guardrail, Load, Metric};
 use crate::record::classify::GracefulRules;
-use crate::record::journal::{GracefulCheck, Hypothesis, Slo};
+use crate::record::journal::{GracefulCheck, Hypothesis, Slo, UncheckedPolicy};
 use crate::record::route::matches as route_matches;
 
 /// `"99%"`, `"99.9%"` or `"0.5%"` as a fraction.
@@ -95,6 +95,19 @@ impl Validator<'_> {
         let mut h = Hypothesis::default();
         let mut rules = GracefulRules::default();
         let Some(raw) = raw else { return (h, rules) };
+        if let Some(u) = &raw.unchecked {
+            match u.get_ref().as_str() {
+                "warn" => h.unchecked = UncheckedPolicy::Warn,
+                "fail" => h.unchecked = UncheckedPolicy::Fail,
+                other => {
+                    self.problem(
+                        u.span().start,
+                        "hypothesis.unchecked".into(),
+                        format!("must be \"warn\" or \"fail\", got {other:?}"),
+                    );
+                }
+            }
+        }
         for (i, s) in raw.slo.iter().enumerate() {
             let key = format!("hypothesis.slo[{i}]");
             let slo = s.get_ref();
@@ -175,6 +188,14 @@ impl Validator<'_> {
             }
             if let Some(w) = rule.within {
                 r.within = w.0;
+            }
+            if let Some(codes) = &rule.grpc_status {
+                match crate::config::fault::grpc_codes(codes.get_ref()) {
+                    Ok(c) => r.grpc_codes = c,
+                    Err(message) => {
+                        self.problem(codes.span().start, format!("{key}.grpc_status"), message);
+                    }
+                }
             }
             rules.by_route.push((rule.route.get_ref().clone(), Arc::new(r)));
             h.graceful.push(GracefulCheck { route: rule.route.get_ref().clone(), phase, at_least });

@@ -15,9 +15,10 @@ use tracing::{debug, warn};
 
 use super::fast::RawPool;
 use super::headers::{self, Peer};
+use super::multiplex::WantsTrailers;
 use super::pool::{Pool, PoolError, PooledBody, SetupError};
 use super::ProxyBody;
-use crate::config::{HostHeader, HttpUpstream};
+use crate::config::{HostHeader, HttpUpstream, UpstreamVersion};
 use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
@@ -71,7 +72,8 @@ impl Forwarder {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 upstream: upstream.clone(),
-                raw: (upstream.scheme == Scheme::HTTP).then(Arc::default),
+                // The plain pass-through speaks HTTP/1.1 in the clear only.
+                raw: (upstream.scheme == Scheme::HTTP && upstream.version != UpstreamVersion::Http2).then(Arc::default),
                 upstream_host,
                 pool,
             }),
@@ -104,16 +106,17 @@ impl Forwarder {
         let reset_on_break = (req.version() <= Version::HTTP_11).then(|| conn.clone());
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let grpc = crate::grpc::is_grpc(req.headers());
         self.prepare(&mut req, client, upgrade);
         let this = &self.inner;
         let sent = tokio::time::timeout(this.upstream.request_timeout, this.pool.send(req)).await;
         let mut resp = match sent {
             Ok(Ok(resp)) => resp,
-            Ok(Err(e @ PoolError::Connect(_))) => return self.failure(Failure::Unreachable, &e),
-            Ok(Err(e @ (PoolError::Send(_) | PoolError::Closed))) => return self.failure(Failure::Broken, &e),
+            Ok(Err(e @ PoolError::Connect(_))) => return self.failure(Failure::Unreachable, &e, grpc),
+            Ok(Err(e @ (PoolError::Send(_) | PoolError::Closed))) => return self.failure(Failure::Broken, &e, grpc),
             Err(_) => {
                 let waited = format!("no answer within {:?}", this.upstream.request_timeout);
-                return self.failure(Failure::TimedOut, &waited);
+                return self.failure(Failure::TimedOut, &waited, grpc);
             }
         };
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -151,6 +154,16 @@ impl Forwarder {
             }
         }
         *req.version_mut() = Version::HTTP_11;
+        let wants_trailers = req
+            .headers()
+            .get_all(header::TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")));
+        if wants_trailers {
+            // Taken out with the hop-by-hop fields below; an HTTP/2 upstream gets it back.
+            req.extensions_mut().insert(WantsTrailers);
+        }
         let h = req.headers_mut();
         headers::remove_hop_by_hop(h, upgrade);
         headers::add_forwarded(h, client, original_host.as_ref());
@@ -164,9 +177,11 @@ impl Forwarder {
         }
     }
 
-    fn failure(&self, failure: Failure, why: &dyn fmt::Display) -> Response<ProxyBody> {
+    /// brownout's answer for an upstream failure: a 502 or 504, or for a
+    /// gRPC call `UNAVAILABLE` (gRPC's reading of both).
+    fn failure(&self, failure: Failure, why: &dyn fmt::Display, grpc: bool) -> Response<ProxyBody> {
         let (status, text) = self.failure_text(failure, why);
-        let mut resp = plain_response(status, text);
+        let mut resp = if grpc { super::grpc::unavailable(&text) } else { plain_response(status, text) };
         resp.extensions_mut().insert(super::Outcome {
             faults: None,
             origin: Some(fields::ORIGIN_UPSTREAM),

@@ -85,13 +85,20 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 pub struct Peer {
     pub addr: SocketAddr,
     forwarded_for: HeaderValue,
+    /// The client came over TLS: `X-Forwarded-Proto: https`.
+    https: bool,
 }
 
 impl Peer {
     pub fn new(addr: SocketAddr) -> Self {
         let ip = addr.ip().to_canonical().to_string();
         let forwarded_for = HeaderValue::try_from(ip).expect("an IP address is a valid header value");
-        Peer { addr, forwarded_for }
+        Peer { addr, forwarded_for, https: false }
+    }
+
+    /// A client that came over TLS.
+    pub fn secure(addr: SocketAddr) -> Self {
+        Peer { https: true, ..Peer::new(addr) }
     }
 
     /// The client's address as `X-Forwarded-For` lists it.
@@ -115,7 +122,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Peer, original_host: Opti
         headers.insert(&X_FORWARDED_FOR, v);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(if client.https { "https" } else { "http" }));
     }
     if let Some(host) = original_host {
         if !headers.contains_key(&X_FORWARDED_HOST) {

@@ -1,5 +1,6 @@
 //! Carrying out the decided faults for one HTTP request, step by step,
-//! around the forward to the upstream.
+//! around the forward to the upstream. A gRPC call gets its failures in
+//! gRPC terms (`grpc.rs`), and no wait of a fault outlives its deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,23 +16,34 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::body::FaultyBody;
+use super::conn::ClientConn;
 use super::decision::Decision;
 use super::forward::RequestBody;
+use super::grpc::{self, Call};
+use super::header_faults::{Chosen, HeaderGate};
 use super::headers::Peer;
+use super::recorded::Note;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::config::ClientLimits;
 use crate::fault::{ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step};
-use crate::proxy::reset::ResetHandle;
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
 use crate::record::inflight::InFlight;
 
-/// Why a request got no response: hyper closes the connection on `Err`.
+/// Why a request got no response: hyper closes the connection on `Err`
+/// (HTTP/1.1) or resets the stream (HTTP/2, with the error code of the
+/// `h2::Error` found among the causes, else `INTERNAL_ERROR`).
 #[derive(Debug, thiserror::Error)]
 pub enum Injected {
     #[error("connection reset by fault {0}")]
     Reset(String),
+    #[error("stream reset by fault {fault}")]
+    ResetStream {
+        fault: String,
+        #[source]
+        code: h2::Error,
+    },
     #[error("connection closed by fault {0}")]
     Closed(String),
 }
@@ -40,7 +52,23 @@ impl Injected {
     /// The name of the fault that ended the request.
     pub fn fault(&self) -> &str {
         match self {
-            Injected::Reset(f) | Injected::Closed(f) => f,
+            Injected::Reset(f) | Injected::Closed(f) | Injected::ResetStream { fault: f, .. } => f,
+        }
+    }
+}
+
+/// What a request's handling may ask of, and tell about, what surrounds
+/// it: its client connection, and the note kept for its record.
+pub struct Around<'a> {
+    pub peer: &'a Peer,
+    pub conn: &'a ClientConn,
+    pub note: Option<&'a Note>,
+}
+
+impl Around<'_> {
+    fn held(&self, names: &[&str], grpc: Option<u16>) {
+        if let Some(note) = self.note {
+            note.held(names, grpc);
         }
     }
 }
@@ -54,12 +82,33 @@ pub struct Injector {
     rules: Option<Arc<ArcSwap<GracefulRules>>>,
     in_flight: Arc<InFlight>,
     limits: ClientLimits,
+    /// Faults requests may choose by header; `None` passes such headers on.
+    header_gate: Option<Arc<HeaderGate>>,
 }
 
 impl Injector {
     pub fn new(switch: Arc<FaultSwitch>, forwarder: Forwarder) -> Self {
         let listener = Arc::from(forwarder.name());
-        Injector { switch, forwarder, listener, rules: None, in_flight: InFlight::new(), limits: ClientLimits::HTTP }
+        Injector {
+            switch,
+            forwarder,
+            listener,
+            rules: None,
+            in_flight: InFlight::new(),
+            limits: ClientLimits::HTTP,
+            header_gate: None,
+        }
+    }
+
+    /// Lets requests choose faults by header, within `policy`'s caps.
+    pub fn with_header_faults(mut self, policy: Option<crate::config::HeaderFaults>) -> Self {
+        self.header_gate = policy.map(|p| Arc::new(HeaderGate::new(p)));
+        self
+    }
+
+    /// The target's header faults, if it takes them.
+    pub fn header_gate(&self) -> Option<&Arc<HeaderGate>> {
+        self.header_gate.as_ref()
     }
 
     /// Classifies every response by these rules (the observer does); a run
@@ -110,18 +159,36 @@ impl Injector {
         &self.switch
     }
 
-    pub async fn handle(
-        &self,
-        req: Request<Incoming>,
-        peer: &Peer,
-        conn: &ResetHandle,
-    ) -> Result<Response<ProxyBody>, Injected> {
-        let req = req.map(RequestBody::Left);
+    pub async fn handle(&self, req: Request<Incoming>, around: Around<'_>) -> Result<Response<ProxyBody>, Injected> {
+        let mut req = req.map(RequestBody::Left);
         let plan = self.switch.load();
+        if let Some(gate) = &self.header_gate {
+            match gate.take(&mut req, self.name()) {
+                Chosen::Nothing => {}
+                Chosen::Refused(resp) => return Ok(resp),
+                Chosen::Faults(chosen) => {
+                    let plan = arc_swap::Guard::into_inner(plan);
+                    return Box::pin(self.inject_with_header_faults(plan, chosen, req, around)).await;
+                }
+            }
+        }
         if plan.faults.is_empty() {
             drop(plan);
-            return Ok(self.forwarder.forward(req, peer, conn).await);
+            return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
+        let decision = self.decide(arc_swap::Guard::into_inner(plan), &req, around.peer);
+        // Boxed: the faulty path's future is several times the plain
+        // forward's, and every request's future would otherwise be that big.
+        Box::pin(self.inject(decision, req, around)).await
+    }
+
+    /// Decides the faults of `plan` for `req` with the target's next seed.
+    pub(super) fn decide(
+        &self,
+        plan: Arc<crate::fault::TargetPlan>,
+        req: &Request<RequestBody>,
+        peer: &Peer,
+    ) -> Decision {
         let facts = RequestFacts {
             method: req.method(),
             path: req.uri().path(),
@@ -129,21 +196,19 @@ impl Injector {
             headers: Fields::Map(req.headers()),
             client: peer.addr.ip(),
         };
-        let decision = Decision::new(&self.switch, arc_swap::Guard::into_inner(plan), &facts);
-        // Boxed: the faulty path's future is several times the plain
-        // forward's, and every request's future would otherwise be that big.
-        Box::pin(self.inject(decision, req, peer, conn)).await
+        Decision::new(&self.switch, plan, &facts)
     }
 
     /// Carries out `decision` for one request: the faults in their steps,
     /// the forward, then what acts on the response.
-    pub async fn inject(
+    pub(super) async fn inject(
         &self,
         decision: Decision,
         req: Request<RequestBody>,
-        peer: &Peer,
-        conn: &ResetHandle,
+        around: Around<'_>,
     ) -> Result<Response<ProxyBody>, Injected> {
+        let (peer, conn) = (around.peer, around.conn);
+        let call = Call::of(req.headers(), Instant::now());
         let mut decision = decision;
         let plan = decision.plan.clone();
         let picks = std::mem::take(&mut decision.picks);
@@ -165,20 +230,36 @@ impl Injector {
                 names.push(&active.fault.name);
             }
             match (pick.step, kind) {
+                (Step::GoAway, _) => {
+                    self.applied(active, if conn.is_h2() { "goaway" } else { "connection: close" });
+                    conn.drain();
+                }
                 (Step::Outage, HttpKind::Outage { mode }) => {
                     self.applied(active, &format!("{mode:?}").to_lowercase());
                     return match mode {
-                        OutageMode::Refuse | OutageMode::Reset => self.reset(active, conn),
+                        // Every stream of an HTTP/2 connection goes down with it.
+                        OutageMode::Refuse | OutageMode::Reset if conn.is_h2() => {
+                            conn.abort();
+                            Err(Injected::Reset(active.fault.name.clone()))
+                        }
+                        OutageMode::Refuse | OutageMode::Reset => self.reset(active, conn, None),
+                        OutageMode::Status(_) if call.is_some() => {
+                            Ok(injected(grpc::unavailable(&self.down_text()), &names))
+                        }
                         OutageMode::Status(status) => Ok(injected(self.down(*status), &names)),
-                        OutageMode::Hang => self.hang(active).await,
+                        OutageMode::Hang => self.hang(active, call, &names, &around).await,
                     };
                 }
                 (Step::RateLimit, HttpKind::RateLimit { .. }) if !decision.took_token(pick.index) => {
                     if let Err(wait) = active.take_token(Instant::now()) {
                         if active.admit() {
+                            names.push(&active.fault.name);
+                            if call.is_some() {
+                                self.applied(active, &format!("RESOURCE_EXHAUSTED, retry after {wait:?}"));
+                                return Ok(injected(grpc::rate_limited(wait), &names));
+                            }
                             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
                             self.applied(active, &format!("429, retry after {retry_after}s"));
-                            names.push(&active.fault.name);
                             return Ok(injected(too_many_requests(retry_after), &names));
                         }
                     }
@@ -192,22 +273,31 @@ impl Injector {
                     }
                     return Ok(injected(resp, &names));
                 }
-                (Step::Reset, _) => {
+                (Step::Error, HttpKind::GrpcError { code, message, headers }) => {
+                    self.applied(active, &format!("grpc-status {}", crate::grpc::code_name(*code)));
+                    return Ok(injected(grpc::status(*code, message, headers), &names));
+                }
+                (Step::Reset, HttpKind::Reset { h2_code }) => {
                     self.applied(active, "reset");
-                    return self.reset(active, conn);
+                    return self.reset(active, conn, Some(*h2_code));
                 }
                 (Step::Hang, _) => {
                     self.applied(active, "hang");
-                    return self.hang(active).await;
+                    return self.hang(active, call, &names, &around).await;
                 }
                 (Step::RequestDelay, _) => {
                     self.applied(active, &format!("delay {:?} before request", pick.delay));
-                    sleep_unless_ended(pick.delay, active).await;
+                    if self.wait(pick.delay, active, call, &names, &around).await {
+                        return Ok(injected(grpc::deadline_exceeded(), &names));
+                    }
                 }
                 (Step::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
                     let slot = match decision.take_slot(pick.index) {
                         Some(slot) => Ok(Some(slot)),
-                        None => self.pool_slot(active, *when_full).await,
+                        None => {
+                            around.held(&names, None);
+                            self.pool_slot(active, *when_full, call, &names, &around).await
+                        }
                     };
                     match slot {
                         Ok(slot) => permit = slot,
@@ -233,19 +323,44 @@ impl Injector {
                 _ => {}
             }
         }
-        let mut resp = self.forwarder.forward(req, peer, conn).await;
+        let mut resp = self.forwarder.forward(req, peer, conn.reset_handle()).await;
         if !names.is_empty() {
             let outcome = resp.extensions_mut().get_or_insert_default::<Outcome>();
             outcome.faults = Some(names.join(","));
         }
         if let Some(active) = response_delay_fault {
             self.applied(active, &format!("delay {response_delay:?} before response"));
-            sleep_unless_ended(response_delay, active).await;
+            if self.wait(response_delay, active, call, &names, &around).await {
+                return Ok(injected(grpc::deadline_exceeded(), &names));
+            }
         }
         if bandwidth.is_none() && truncate.is_none() && permit.is_none() {
             return Ok(resp);
         }
         Ok(resp.map(|body| FaultyBody::new(body, bandwidth, truncate, permit).boxed()))
+    }
+
+    /// Waits `delay` for a latency fault, less if the fault ends first. A
+    /// gRPC call whose deadline comes first waits only until then, and
+    /// `true` says it is to end as `DEADLINE_EXCEEDED`.
+    async fn wait(
+        &self,
+        delay: Duration,
+        active: &ActiveFault,
+        call: Option<Call>,
+        names: &[&str],
+        around: &Around<'_>,
+    ) -> bool {
+        let Some(deadline) = call.and_then(|c| c.cut(delay)) else {
+            around.held(names, None);
+            sleep_unless_ended(delay, active).await;
+            return false;
+        };
+        around.held(names, Some(crate::grpc::DEADLINE_EXCEEDED));
+        tokio::select! {
+            () = crate::proxy::timer::sleep(deadline.saturating_duration_since(Instant::now())) => true,
+            () = active.ended.cancelled() => false,
+        }
     }
 
     /// Waits for a pool slot as the fault says. `Ok(None)` means the fault
@@ -254,6 +369,9 @@ impl Injector {
         &self,
         active: &ActiveFault,
         when_full: HttpWhenFull,
+        call: Option<Call>,
+        names: &[&str],
+        around: &Around<'_>,
     ) -> Result<Option<OwnedSemaphorePermit>, Result<Response<ProxyBody>, Injected>> {
         let Some(pool) = active.pool.clone() else { return Ok(None) };
         if let Ok(slot) = pool.clone().try_acquire_owned() {
@@ -263,26 +381,40 @@ impl Injector {
             // Past its `first` limit the fault holds nobody back.
             return Ok(None);
         }
+        let mut held: Vec<&str> = names.to_vec();
+        held.push(&active.fault.name);
         match when_full {
             HttpWhenFull::Fail => {
                 self.applied(active, "pool full: 503");
-                Err(Ok(self.pool_full(StatusCode::SERVICE_UNAVAILABLE)))
+                Err(Ok(self.pool_full(StatusCode::SERVICE_UNAVAILABLE, call)))
             }
             HttpWhenFull::Hang => {
                 self.applied(active, "pool full: hang");
-                Err(self.hang(active).await)
+                Err(self.hang(active, call, &held, around).await)
             }
             HttpWhenFull::Queue { timeout, status } => {
                 let queued = Instant::now();
+                // A call's deadline ends its wait in the queue, as its own.
+                let (give_up, status) = match call.and_then(|c| c.cut(timeout)) {
+                    Some(deadline) => (deadline, None),
+                    None => (queued + timeout, Some(status)),
+                };
+                around.held(&held, status.is_none().then_some(crate::grpc::DEADLINE_EXCEEDED));
                 tokio::select! {
                     slot = pool.acquire_owned() => {
                         self.applied(active, &format!("queued {:?}", queued.elapsed()));
                         Ok(slot.ok())
                     }
-                    () = tokio::time::sleep(timeout) => {
-                        self.applied(active, &format!("queued {timeout:?}, then {}", status.as_u16()));
-                        Err(Ok(self.pool_full(status)))
-                    }
+                    () = tokio::time::sleep_until(give_up) => match status {
+                        Some(status) => {
+                            self.applied(active, &format!("queued {timeout:?}, then {}", status.as_u16()));
+                            Err(Ok(self.pool_full(status, call)))
+                        }
+                        None => {
+                            self.applied(active, &format!("queued {:?}, past the call's deadline", queued.elapsed()));
+                            Err(Ok(grpc::deadline_exceeded()))
+                        }
+                    },
                     () = active.ended.cancelled() => Ok(None),
                 }
             }
@@ -300,23 +432,59 @@ impl Injector {
         );
     }
 
-    fn reset(&self, active: &ActiveFault, conn: &ResetHandle) -> Result<Response<ProxyBody>, Injected> {
-        conn.arm();
-        Err(Injected::Reset(active.fault.name.clone()))
+    /// Resets the connection (HTTP/1.1) or, on HTTP/2, the request's stream
+    /// with `h2_code`.
+    fn reset(
+        &self,
+        active: &ActiveFault,
+        conn: &ClientConn,
+        h2_code: Option<u32>,
+    ) -> Result<Response<ProxyBody>, Injected> {
+        let fault = active.fault.name.clone();
+        if conn.is_h2() {
+            let code = h2_code.unwrap_or(crate::fault::kinds::DEFAULT_H2_RESET_CODE);
+            return Err(Injected::ResetStream { fault, code: h2::Error::from(h2::Reason::from(code)) });
+        }
+        conn.arm_reset();
+        Err(Injected::Reset(fault))
     }
 
-    /// No answer until the fault ends; then the connection is closed.
-    async fn hang(&self, active: &ActiveFault) -> Result<Response<ProxyBody>, Injected> {
-        active.ended.cancelled().await;
+    /// No answer until the fault ends; then the connection is closed. A
+    /// gRPC call with a deadline gets `DEADLINE_EXCEEDED` at its deadline.
+    async fn hang(
+        &self,
+        active: &ActiveFault,
+        call: Option<Call>,
+        names: &[&str],
+        around: &Around<'_>,
+    ) -> Result<Response<ProxyBody>, Injected> {
+        let deadline = call.and_then(|c| c.deadline);
+        around.held(names, deadline.map(|_| crate::grpc::DEADLINE_EXCEEDED));
+        match deadline {
+            Some(deadline) => tokio::select! {
+                () = active.ended.cancelled() => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(injected(grpc::deadline_exceeded(), names)),
+            },
+            None => active.ended.cancelled().await,
+        }
         Err(Injected::Closed(active.fault.name.clone()))
     }
 
-    fn down(&self, status: StatusCode) -> Response<ProxyBody> {
-        plain_response(status, format!("upstream {} is unavailable\n", self.name()))
+    fn down_text(&self) -> String {
+        format!("upstream {} is unavailable\n", self.name())
     }
 
-    fn pool_full(&self, status: StatusCode) -> Response<ProxyBody> {
-        plain_response(status, format!("upstream {} has no free connection\n", self.name()))
+    fn down(&self, status: StatusCode) -> Response<ProxyBody> {
+        plain_response(status, self.down_text())
+    }
+
+    /// 503 or 504; `UNAVAILABLE` for a gRPC call.
+    fn pool_full(&self, status: StatusCode, call: Option<Call>) -> Response<ProxyBody> {
+        let text = format!("upstream {} has no free connection\n", self.name());
+        match call {
+            Some(_) => grpc::unavailable(&text),
+            None => plain_response(status, text),
+        }
     }
 }
 

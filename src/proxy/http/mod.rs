@@ -1,19 +1,26 @@
 //! The HTTP listener: HTTP/1.1 and HTTP/2 (prior knowledge) from clients,
-//! each request put through the target's faults and forwarded to the
-//! upstream over a pooled connection. Plain HTTP/1.1 requests take `fast`,
-//! which decides their faults first (`decision`) and relays those no fault
-//! acts on as bytes; a connection goes to hyper at its first request that
-//! is not plain, for good.
+//! or either over TLS by ALPN (`secure`), each request put through the
+//! target's faults and forwarded to the upstream over a pooled connection.
+//! Plain HTTP/1.1 requests (not over TLS) take `fast`, which decides their
+//! faults first (`decision`) and relays those no fault acts on as bytes; a
+//! connection goes to hyper at its first request that is not plain, for
+//! good.
 
 mod body;
+mod conn;
 mod decision;
 mod dial;
 mod fast;
 mod forward;
+mod grpc;
+mod header_faults;
 pub mod headers;
+mod idle;
 mod inject;
+mod multiplex;
 mod pool;
 mod recorded;
+mod secure;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,9 +39,11 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 pub use body::Truncated;
+use conn::{Asked, ClientConn, Control};
 pub use forward::{plain_response, Failure, Forwarder};
+pub use header_faults::HeaderGate;
 use headers::Peer;
-pub use inject::{Injected, Injector};
+pub use inject::{Around, Injected, Injector};
 pub use pool::SetupError;
 pub use recorded::Outcome;
 
@@ -42,6 +51,7 @@ use super::reset::{ResetHandle, ResettableStream};
 use super::{ConnGauge, Gate, Open};
 use crate::config::ClientLimits;
 use crate::record::fields;
+pub use secure::acceptor;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -55,6 +65,7 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 pub async fn serve(
     listener: TcpListener,
     injector: Injector,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     gauge: ConnGauge,
     limits: ClientLimits,
     shutdown: CancellationToken,
@@ -64,7 +75,12 @@ pub async fn serve(
     while let Some((stream, peer, open)) = gate.accept(&shutdown).await {
         // Spawned as is: wrapped in an `async move` block, the (large)
         // connection future would be stored twice, captured and then awaited.
-        tracker.spawn(connection(stream, peer, injector.clone(), shutdown.clone(), open));
+        match &tls {
+            Some(tls) => {
+                tracker.spawn(secure::connection(stream, peer, tls.clone(), injector.clone(), shutdown.clone(), open))
+            }
+            None => tracker.spawn(connection(stream, peer, injector.clone(), shutdown.clone(), open)),
+        };
     }
 }
 
@@ -97,16 +113,32 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
             fast::Exit::ToHyper(prefix) => prefix,
         }
     };
+    serve_hyper(fast::Prefixed::new(prefix, stream), h2, peer, &injector, reset, &shutdown).await;
+}
+
+/// Serves a client connection with hyper, HTTP/2 or HTTP/1.1 with upgrades,
+/// until it ends or, after `shutdown`, has drained.
+async fn serve_hyper<I>(
+    io: I,
+    h2: bool,
+    peer: Peer,
+    injector: &Injector,
+    reset: ResetHandle,
+    shutdown: &CancellationToken,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let addr = peer.addr;
-    let service = service(injector.clone(), peer, reset);
-    let io = TokioIo::new(fast::Prefixed::new(prefix, stream));
+    let (conn, control) = ClientConn::new(reset, h2);
+    let service = service(injector.clone(), peer, conn);
+    let io = TokioIo::new(io);
     let target = injector.name();
-    let peer = addr;
     if h2 {
         let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
         // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
-        Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, &shutdown, target, peer)).await;
+        Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, shutdown, control, target, addr)).await;
     } else {
+        let limits = injector.limits();
         let mut builder = http1::Builder::new();
         // hyper's head timer runs from the end of one exchange to the next
         // head, so it is the idle timeout too: the longer of the two bounds
@@ -116,7 +148,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
             builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
         }
         let conn = builder.serve_connection(io, service).with_upgrades();
-        Served::new(conn, http1::UpgradeableConnection::graceful_shutdown, &shutdown, target, peer).await;
+        Served::new(conn, http1::UpgradeableConnection::graceful_shutdown, shutdown, control, target, addr).await;
     }
 }
 
@@ -150,7 +182,7 @@ async fn speaks_h2(stream: &TcpStream) -> std::io::Result<bool> {
 struct Client {
     injector: Injector,
     peer: Peer,
-    reset: ResetHandle,
+    conn: ClientConn,
 }
 
 /// A request being handled: the response, or how a fault ended it.
@@ -161,30 +193,38 @@ type Handling = Pin<Box<dyn Future<Output = Result<hyper::Response<ProxyBody>, I
 fn service(
     injector: Injector,
     peer: Peer,
-    reset: ResetHandle,
+    conn: ClientConn,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = hyper::Response<ProxyBody>,
     Error = Injected,
     Future = Handling,
 > {
-    let client = Arc::new(Client { injector, peer, reset });
+    let client = Arc::new(Client { injector, peer, conn });
     service_fn(move |req| {
         let client = client.clone();
         // Boxed per request: hyper keeps a slot for the service's future
         // for the connection's life, so an unboxed (several KiB) future
         // would cost every idle connection that much.
         let handling: Handling = Box::pin(async move {
-            let Client { injector, peer, reset } = &*client;
+            let Client { injector, peer, conn } = &*client;
             if !recorded::enabled() {
-                return injector.handle(req, peer, reset).await;
+                return injector.handle(req, Around { peer, conn, note: None }).await;
             }
-            let started = recorded::Started::new(injector.listener(), injector.in_flight(), injector.rules(), &req);
-            match injector.handle(req, peer, reset).await {
+            // Recorded as abandoned if the client gives up before the answer.
+            let mut pending = recorded::Pending::new(recorded::Started::new(
+                injector.listener(),
+                injector.in_flight(),
+                injector.rules(),
+                &req,
+            ));
+            let handled = injector.handle(req, Around { peer, conn, note: Some(pending.note()) }).await;
+            let started = pending.take();
+            match handled {
                 Ok(resp) => Ok(started.response(resp)),
                 Err(e) => {
                     let error = match &e {
-                        Injected::Reset(_) => "reset",
+                        Injected::Reset(_) | Injected::ResetStream { .. } => "reset",
                         Injected::Closed(_) => "closed",
                     };
                     started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));
@@ -204,6 +244,8 @@ pin_project_lite::pin_project! {
         #[pin]
         conn: F,
         graceful: fn(Pin<&mut F>),
+        // What the connection's requests ask of it (drain, abort).
+        control: Arc<Control>,
         #[pin]
         shutdown: WaitForCancellationFuture<'a>,
         token: &'a CancellationToken,
@@ -220,12 +262,14 @@ impl<'a, F> Served<'a, F> {
         conn: F,
         graceful: fn(Pin<&mut F>),
         shutdown: &'a CancellationToken,
+        control: Arc<Control>,
         target: &'a str,
         peer: SocketAddr,
     ) -> Self {
         Served {
             conn,
             graceful,
+            control,
             shutdown: shutdown.cancelled(),
             token: shutdown,
             watching: false,
@@ -254,6 +298,16 @@ where
                 *this.draining = true;
                 (this.graceful)(this.conn.as_mut());
             }
+        }
+        match this.control.poll(cx) {
+            Asked::Nothing => {}
+            Asked::Drain if !*this.draining => {
+                *this.draining = true;
+                (this.graceful)(this.conn.as_mut());
+            }
+            Asked::Drain => {}
+            // Dropping the connection drops its socket, armed to reset.
+            Asked::Abort => return Poll::Ready(()),
         }
         if let Err(e) = ready!(this.conn.poll(cx)) {
             debug!({ fields::TARGET } = %this.target, { fields::PEER } = %this.peer, error = %e, "connection ended with an error");

@@ -1,6 +1,9 @@
 //! The upstream connections of one HTTP target: HTTP/1.1 connections (over
 //! TLS for `https`) kept idle between requests, oldest first: the one idle
-//! longest has surely finished its last exchange, so taking it never waits.
+//! longest has surely finished its last exchange, so taking it never waits;
+//! or, for an upstream that speaks HTTP/2 (`upstream_version = "http2"`, or
+//! `"auto"` and ALPN chose `h2`), a few multiplexed connections
+//! (`multiplex`).
 //!
 //! A connection goes back to the pool when its response body has been read
 //! to the end; a body dropped half way, an upgraded connection or one the
@@ -9,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -23,8 +27,10 @@ use tracing::debug;
 
 use super::dial::{self, DialError, MAX_IDLE};
 use super::forward::RequestBody;
-use crate::config::HttpUpstream;
+use super::multiplex::{self, H2Sender, Multiplexed};
+use crate::config::{HttpUpstream, UpstreamVersion};
 use crate::record::fields;
+use crate::tls::server::{ALPN_H2, ALPN_HTTP1};
 
 type Sender = SendRequest<RequestBody>;
 
@@ -73,30 +79,84 @@ pub struct Pool {
     upstream: HttpUpstream,
     tls: Option<tokio_rustls::TlsConnector>,
     idle: Mutex<VecDeque<Sender>>,
+    /// What the upstream speaks: one of the `SPEAKS_*`.
+    speaks: AtomicU8,
+    h2: Multiplexed,
+}
+
+/// Not known yet: `auto` on `https`, before the first connection's ALPN.
+const SPEAKS_UNKNOWN: u8 = 0;
+const SPEAKS_H1: u8 = 1;
+const SPEAKS_H2: u8 = 2;
+
+/// A new connection, in the version it speaks.
+enum Dialed {
+    H1(Sender),
+    H2(H2Sender),
 }
 
 impl Pool {
     pub fn new(name: &str, upstream: &HttpUpstream) -> Result<Arc<Pool>, SetupError> {
-        let tls = if upstream.scheme == Scheme::HTTPS {
+        let https = upstream.scheme == Scheme::HTTPS;
+        let tls = if https {
             let mut config = crate::tls::client_config(upstream.ca_file.as_deref()).map_err(SetupError::Tls)?;
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config.alpn_protocols = match upstream.version {
+                UpstreamVersion::Http1 => vec![ALPN_HTTP1.to_vec()],
+                UpstreamVersion::Http2 => vec![ALPN_H2.to_vec()],
+                UpstreamVersion::Auto => vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()],
+            };
             Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
         } else {
             None
         };
-        Ok(Arc::new(Pool { name: name.to_string(), upstream: upstream.clone(), tls, idle: Mutex::default() }))
+        let speaks = match upstream.version {
+            UpstreamVersion::Http2 => SPEAKS_H2,
+            UpstreamVersion::Auto if https => SPEAKS_UNKNOWN,
+            _ => SPEAKS_H1,
+        };
+        Ok(Arc::new(Pool {
+            name: name.to_string(),
+            upstream: upstream.clone(),
+            tls,
+            idle: Mutex::default(),
+            speaks: AtomicU8::new(speaks),
+            h2: Multiplexed::new(),
+        }))
+    }
+
+    /// True once the upstream is known to speak HTTP/2.
+    pub fn speaks_h2(&self) -> bool {
+        self.speaks.load(Ordering::Relaxed) == SPEAKS_H2
     }
 
     /// Sends `req` (in origin form) over an idle connection, or a new one.
     /// A request that a reused connection could not even start is retried
     /// once per idle connection, then on a new one.
     pub async fn send(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
+        if self.speaks_h2() {
+            return Box::pin(self.send_h2(req)).await;
+        }
         loop {
             let (mut sender, reused) = match self.take_idle() {
                 Some(sender) => (sender, true),
                 // Boxed: connecting (TLS included) is rare next to reusing,
                 // and would make every request's future that much bigger.
-                None => (Box::pin(self.connect()).await?, false),
+                None => match Box::pin(self.connect()).await? {
+                    Dialed::H1(sender) => {
+                        let _ = self.speaks.compare_exchange(
+                            SPEAKS_UNKNOWN,
+                            SPEAKS_H1,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                        (sender, false)
+                    }
+                    Dialed::H2(sender) => {
+                        self.speaks.store(SPEAKS_H2, Ordering::Relaxed);
+                        self.h2.adopt(&sender);
+                        return Box::pin(self.send_h2(req)).await;
+                    }
+                },
             };
             if sender.ready().await.is_err() {
                 if reused {
@@ -139,19 +199,57 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Sender, ConnectError> {
+    /// Sends `req` as an HTTP/2 stream on one of the multiplexed
+    /// connections; a request a connection could not start goes once more
+    /// on a new one.
+    async fn send_h2(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
+        multiplex::to_h2(&mut req, &self.upstream.scheme, &self.upstream.authority);
+        let mut retried = false;
+        loop {
+            let (slot, mut sender) = self.h2.sender(|| self.connect_h2()).await?;
+            match multiplex::send(&mut sender, req).await {
+                Ok(resp) => return Ok(resp.map(|body| PooledBody::new(body, None, self.clone()))),
+                Err((_, Some(unsent))) if !retried => {
+                    self.h2.drop_slot(slot);
+                    retried = true;
+                    req = unsent;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// A new connection, HTTP/2 whatever ALPN says (this upstream is known to speak it).
+    async fn connect_h2(&self) -> Result<H2Sender, ConnectError> {
         let tcp = dial::dial(&self.upstream).await?;
         match &self.tls {
-            Some(tls) => {
-                let host = dial::host(&self.upstream);
-                let name = rustls::pki_types::ServerName::try_from(host)
-                    .map_err(|reason| ConnectError::ServerName { host: host.to_string(), reason })?
-                    .to_owned();
-                let stream = tls.connect(name, tcp).await.map_err(ConnectError::Tls)?;
-                self.handshake(stream).await
-            }
-            None => self.handshake(tcp).await,
+            Some(tls) => multiplex::handshake(&self.name, self.tls_connect(tls, tcp).await?).await,
+            None => multiplex::handshake(&self.name, tcp).await,
         }
+    }
+
+    /// A new connection: HTTP/1.1, or HTTP/2 when ALPN chose `h2`.
+    async fn connect(&self) -> Result<Dialed, ConnectError> {
+        let tcp = dial::dial(&self.upstream).await?;
+        let Some(tls) = &self.tls else { return self.handshake(tcp).await.map(Dialed::H1) };
+        let stream = self.tls_connect(tls, tcp).await?;
+        if stream.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
+            return multiplex::handshake(&self.name, stream).await.map(Dialed::H2);
+        }
+        self.handshake(stream).await.map(Dialed::H1)
+    }
+
+    /// The TLS handshake over `tcp`, checking the upstream's name.
+    async fn tls_connect(
+        &self,
+        tls: &tokio_rustls::TlsConnector,
+        tcp: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ConnectError> {
+        let host = dial::host(&self.upstream);
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|reason| ConnectError::ServerName { host: host.to_string(), reason })?
+            .to_owned();
+        tls.connect(name, tcp).await.map_err(ConnectError::Tls)
     }
 
     async fn handshake<T>(&self, stream: T) -> Result<Sender, ConnectError>

@@ -1,7 +1,9 @@
 //! Recording HTTP exchanges: a response body that, when it ends (or the
-//! client walks away), emits one `request` event with what the client got.
-//! At the observer it also classifies the response as ok, graceful or
-//! ungraceful.
+//! client walks away), emits one `request` event with what the client got,
+//! a gRPC call's `grpc-status` (from the trailers, or a trailers-only head)
+//! included. At the observer it also classifies the response as ok,
+//! graceful or ungraceful. A request the client abandons before its answer
+//! is recorded too, with the faults that held it.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -92,13 +94,14 @@ impl Started {
             error.map(|(_, o)| o).or_else(|| status.filter(|s| is_failure(*s)).map(|_| fields::ORIGIN_UPSTREAM));
         let latency = self.at.elapsed();
         let ttfb = ttfb.or(Some(latency));
-        emit(&self, status, latency, ttfb, bytes_out, origin, error.map(|(e, _)| e), faults, None, None, None);
+        let answer = Answer { status, grpc: None, bytes_out };
+        emit(&self, answer, latency, ttfb, origin, error.map(|(e, _)| e), faults, None, None, None);
     }
 
     /// Records a request that got no response (reset, closed by a fault).
     pub fn no_response(self, error: &'static str, origin: &'static str, fault: Option<&str>) {
         let class = self.rules.as_ref().map(|_| "ungraceful");
-        emit(&self, None, self.at.elapsed(), None, 0, Some(origin), Some(error), fault, class, None, None);
+        emit(&self, Answer::NONE, self.at.elapsed(), None, Some(origin), Some(error), fault, class, None, None);
     }
 
     /// Wraps the response so that its end is recorded.
@@ -106,7 +109,11 @@ impl Started {
         let ttfb = self.at.elapsed();
         let status = resp.status().as_u16();
         let outcome = resp.extensions().get::<Outcome>().cloned().unwrap_or_default();
-        let observe_failure = self.rules.is_some() && (status >= 400);
+        // A trailers-only answer carries its status in the head.
+        let grpc = crate::grpc::status_of(resp.headers());
+        let grpc_message = grpc.and_then(|_| crate::grpc::message_of(resp.headers()));
+        let maybe_grpc_failure = grpc.is_some_and(|c| c != 0) || crate::grpc::is_grpc(resp.headers());
+        let observe_failure = self.rules.is_some() && (status >= 400 || maybe_grpc_failure);
         let (has_rule_header, headers) = match (&self.rules, observe_failure) {
             (Some(rules), true) => (
                 rules
@@ -124,12 +131,14 @@ impl Started {
                 inner,
                 started: Some(Box::new(self)),
                 status,
+                grpc,
+                grpc_message,
                 ttfb,
                 outcome,
                 bytes_out: 0,
                 ended: false,
                 error: None,
-                capture: observe_failure.then(Vec::new),
+                capture: (observe_failure && status >= 400).then(Vec::new),
                 has_rule_header,
                 headers,
             };
@@ -154,6 +163,9 @@ struct Recorded {
     inner: ProxyBody,
     started: Option<Box<Started>>,
     status: u16,
+    /// `grpc-status` and `grpc-message`, from the head or the trailers.
+    grpc: Option<u16>,
+    grpc_message: Option<String>,
     ttfb: Duration,
     outcome: Outcome,
     bytes_out: u64,
@@ -178,6 +190,11 @@ impl Body for Recorded {
                     if let Some(buf) = &mut this.capture {
                         let room = CAPTURE.saturating_sub(buf.len());
                         buf.extend_from_slice(&data[..room.min(data.len())]);
+                    }
+                } else if let Some(trailers) = f.trailers_ref() {
+                    if let Some(code) = crate::grpc::status_of(trailers) {
+                        this.grpc = Some(code);
+                        this.grpc_message = crate::grpc::message_of(trailers);
                     }
                 }
             }
@@ -212,39 +229,120 @@ impl Drop for Recorded {
             None if !ended => (Some("client_closed"), Some(fields::ORIGIN_CLIENT)),
             None => (self.outcome.error, self.outcome.origin),
         };
-        let origin = origin.or_else(|| is_failure(self.status).then_some(fields::ORIGIN_UPSTREAM));
-        let body = self.capture.take().map(|b| redact::body(&String::from_utf8_lossy(&b)));
+        let grpc_failed = self.grpc.is_some_and(|c| c != 0);
+        let origin = origin.or_else(|| (is_failure(self.status) || grpc_failed).then_some(fields::ORIGIN_UPSTREAM));
+        // A gRPC failure's words are its grpc-message; its body is protobuf.
+        let body = match &self.grpc_message {
+            Some(m) if grpc_failed => Some(redact::body(m)),
+            _ => self.capture.take().map(|b| redact::body(&String::from_utf8_lossy(&b))),
+        };
         let class = started.rules.as_ref().map(|rules| {
             let rules = rules.for_route(started.method.as_str(), &started.path);
             let status = if error.is_some() && self.error.is_some() { None } else { Some(self.status) };
             let has = |h: &http::HeaderName| {
                 rules.headers.iter().position(|r| r == h).is_some_and(|i| self.has_rule_header.get(i) == Some(&true))
             };
-            classify(rules, status, latency, has, body.as_deref().unwrap_or("")).as_str()
+            classify(rules, status, self.grpc, latency, has, body.as_deref().unwrap_or("")).as_str()
         });
+        // Evidence is kept of failures only (a gRPC head is looked at in case the trailers fail).
+        let keep = self.status >= 400 || grpc_failed;
+        let answer = Answer { status: Some(self.status), grpc: self.grpc, bytes_out: self.bytes_out };
         emit(
             &started,
-            Some(self.status),
+            answer,
             latency,
             Some(self.ttfb),
-            self.bytes_out,
             origin,
             error,
             self.outcome.faults.as_deref(),
             class,
-            body.as_deref(),
-            self.headers.as_deref(),
+            body.as_deref().filter(|_| keep),
+            self.headers.as_deref().filter(|_| keep),
         );
+    }
+}
+
+/// What the client got: the status, a gRPC status, the body's size.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    status: Option<u16>,
+    grpc: Option<u16>,
+    bytes_out: u64,
+}
+
+impl Answer {
+    const NONE: Answer = Answer { status: None, grpc: None, bytes_out: 0 };
+}
+
+/// A request being handled, recorded as abandoned if its handling is
+/// dropped before an answer (the client reset the stream or closed the
+/// connection), with the faults that held it as the injector noted them.
+pub struct Pending {
+    started: Option<Started>,
+    note: Note,
+}
+
+/// What the injector notes while it holds a request (a delay, a hang, a
+/// queue): the faults applied so far, and the gRPC status the wait ends
+/// in when it runs past the call's deadline.
+#[derive(Debug, Default)]
+pub struct Note(std::sync::Mutex<Option<Held>>);
+
+#[derive(Debug, Clone)]
+struct Held {
+    faults: String,
+    grpc: Option<u16>,
+}
+
+impl Note {
+    /// The request is held by `faults`; past its deadline it ends as `grpc`.
+    pub fn held(&self, faults: &[&str], grpc: Option<u16>) {
+        let held = Held { faults: faults.join(","), grpc };
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
+    }
+
+    fn take(&self) -> Option<Held> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl Pending {
+    pub fn new(started: Started) -> Self {
+        Pending { started: Some(started), note: Note::default() }
+    }
+
+    pub fn note(&self) -> &Note {
+        &self.note
+    }
+
+    /// The request's record, now that the handling has an outcome.
+    pub fn take(&mut self) -> Started {
+        self.started.take().expect("a pending request is taken once")
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let Some(started) = self.started.take() else { return };
+        let held = self.note.take();
+        let class = started.rules.as_ref().map(|_| "ungraceful");
+        let (error, origin, grpc) = match &held {
+            Some(Held { grpc: Some(code), .. }) => ("deadline_exceeded", fields::ORIGIN_INJECTED, Some(*code)),
+            Some(_) => ("client_closed", fields::ORIGIN_INJECTED, None),
+            None => ("client_closed", fields::ORIGIN_CLIENT, None),
+        };
+        let answer = Answer { grpc, ..Answer::NONE };
+        let faults = held.as_ref().map(|h| h.faults.as_str());
+        emit(&started, answer, started.at.elapsed(), None, Some(origin), Some(error), faults, class, None, None);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn emit(
     started: &Started,
-    status: Option<u16>,
+    answer: Answer,
     latency: Duration,
     ttfb: Option<Duration>,
-    bytes_out: u64,
     origin: Option<&str>,
     error: Option<&str>,
     fault: Option<&str>,
@@ -258,11 +356,12 @@ fn emit(
         { fields::TARGET } = &*started.listener,
         { fields::HTTP_METHOD } = started.method.as_str(),
         { fields::HTTP_PATH } = started.path.as_str(),
-        { fields::HTTP_STATUS } = status.map(u64::from),
+        { fields::HTTP_STATUS } = answer.status.map(u64::from),
+        { fields::GRPC_STATUS } = answer.grpc.map(u64::from),
         { fields::LATENCY_US } = latency.as_micros() as u64,
         { fields::TTFB_US } = ttfb.map(|t| t.as_micros() as u64),
         { fields::BYTES_IN } = started.bytes_in,
-        { fields::BYTES_OUT } = bytes_out,
+        { fields::BYTES_OUT } = answer.bytes_out,
         { fields::ORIGIN } = origin,
         { fields::ERROR_KIND } = error,
         { fields::FAULT_NAME } = fault,

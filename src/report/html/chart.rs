@@ -41,6 +41,10 @@ pub(super) struct Timeline<'a> {
     pub(super) x_max: f64,
     pub(super) window_s: f64,
     pub(super) faults: &'a [FaultStats],
+    /// `requests`, or `connections` for TCP listeners.
+    pub(super) unit: &'static str,
+    /// The latency axis's title: a TCP connection's time is its lifetime.
+    pub(super) latency_label: &'static str,
 }
 
 pub(super) fn chart_caption(listener: Option<&str>, window_s: f64) -> String {
@@ -65,12 +69,41 @@ pub(super) fn fmt_num(v: f64) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // SVG chart helpers
 
-pub(super) const SVG_W: f64 = 1120.0;
-pub(super) const PLOT_LEFT: f64 = 78.0;
-pub(super) const PLOT_RIGHT_PAD: f64 = 28.0;
-pub(super) const PLOT_H: f64 = 260.0;
 pub(super) const LEGEND_Y: f64 = 16.0;
+/// Between two rows of a legend that wraps.
+pub(super) const LEGEND_ROW_H: f64 = 20.0;
+/// The first lane of fault labels, below a one-row legend.
 pub(super) const LANES_TOP: f64 = 42.0;
+
+/// How big a chart is drawn: once wide for a desktop, once narrow for a
+/// phone (the page shows one or the other by its width), so that its text
+/// keeps a legible size instead of shrinking with a wide drawing.
+#[derive(Clone, Copy)]
+pub(super) struct Geometry {
+    pub(super) width: f64,
+    pub(super) left: f64,
+    pub(super) right_pad: f64,
+    pub(super) height: f64,
+    /// About how many ticks the time axis gets.
+    pub(super) x_ticks: f64,
+    /// Appended to the chart's id, and its class.
+    pub(super) suffix: &'static str,
+    pub(super) class: &'static str,
+}
+
+pub(super) const WIDE: Geometry =
+    Geometry { width: 1120.0, left: 78.0, right_pad: 28.0, height: 260.0, x_ticks: 10.0, suffix: "", class: "wide" };
+
+/// About a phone's width in CSS pixels, so that 11 px text stays about 11 px.
+pub(super) const NARROW: Geometry = Geometry {
+    width: 360.0,
+    left: 52.0,
+    right_pad: 14.0,
+    height: 200.0,
+    x_ticks: 4.0,
+    suffix: "-narrow",
+    class: "narrow",
+};
 pub(super) const LANE_H: f64 = 17.0;
 pub(super) const BOTTOM_PAD: f64 = 54.0;
 /// Average glyph width of the 11 px chart font, for laying out labels without measuring text.
@@ -84,6 +117,8 @@ pub(super) struct Plot {
     pub(super) height: f64,
     pub(super) x_max: f64,
     pub(super) y_max: f64,
+    /// Where the first lane of fault labels sits, below the legend.
+    pub(super) lanes_top: f64,
 }
 
 impl Plot {
@@ -136,12 +171,20 @@ pub(super) enum Swatch {
     Band,
 }
 
-/// A one-row legend above the plot; widths are estimated, which is enough for short labels.
-pub(super) fn legend(out: &mut String, items: &[(Swatch, &str)]) {
-    let mut x = PLOT_LEFT;
+/// The legend above the plot, wrapping onto more rows when the chart is
+/// narrow; widths are estimated, which is enough for short labels. Returns
+/// how many rows it took.
+pub(super) fn legend(out: &mut String, items: &[(Swatch, &str)], geom: &Geometry) -> usize {
+    let mut x = geom.left;
+    let mut rows = 1;
     out.push_str("<g class=\"legend\">\n");
     for (swatch, label) in items {
-        let y = LEGEND_Y;
+        let item_w = 24.0 + label.chars().count() as f64 * CHAR_W;
+        if x > geom.left && x + item_w > geom.width - geom.right_pad {
+            x = geom.left;
+            rows += 1;
+        }
+        let y = LEGEND_Y + (rows - 1) as f64 * LEGEND_ROW_H;
         match swatch {
             Swatch::Line(color, width) => out.push_str(&format!(
                 "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" \
@@ -160,12 +203,14 @@ pub(super) fn legend(out: &mut String, items: &[(Swatch, &str)]) {
             )),
         }
         out.push_str(&format!("<text x=\"{:.1}\" y=\"{:.1}\" dy=\"0.35em\">{}</text>\n", x + 24.0, y, esc(label)));
-        x += 24.0 + label.chars().count() as f64 * CHAR_W + 22.0;
+        x += item_w + 22.0;
     }
     out.push_str("</g>\n");
+    rows
 }
 
-/// A fault's shaded band and where its label goes.
+/// A fault's shaded band (one stretch of time it was on, ramp steps and
+/// edits included) and where its one label goes.
 pub(super) struct Band {
     x0: f64,
     x1: f64,
@@ -174,17 +219,49 @@ pub(super) struct Band {
     pub(super) lane: usize,
     pub(super) on_s: f64,
     pub(super) off_s: Option<f64>,
+    /// Where the value changed inside the band, and each value in turn.
+    steps: Vec<f64>,
+    values: Vec<String>,
+}
+
+/// Intervals of one fault closer than this are one band: a ramp step ends
+/// one interval and begins the next at the same moment.
+const CONTIGUOUS_S: f64 = 0.010;
+
+/// One contiguous stretch of a fault: `(on, off, step starts, values)`.
+type Stretch = (f64, Option<f64>, Vec<f64>, Vec<String>);
+
+/// Each fault's contiguous stretches.
+fn stretches(f: &FaultStats) -> Vec<Stretch> {
+    let mut out: Vec<Stretch> = Vec::new();
+    let value = |c: &str| super::super::words::value(&f.name, c).to_string();
+    for v in f.intervals.iter().filter(|v| v.on_s.is_finite()) {
+        match out.last_mut() {
+            Some(last) if last.1.is_some_and(|off| v.on_s - off < CONTIGUOUS_S) => {
+                last.1 = finite(v.off_s);
+                last.2.push(v.on_s);
+                last.3.push(value(&v.configured));
+            }
+            _ => out.push((v.on_s, finite(v.off_s), Vec::new(), vec![value(&v.configured)])),
+        }
+    }
+    if out.is_empty() && f.on_s.is_finite() {
+        // A report without intervals (written by hand, or an older schema): the whole fault as one band.
+        out.push((f.on_s, finite(f.off_s), Vec::new(), vec![value(&f.configured)]));
+    }
+    out
 }
 
 /// Lays the fault labels out in lanes above the plot so that no two overlap; returns the bands and the lane count.
 pub(super) fn layout_bands(plot: &Plot, faults: &[FaultStats]) -> (Vec<Band>, usize) {
-    let mut order: Vec<&FaultStats> = faults.iter().filter(|f| f.on_s.is_finite()).collect();
-    order.sort_by(|a, b| a.on_s.total_cmp(&b.on_s));
+    let mut order: Vec<(&FaultStats, Stretch)> =
+        faults.iter().flat_map(|f| stretches(f).into_iter().map(move |s| (f, s))).collect();
+    order.sort_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
     let mut lane_ends: Vec<f64> = Vec::new();
     let mut bands = Vec::with_capacity(order.len());
-    for f in order {
-        let off = finite(f.off_s).unwrap_or(plot.x_max);
-        let (x0, x1) = (plot.x(f.on_s), plot.x(off.max(f.on_s)));
+    for (f, (on_s, off_s, steps, values)) in order {
+        let off = off_s.unwrap_or(plot.x_max);
+        let (x0, x1) = (plot.x(on_s), plot.x(off.max(on_s)));
         let label = format!("{}/{}", f.target, f.name);
         let width = label.chars().count() as f64 * CHAR_W;
         // Labels start just right of the band's edge; one that would run off the chart is pulled back left.
@@ -197,7 +274,8 @@ pub(super) fn layout_bands(plot: &Plot, faults: &[FaultStats]) -> (Vec<Band>, us
             }
         };
         lane_ends[lane] = text_x + width;
-        bands.push(Band { x0, x1, label, text_x, lane, on_s: f.on_s, off_s: finite(f.off_s) });
+        let steps = steps.iter().map(|&t| plot.x(t)).collect();
+        bands.push(Band { x0, x1, label, text_x, lane, on_s, off_s, steps, values });
     }
     (bands, lane_ends.len())
 }
@@ -207,15 +285,16 @@ pub(super) fn bands_svg(out: &mut String, plot: &Plot, bands: &[Band]) {
     out.push_str("<g class=\"bands\">\n");
     for b in bands {
         let until = b.off_s.map_or_else(|| "the end".to_string(), |s| format!("{} s", fmt_num(s)));
-        let label_y = LANES_TOP + b.lane as f64 * LANE_H;
+        let label_y = plot.lanes_top + b.lane as f64 * LANE_H;
         out.push_str(&format!(
-            "<g><title>{} on from {} s to {}</title>\
+            "<g><title>{} on from {} s to {}: {}</title>\
              <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{C_BAND}\" fill-opacity=\"0.13\"/>\
              <line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" stroke-opacity=\"0.7\" \
              stroke-dasharray=\"3 2\"/>",
             esc(&b.label),
             fmt_num(b.on_s),
             until,
+            esc(&b.values.join(", then ")),
             b.x0,
             plot.top,
             (b.x1 - b.x0).max(1.0),
@@ -224,6 +303,15 @@ pub(super) fn bands_svg(out: &mut String, plot: &Plot, bands: &[Band]) {
             plot.bottom(),
             x0 = b.x0,
         ));
+        for x in &b.steps {
+            // A ramp step or an edit: a faint tick inside the band, no new label.
+            out.push_str(&format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{C_BAND}\" \
+                 stroke-opacity=\"0.3\"/>",
+                plot.top,
+                plot.bottom()
+            ));
+        }
         if b.off_s.is_some() {
             // A fault that went off gets a closing edge too; one on until the end runs into the frame instead.
             out.push_str(&format!(
@@ -304,6 +392,7 @@ pub(super) fn axes_svg(out: &mut String, plot: &Plot, x_label: &str, y_label: &s
 
 /// Opens a time chart: sizes it for its fault labels, then draws legend, bands and grid. The caller draws the
 /// data and then calls [`close_chart`].
+#[allow(clippy::too_many_arguments)] // one call per chart and size; the arguments are the chart's parts
 pub(super) fn open_chart(
     out: &mut String,
     id: &str,
@@ -311,32 +400,40 @@ pub(super) fn open_chart(
     timeline: &Timeline,
     y_data_max: f64,
     legend_items: &[(Swatch, &str)],
+    geom: &Geometry,
 ) -> Plot {
     let y_data_max = if y_data_max.is_finite() && y_data_max > 0.0 { y_data_max } else { 1.0 };
     let y_step = nice_step(y_data_max, 5.0);
     let y_max = (y_data_max / y_step - 1e-9).ceil().max(1.0) * y_step;
     let mut plot = Plot {
-        left: PLOT_LEFT,
+        left: geom.left,
         top: 0.0,
-        width: SVG_W - PLOT_LEFT - PLOT_RIGHT_PAD,
-        height: PLOT_H,
+        width: geom.width - geom.left - geom.right_pad,
+        height: geom.height,
         x_max: timeline.x_max,
         y_max,
+        lanes_top: LANES_TOP,
     };
     let (bands, lanes) = layout_bands(&plot, timeline.faults);
-    plot.top = LANES_TOP + lanes as f64 * LANE_H;
-    let height = plot.bottom() + BOTTOM_PAD;
-    out.push_str(&format!(
-        "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {SVG_W} {height:.0}\" role=\"img\" aria-label=\"{}\">\n",
-        esc(aria)
-    ));
     let mut items = legend_items.to_vec();
     if !bands.is_empty() {
         items.push((Swatch::Band, "fault on"));
     }
-    legend(out, &items);
+    let mut legend_svg = String::new();
+    let rows = legend(&mut legend_svg, &items, geom);
+    plot.lanes_top = LANES_TOP + (rows - 1) as f64 * LEGEND_ROW_H;
+    plot.top = plot.lanes_top + lanes as f64 * LANE_H;
+    let height = plot.bottom() + BOTTOM_PAD;
+    out.push_str(&format!(
+        "<svg id=\"{id}{}\" class=\"chart {}\" viewBox=\"0 0 {} {height:.0}\" role=\"img\" aria-label=\"{}\">\n",
+        geom.suffix,
+        geom.class,
+        geom.width,
+        esc(aria)
+    ));
+    out.push_str(&legend_svg);
     bands_svg(out, &plot, &bands);
-    grid_svg(out, &plot, nice_step(plot.x_max, 10.0), y_step);
+    grid_svg(out, &plot, nice_step(plot.x_max, geom.x_ticks), y_step);
     plot
 }
 
@@ -438,18 +535,21 @@ pub(super) fn latency_section(out: &mut String, timeline: &Timeline, listener: O
     };
     let (p50, p95, p99) = (series(|s| s.p50_ms), series(|s| s.p95_ms), series(|s| s.p99_ms));
     let y_max = p50.iter().chain(&p95).chain(&p99).filter_map(|&(_, v)| finite(v)).fold(0.0, f64::max);
-    let plot = open_chart(
-        out,
-        "chart-latency",
-        "Latency percentiles per window, in milliseconds, over seconds since the start",
-        timeline,
-        y_max,
-        &[(Swatch::Line(C_P50, 2.0), "p50"), (Swatch::Line(C_P95, 2.0), "p95"), (Swatch::Line(C_P99, 2.5), "p99")],
-    );
-    line_svg(out, &plot, &p50, C_P50, 2.0, "p50");
-    line_svg(out, &plot, &p95, C_P95, 2.0, "p95");
-    line_svg(out, &plot, &p99, C_P99, 2.5, "p99");
-    close_chart(out, &plot, "seconds since start", "latency (ms)", windows.is_empty());
+    for geom in [WIDE, NARROW] {
+        let plot = open_chart(
+            out,
+            "chart-latency",
+            "Latency percentiles per window, in milliseconds, over seconds since the start",
+            timeline,
+            y_max,
+            &[(Swatch::Line(C_P50, 2.0), "p50"), (Swatch::Line(C_P95, 2.0), "p95"), (Swatch::Line(C_P99, 2.5), "p99")],
+            &geom,
+        );
+        line_svg(out, &plot, &p50, C_P50, 2.0, "p50");
+        line_svg(out, &plot, &p95, C_P95, 2.0, "p95");
+        line_svg(out, &plot, &p99, C_P99, 2.5, "p99");
+        close_chart(out, &plot, "seconds since start", timeline.latency_label, windows.is_empty());
+    }
     out.push_str("</section>\n");
 }
 
@@ -497,22 +597,25 @@ pub(super) fn outcomes_section(
             (Swatch::Box(C_CLIENT), "failed: client"),
         ]
     };
-    let plot = open_chart(
-        out,
-        "chart-outcomes",
-        "Requests per window by outcome, over seconds since the start",
-        timeline,
-        y_max as f64,
-        &legend_items,
-    );
-    for (start, end, segs) in &bars {
-        stacked_bar_svg(out, &plot, *start, *end, segs);
-    }
     let y_label = if timeline.window_s.is_finite() && timeline.window_s > 0.0 {
-        format!("requests per window ({} s)", fmt_num(timeline.window_s))
+        format!("{} per window ({} s)", timeline.unit, fmt_num(timeline.window_s))
     } else {
-        "requests per window".to_string()
+        format!("{} per window", timeline.unit)
     };
-    close_chart(out, &plot, "seconds since start", &y_label, windows.is_empty());
+    for geom in [WIDE, NARROW] {
+        let plot = open_chart(
+            out,
+            "chart-outcomes",
+            &format!("{} per window by outcome, over seconds since the start", timeline.unit),
+            timeline,
+            y_max as f64,
+            &legend_items,
+            &geom,
+        );
+        for (start, end, segs) in &bars {
+            stacked_bar_svg(out, &plot, *start, *end, segs);
+        }
+        close_chart(out, &plot, "seconds since start", &y_label, windows.is_empty());
+    }
     out.push_str("</section>\n");
 }

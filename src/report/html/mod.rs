@@ -14,8 +14,9 @@ use chart::*;
 use style::*;
 use tables::*;
 
-/// Shown wherever a value is missing (no requests, no percentile, no seed).
-const DASH: &str = "\u{2013}";
+#[cfg(test)]
+use super::words::fmt_pct_short;
+pub(crate) use super::words::{finite, fmt_count, fmt_ms, fmt_ms_num, fmt_pct, group_signed, DASH};
 
 /// The listener that sees what users see; it leads every view when present.
 const OBSERVER: &str = "observer";
@@ -40,7 +41,7 @@ pub fn render(report: &Report) -> String {
     head(&mut out, &report.title);
     out.push_str("<body>\n<main>\n");
     header(&mut out, report);
-    cards(&mut out, &report.headline, report.duration_s);
+    cards(&mut out, &report.headline, report.duration_s, super::words::unit(report));
     verdict::section(&mut out, report);
 
     let listener = main_listener(&report.windows);
@@ -48,14 +49,23 @@ pub fn render(report: &Report) -> String {
         Some(name) => report.windows.iter().filter(|w| &w.listener == name).collect(),
         None => Vec::new(),
     };
-    let timeline = Timeline { x_max: time_extent(report), window_s: report.window_s, faults: &report.faults };
+    // The charts follow one listener; its rows say whether it counts requests or connections.
+    let tcp = listener.as_ref().is_some_and(|l| report.routes.iter().filter(|r| &r.listener == l).all(|r| r.is_tcp()));
+    let timeline = Timeline {
+        x_max: time_extent(report),
+        window_s: report.window_s,
+        faults: &report.faults,
+        unit: if tcp { "connections" } else { "requests" },
+        latency_label: if tcp { "connection lifetime (ms)" } else { "latency (ms)" },
+    };
     latency_section(&mut out, &timeline, listener.as_deref(), &windows);
     outcomes_section(&mut out, &timeline, listener.as_deref(), &windows);
 
     routes_section(&mut out, &report.routes);
-    impact_section(&mut out, &report.impact, !report.faults.is_empty());
+    impact_section(&mut out, report);
     faults_section(&mut out, &report.faults);
     samples_section(&mut out, &report.samples);
+    reproduce_section(&mut out, report);
     footer(&mut out, report.schema);
     out.push_str("</main>\n</body>\n</html>\n");
     out
@@ -78,82 +88,6 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// A value worth drawing or printing: present and finite (a NaN from a broken division shows as missing).
-fn finite(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite())
-}
-
-/// Groups the digits of an integer by thousands: `12,345`.
-fn fmt_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A fraction as a percentage with one decimal, never rounding a non-perfect value up to 100% or a non-zero one
-/// down to 0% (99.96% availability is not 100%).
-fn fmt_pct(v: Option<f64>) -> String {
-    let Some(v) = finite(v) else { return DASH.to_string() };
-    let p = v * 100.0;
-    if p >= 100.0 {
-        return "100%".to_string();
-    }
-    if p <= 0.0 {
-        return "0%".to_string();
-    }
-    let mut s = format!("{p:.1}");
-    if s == "100.0" {
-        s = format!("{:.2}", (p * 100.0).floor() / 100.0);
-    } else if s == "0.0" {
-        s = format!("{p:.2}");
-    }
-    format!("{s}%")
-}
-
-/// A percentage for prose: whole numbers unless that would hide a difference from 0% or 100%.
-fn fmt_pct_short(v: f64) -> String {
-    let p = v * 100.0;
-    let whole = format!("{p:.0}");
-    if (whole == "100" && p < 100.0) || (whole == "0" && p > 0.0) {
-        return fmt_pct(Some(v));
-    }
-    format!("{whole}%")
-}
-
-/// Milliseconds as a bare number for table cells (the unit is in the column header).
-fn fmt_ms_num(v: Option<f64>) -> String {
-    match finite(v) {
-        None => DASH.to_string(),
-        Some(ms) if ms.abs() < 10.0 => format!("{ms:.1}"),
-        Some(ms) => group_signed(ms.round()),
-    }
-}
-
-/// Milliseconds with their unit, for cards and prose.
-fn fmt_ms(v: Option<f64>) -> String {
-    match finite(v) {
-        None => DASH.to_string(),
-        Some(ms) => format!("{} ms", fmt_ms_num(Some(ms))),
-    }
-}
-
-/// A whole number that may be negative, grouped by thousands.
-fn group_signed(v: f64) -> String {
-    // Report values are far below u64::MAX; `as` saturates anyway rather than wrapping.
-    let digits = fmt_count(v.abs() as u64);
-    if v < 0.0 {
-        format!("\u{2212}{digits}")
-    } else {
-        digits
-    }
 }
 
 /// Seconds since the start for tables: one decimal so the column lines up.
@@ -183,27 +117,9 @@ fn fmt_duration(s: f64) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`, without a date crate.
+/// Milliseconds since the Unix epoch in ISO 8601, UTC, as every report writes dates.
 fn fmt_utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    super::words::iso_utc(ms)
 }
 
 /// A tick value with as many decimals as its step needs (a 2.5 step needs one), digits grouped when whole.
@@ -273,7 +189,7 @@ fn header(out: &mut String, r: &Report) {
     out.push_str("</header>\n");
 }
 
-fn cards(out: &mut String, h: &Stats, duration_s: f64) {
+fn cards(out: &mut String, h: &Stats, duration_s: f64, (_, many): (&str, &str)) {
     let failures = failed_total(&h.failed);
     let judged = h.graceful + h.ungraceful;
     let card = |out: &mut String, label: &str, value: String, sub: String, tone: &str| {
@@ -283,7 +199,8 @@ fn cards(out: &mut String, h: &Stats, duration_s: f64) {
         ));
     };
     out.push_str("<section class=\"cards\" aria-label=\"Headline\">\n");
-    card(out, "Requests", fmt_count(h.requests), format!("over {}", esc(&fmt_duration(duration_s))), "");
+    let title = if many == "connections" { "Connections" } else { "Requests" };
+    card(out, title, fmt_count(h.requests), format!("over {}", esc(&fmt_duration(duration_s))), "");
     let avail_tone = match finite(h.availability) {
         Some(a) if a < 0.95 => "bad",
         Some(a) if a < 0.99 => "warn",
@@ -307,6 +224,24 @@ fn cards(out: &mut String, h: &Stats, duration_s: f64) {
     out.push_str("</section>\n");
 }
 
+/// What it takes to run it again: version, seed, the experiment and its SHA-256, the command line.
+fn reproduce_section(out: &mut String, r: &Report) {
+    let p = &r.reproduce;
+    let code = |v: Option<String>| v.map_or_else(|| DASH.to_string(), |v| format!("<code>{}</code>", esc(&v)));
+    out.push_str("<section id=\"reproduce\">\n<h2>Reproduce</h2>\n<dl class=\"repro\">\n");
+    for (label, value) in [
+        ("brownout version", code(p.version.clone())),
+        ("Seed", code(p.seed.map(|s| s.to_string()))),
+        ("Experiment", code(p.experiment.clone())),
+        ("Experiment SHA-256", code(p.sha256.clone())),
+        ("Started", esc(&fmt_utc(r.started_ms))),
+        ("Command line", code(p.command.as_deref().map(super::words::shell_words))),
+    ] {
+        out.push_str(&format!("<dt>{label}</dt><dd>{value}</dd>\n"));
+    }
+    out.push_str("</dl>\n</section>\n");
+}
+
 fn footer(out: &mut String, schema: u32) {
     out.push_str(&format!("<footer>brownout report schema {schema}</footer>\n"));
 }
@@ -323,6 +258,7 @@ mod tests {
             schema: SCHEMA,
             title: String::new(),
             started_ms: 0,
+            started: String::new(),
             duration_s: 0.0,
             seed: None,
             outcome: Outcome::Unfinished,
@@ -337,6 +273,7 @@ mod tests {
             phases: Vec::new(),
             verdict: None,
             steady_state: None,
+            reproduce: Default::default(),
         }
     }
 
@@ -368,7 +305,7 @@ mod tests {
             assert!(html.contains(&format!("id=\"{id}\"")), "missing {id}");
         }
         assert!(html.contains("No windows recorded"));
-        assert!(html.contains("1970-01-01 00:00:00 UTC"));
+        assert!(html.contains("1970-01-01T00:00:00Z"));
         assert!(html.contains("brownout report schema 1"));
         assert_finite(&html);
     }
@@ -376,7 +313,12 @@ mod tests {
     #[test]
     fn missing_values_show_a_dash() {
         let mut r = empty_report();
-        r.routes.push(RouteStats { listener: "observer".into(), route: "GET /".into(), stats: Stats::default() });
+        r.routes.push(RouteStats {
+            listener: "observer".into(),
+            route: "GET /".into(),
+            stats: Stats::default(),
+            ..RouteStats::default()
+        });
         let html = render(&r);
         assert_eq!(fmt_pct(None), "\u{2013}");
         assert_eq!(fmt_ms(None), "\u{2013}");
@@ -393,16 +335,16 @@ mod tests {
         let stats =
             Stats { requests: 3, availability: Some(f64::NAN), p99_ms: Some(f64::INFINITY), ..Stats::default() };
         r.windows.push(WindowStats { listener: "x".into(), start_s: 0.0, end_s: 10.0, stats: stats.clone() });
-        r.routes.push(RouteStats { listener: "x".into(), route: "tcp".into(), stats });
+        r.routes.push(RouteStats { listener: "x".into(), route: "tcp".into(), stats, ..RouteStats::default() });
         assert_finite(&render(&r));
     }
 
     #[test]
     fn formats_utc_dates() {
-        assert_eq!(fmt_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(fmt_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(fmt_utc(1_700_000_000_123), "2023-11-14 22:13:20 UTC");
-        assert_eq!(fmt_utc(4_102_444_799_000), "2099-12-31 23:59:59 UTC");
+        assert_eq!(fmt_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(fmt_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(fmt_utc(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(fmt_utc(4_102_444_799_000), "2099-12-31T23:59:59Z");
     }
 
     #[test]
@@ -442,7 +384,8 @@ mod tests {
 
     #[test]
     fn fault_labels_do_not_share_a_lane_when_they_would_overlap() {
-        let plot = Plot { left: 0.0, top: 0.0, width: 1000.0, height: 100.0, x_max: 100.0, y_max: 1.0 };
+        let plot =
+            Plot { left: 0.0, top: 0.0, width: 1000.0, height: 100.0, x_max: 100.0, y_max: 1.0, lanes_top: 42.0 };
         let fault = |name: &str, on_s| FaultStats {
             target: "t".into(),
             name: name.into(),
@@ -451,6 +394,7 @@ mod tests {
             on_s,
             off_s: None,
             applied: 0,
+            ..FaultStats::default()
         };
         let (bands, lanes) = layout_bands(&plot, &[fault("a-long-name", 10.0), fault("b", 11.0), fault("c", 80.0)]);
         assert_eq!(lanes, 2);

@@ -33,7 +33,9 @@ dl.meta dd { margin: 2px 0 0; font-variant-numeric: tabular-nums; font-weight: 5
 .badge.warn { background: #fdf3dc; color: #8a5a00; border-color: #f0d28a; }
 .badge.bad { background: #fbe5e5; color: #a12626; border-color: #f1b9b9; }
 .badge.neutral { background: #e8eef8; color: #2d4a7a; border-color: #c6d5ee; }
-.cards { display: grid; grid-template-columns: repeat(6, 1fr); gap: 14px; background: none; border: 0; padding: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 14px; background: none;
+  border: 0; padding: 0; }
+.card { min-width: 0; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; }
 .card .label { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: 0.05em; }
 .card .value { font-size: 26px; font-weight: 650; margin: 4px 0 2px; font-variant-numeric: tabular-nums;
@@ -44,6 +46,21 @@ dl.meta dd { margin: 2px 0 0; font-variant-numeric: tabular-nums; font-weight: 5
 .caption { margin: 0 0 10px; color: var(--muted); font-size: 13.5px; }
 .lede { margin: 6px 0 14px; }
 svg.chart { display: block; width: 100%; height: auto; overflow: visible; }
+svg.chart.narrow { display: none; }
+h3 { font-size: 15px; margin: 18px 0 6px; font-weight: 620; }
+p, li, dd { overflow-wrap: anywhere; }
+details.folded { margin: 12px 0 0; color: var(--muted); }
+details.folded summary { cursor: pointer; }
+ul.noise, ul.reasons { margin: 8px 0 0; padding-left: 20px; font-size: 13.5px; }
+ul.reasons { color: var(--ink); }
+.together { font-family: var(--sans); font-size: 11.5px; color: var(--muted); }
+td.statuses { font-size: 12.5px; white-space: nowrap; }
+td.excerpt { font-size: 12.5px; min-width: 16em; }
+.note { margin-top: 8px; }
+dl.repro { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 16px; margin: 8px 0 0; }
+dl.repro dt { color: var(--muted); font-size: 13px; }
+dl.repro dd { margin: 0; min-width: 0; }
+dl.repro code { overflow-wrap: anywhere; word-break: break-all; }
 svg.chart text { font-family: var(--sans); font-size: 11px; fill: var(--muted); font-variant-numeric: tabular-nums; }
 svg.chart .legend text { fill: var(--ink); font-size: 12px; }
 svg.chart .grid line { stroke: #edf0f3; stroke-width: 1; }
@@ -84,16 +101,28 @@ i.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; marg
 .sample-head .status { font-weight: 600; font-variant-numeric: tabular-nums; }
 .sample-head .status.error { color: var(--bad); }
 .sample-head .latency { color: var(--muted); font-variant-numeric: tabular-nums; }
-dl.headers { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 10px 0 0;
-  font-family: var(--mono); font-size: 12px; }
-dl.headers dt { color: var(--muted); }
+dl.headers { display: grid; grid-template-columns: minmax(0, max-content) minmax(0, 1fr); gap: 1px 10px;
+  margin: 10px 0 0; font-family: var(--mono); font-size: 12px; }
+dl.headers dt { color: var(--muted); overflow-wrap: anywhere; }
 dl.headers dd { margin: 0; overflow-wrap: anywhere; }
 .sample pre { margin: 10px 0 0; padding: 10px 12px; background: #f6f8fa; border-radius: 6px; max-height: 220px;
   overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; line-height: 1.45; }
 .empty-body { margin: 10px 0 0; color: var(--faint); font-size: 13px; font-style: italic; }
 footer { color: var(--faint); font-size: 12.5px; text-align: center; margin-top: 8px; }
 @media (max-width: 900px) {
-  .cards { grid-template-columns: repeat(3, 1fr); }
   .sample-grid { grid-template-columns: 1fr; }
+}
+/* A phone: less padding, two cards a row, the narrow drawing of each chart. */
+@media (max-width: 600px) {
+  main { padding: 16px 10px 32px; }
+  section { padding: 16px 12px; border-radius: 8px; }
+  h1 { font-size: 22px; }
+  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }
+  .card { padding: 10px 12px; }
+  .card .value { font-size: 21px; }
+  dl.meta { gap: 8px 20px; }
+  dl.repro { grid-template-columns: minmax(0, 1fr); }
+  svg.chart.wide { display: none; }
+  svg.chart.narrow { display: block; }
 }
 "#;

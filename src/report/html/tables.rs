@@ -1,6 +1,7 @@
 //! The tables: routes, dependency impact, faults and sampled responses.
 
 use super::*;
+use crate::report::words;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tables
@@ -36,25 +37,54 @@ pub(super) fn empty_note(out: &mut String, text: &str) {
     out.push_str(&format!("<p class=\"empty-note\">{}</p>\n", esc(text)));
 }
 
+/// The gRPC statuses each route's calls ended with, when there were gRPC calls.
+fn grpc_statuses(out: &mut String, rows: &[&RouteStats]) {
+    let rows: Vec<&&RouteStats> = rows.iter().filter(|r| !r.grpc_status.is_empty()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h3>gRPC statuses</h3>\n<div class=\"table-wrap\">\n<table class=\"data\" id=\"grpc-statuses\">\n");
+    out.push_str("<thead><tr><th>Listener</th><th>Route</th><th>Statuses seen</th></tr></thead>\n<tbody>\n");
+    for r in rows {
+        let seen: Vec<String> = r.grpc_status.iter().map(|(code, n)| format!("{} {n}", esc(code))).collect();
+        out.push_str(&format!(
+            "<tr><td><span class=\"pill\">{}</span></td><td class=\"route\">{}</td><td>{}</td></tr>\n",
+            esc(&r.listener),
+            esc(&r.route),
+            seen.join(", ")
+        ));
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
 pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
     out.push_str("<section>\n<h2>Routes</h2>\n");
-    let mut rows: Vec<&RouteStats> = routes.iter().collect();
+    let mut rows: Vec<&RouteStats> = routes.iter().filter(|r| !r.is_tcp()).collect();
+    let tcp: Vec<&RouteStats> = routes.iter().filter(|r| r.is_tcp()).collect();
     // Observer rows lead (they are what users saw); otherwise the report's own order is kept.
     rows.sort_by_key(|r| r.listener != OBSERVER);
+    if !rows.is_empty() || tcp.is_empty() {
+        http_routes(out, &rows);
+    }
+    if !tcp.is_empty() {
+        tcp_listeners(out, &tcp);
+    }
+    out.push_str("</section>\n");
+}
+
+fn http_routes(out: &mut String, rows: &[&RouteStats]) {
     out.push_str("<div class=\"table-wrap\">\n<table class=\"data\" id=\"routes\">\n<thead>\n<tr>");
     out.push_str(
         "<th rowspan=\"2\">Listener</th><th rowspan=\"2\">Route</th><th rowspan=\"2\" class=\"num\">Requests</th>\
          <th rowspan=\"2\" class=\"num\">Availability</th><th rowspan=\"2\" class=\"num\">Error rate</th>\
-         <th colspan=\"4\" class=\"group\">Failures by origin</th><th colspan=\"3\" class=\"group\">Latency (ms)</th>\
+         <th colspan=\"4\" class=\"group\">Failures by origin</th><th rowspan=\"2\">Statuses</th>\
+         <th colspan=\"3\" class=\"group\">Latency (ms)</th>\
          <th rowspan=\"2\" class=\"num\">Graceful<br>share</th></tr>\n<tr>",
     );
-    for (color, name) in [(C_INJECTED, "injected"), (C_UPSTREAM, "upstream"), (C_PROXY, "proxy"), (C_CLIENT, "client")]
-    {
-        out.push_str(&format!("<th class=\"num sub\">{}{name}</th>", dot(color)));
-    }
+    origin_heads(out);
     out.push_str("<th class=\"num sub\">p50</th><th class=\"num sub\">p95</th><th class=\"num sub\">p99</th></tr>\n");
     out.push_str("</thead>\n<tbody>\n");
-    for r in &rows {
+    for r in rows {
         let s = &r.stats;
         let listener_class = if r.listener == OBSERVER { "pill observer" } else { "pill" };
         out.push_str(&format!(
@@ -68,6 +98,7 @@ pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
         for n in [s.failed.injected, s.failed.upstream, s.failed.proxy, s.failed.client] {
             out.push_str(&count_td(n));
         }
+        out.push_str(&format!("<td class=\"statuses\">{}</td>", esc(&words::statuses(&r.statuses))));
         for v in [s.p50_ms, s.p95_ms, s.p99_ms] {
             out.push_str(&num_td(&fmt_ms_num(v)));
         }
@@ -75,49 +106,69 @@ pub(super) fn routes_section(out: &mut String, routes: &[RouteStats]) {
         out.push_str("</tr>\n");
     }
     if rows.is_empty() {
-        out.push_str("<tr><td colspan=\"13\" class=\"empty-row\">No requests were recorded.</td></tr>\n");
+        out.push_str("<tr><td colspan=\"14\" class=\"empty-row\">No requests were recorded.</td></tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    if rows.iter().any(|r| r.listener == crate::load::LISTENER) {
+        out.push_str(&format!("<p class=\"caption note\">{}</p>\n", code_spans(words::LOAD_NOTE)));
+    }
+    grpc_statuses(out, rows);
 }
 
-/// Orders impacts worst first: the largest availability drop, then the largest p99 rise; unknown deltas last.
-pub(super) fn impact_order(a: &Impact, b: &Impact) -> std::cmp::Ordering {
-    let key = |v: Option<f64>| finite(v).unwrap_or(f64::INFINITY);
-    let p99_key = |v: Option<f64>| finite(v).map_or(f64::INFINITY, |d| -d);
-    key(a.availability_delta)
-        .total_cmp(&key(b.availability_delta))
-        .then(p99_key(a.p99_delta_ms).total_cmp(&p99_key(b.p99_delta_ms)))
+fn tcp_listeners(out: &mut String, rows: &[&RouteStats]) {
+    out.push_str(
+        "<h3>TCP listeners</h3>\n<div class=\"table-wrap\">\n<table class=\"data\" id=\"tcp\">\n<thead>\n<tr>",
+    );
+    out.push_str(
+        "<th rowspan=\"2\">Listener</th><th rowspan=\"2\" class=\"num\">Connections</th>\
+         <th rowspan=\"2\" class=\"num\">Ended without<br>error</th>\
+         <th colspan=\"4\" class=\"group\">Failed connections by origin</th><th rowspan=\"2\">Errors</th>\
+         <th colspan=\"3\" class=\"group\">Lifetime (ms)</th><th colspan=\"2\" class=\"group\">Bytes</th></tr>\n<tr>",
+    );
+    origin_heads(out);
+    out.push_str(
+        "<th class=\"num sub\">p50</th><th class=\"num sub\">p95</th><th class=\"num sub\">p99</th>\
+         <th class=\"num sub\">in</th><th class=\"num sub\">out</th></tr>\n</thead>\n<tbody>\n",
+    );
+    for r in rows {
+        let s = &r.stats;
+        out.push_str(&format!("<tr><td><span class=\"pill\">{}</span></td>", esc(&r.listener)));
+        out.push_str(&count_td(s.requests));
+        out.push_str(&availability_td(s.availability));
+        for n in [s.failed.injected, s.failed.upstream, s.failed.proxy, s.failed.client] {
+            out.push_str(&count_td(n));
+        }
+        out.push_str(&format!("<td class=\"statuses\">{}</td>", esc(&words::statuses(&r.statuses))));
+        for v in [s.p50_ms, s.p95_ms, s.p99_ms] {
+            out.push_str(&num_td(&fmt_ms_num(v)));
+        }
+        out.push_str(&count_td(r.bytes_in));
+        out.push_str(&count_td(r.bytes_out));
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    out.push_str(&format!("<p class=\"caption note\">{}</p>\n", esc(words::TCP_NOTE)));
+}
+
+fn origin_heads(out: &mut String) {
+    for (color, name) in [(C_INJECTED, "injected"), (C_UPSTREAM, "upstream"), (C_PROXY, "proxy"), (C_CLIENT, "client")]
+    {
+        out.push_str(&format!("<th class=\"num sub\">{}{name}</th>", dot(color)));
+    }
+}
+
+/// Escapes text and turns its `backquoted` words into code.
+fn code_spans(text: &str) -> String {
+    esc(text)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { format!("<code>{part}</code>") } else { part.to_string() })
+        .collect()
 }
 
 /// The plain-language summary of the worst impact.
-pub(super) fn impact_sentence(worst: Option<&Impact>, any_faults: bool) -> String {
-    let Some(i) = worst else {
-        return if any_faults {
-            "No fault was on while the observer saw requests to compare.".to_string()
-        } else {
-            "No faults were injected, so there is no impact to show.".to_string()
-        };
-    };
-    let fault = format!("<strong>{}/{}</strong>", esc(&i.target), esc(&i.fault));
-    let route = format!("<code>{}</code>", esc(&i.route));
-    match (finite(i.baseline.availability), finite(i.during.availability), finite(i.availability_delta)) {
-        (Some(before), Some(during), Some(delta)) if delta < 0.0 => format!(
-            "When {fault} was on, {route} fell from {} to {} available.",
-            fmt_pct_short(before),
-            fmt_pct_short(during)
-        ),
-        (_, Some(during), Some(_)) => {
-            let p99 = match finite(i.p99_delta_ms) {
-                Some(d) if d > 0.0 => format!(", though its p99 rose by {} while {fault} was on", fmt_ms(Some(d))),
-                _ => String::new(),
-            };
-            format!(
-                "No fault lowered availability; the most affected route, {route}, stayed at {} available{p99}.",
-                fmt_pct_short(during)
-            )
-        }
-        _ => format!("There were too few requests to compare {route} with and without {fault}."),
-    }
+pub(super) fn impact_sentence(r: &Report) -> String {
+    words::worst_effect(r, |s| format!("<strong>{}</strong>", esc(s)), |s| format!("<code>{}</code>", esc(s)))
 }
 
 /// A signed delta cell: `worse` and `better` say which sign is bad for this measure.
@@ -169,11 +220,14 @@ pub(super) fn fmt_ms_delta(delta: Option<f64>) -> (String, bool, bool) {
     }
 }
 
-pub(super) fn impact_section(out: &mut String, impacts: &[Impact], any_faults: bool) {
+/// The impact table: measurable effects ranked, faults on together as one
+/// joint row, and the rows within noise folded with the reason.
+pub(super) fn impact_section(out: &mut String, r: &Report) {
     out.push_str("<section>\n<h2>Dependency impact</h2>\n");
-    let mut rows: Vec<&Impact> = impacts.iter().collect();
-    rows.sort_by(|a, b| impact_order(a, b));
-    out.push_str(&format!("<p class=\"lede\">{}</p>\n", impact_sentence(rows.first().copied(), any_faults)));
+    out.push_str(&format!("<p class=\"lede\">{}</p>\n", impact_sentence(r)));
+    let mut rows: Vec<&Impact> = r.impact.iter().collect();
+    rows.sort_by(|a, b| crate::report::impact::rank(a, b));
+    let (effects, noise): (Vec<&Impact>, Vec<&Impact>) = rows.into_iter().partition(|i| i.noise.is_none());
     out.push_str("<div class=\"table-wrap\">\n<table class=\"data\" id=\"impact\">\n<thead>\n<tr>");
     out.push_str(
         "<th rowspan=\"2\">Fault</th><th rowspan=\"2\">Observer route</th>\
@@ -184,11 +238,11 @@ pub(super) fn impact_section(out: &mut String, impacts: &[Impact], any_faults: b
          <th class=\"num sub\">baseline</th><th class=\"sub arrow\"></th><th class=\"num sub\">during</th>\
          <th class=\"num sub\">\u{0394}</th></tr>\n</thead>\n<tbody>\n",
     );
-    for i in &rows {
+    for i in &effects {
+        let together = if i.faults.len() > 1 { "<br><span class=\"together\">on together</span>" } else { "" };
         out.push_str(&format!(
-            "<tr><td class=\"route\">{}/{}</td><td class=\"route\">{}</td>",
-            esc(&i.target),
-            esc(&i.fault),
+            "<tr><td class=\"route\">{}{together}</td><td class=\"route\">{}</td>",
+            esc(&i.label).replace(" + ", " +<br>"),
             esc(&i.route)
         ));
         out.push_str(&availability_td(i.baseline.availability));
@@ -204,34 +258,70 @@ pub(super) fn impact_section(out: &mut String, impacts: &[Impact], any_faults: b
         out.push_str(&count_td(i.during.ungraceful));
         out.push_str("</tr>\n");
     }
-    if rows.is_empty() {
-        out.push_str("<tr><td colspan=\"11\" class=\"empty-row\">No impact to show.</td></tr>\n");
+    if effects.is_empty() {
+        out.push_str("<tr><td colspan=\"11\" class=\"empty-row\">No measurable effect to show.</td></tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    if !noise.is_empty() {
+        out.push_str(&format!(
+            "<details class=\"folded\" id=\"impact-noise\"><summary>No measurable effect: {} (under {}, or too few \
+             requests)</summary>\n<ul class=\"noise\">\n",
+            esc(&words::count(noise.len() as u64, ("row", "rows"))),
+            esc(&words::noise_thresholds())
+        ));
+        for i in noise {
+            out.push_str(&format!(
+                "<li><strong>{}</strong> on <code>{}</code>: {}</li>\n",
+                esc(&i.label),
+                esc(&i.route),
+                esc(i.noise.as_deref().unwrap_or(""))
+            ));
+        }
+        out.push_str("</ul>\n</details>\n");
+    }
+    out.push_str("</section>\n");
 }
 
+/// Every fault, each interval it was on a row of its own with the value it had.
 pub(super) fn faults_section(out: &mut String, faults: &[FaultStats]) {
     out.push_str("<section>\n<h2>Faults</h2>\n");
+    out.push_str("<p class=\"caption\">Every interval each fault was on, with the value it had (ramp steps and edits \
+                  each begin one); eligible counts what its window and match let through, applied what it acted on.</p>\n");
     out.push_str("<div class=\"table-wrap\">\n<table class=\"data\" id=\"faults\">\n<thead>\n<tr>");
     out.push_str(
-        "<th>Target</th><th>Name</th><th>Kind</th><th>Configured</th><th class=\"num\">On (s)</th>\
-         <th class=\"num\">Off (s)</th><th class=\"num\">Applied</th></tr>\n</thead>\n<tbody>\n",
+        "<th>Target</th><th>Name</th><th>Kind</th><th class=\"num\">On (s)</th><th class=\"num\">Off (s)</th>\
+         <th>Value</th><th class=\"num\">Eligible</th><th class=\"num\">Applied</th></tr>\n</thead>\n<tbody>\n",
     );
     for f in faults {
-        let off = f.off_s.map_or_else(|| "end".to_string(), fmt_secs);
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><span class=\"pill\">{}</span></td><td><code>{}</code></td>{}{}{}</tr>\n",
-            esc(&f.target),
-            esc(&f.name),
-            esc(&f.kind),
-            esc(&f.configured),
-            num_td(&fmt_secs(f.on_s)),
-            num_td(&off),
-            count_td(f.applied)
-        ));
+        let span = f.intervals.len().max(1);
+        for (i, v) in f.intervals.iter().enumerate() {
+            out.push_str("<tr>");
+            if i == 0 {
+                out.push_str(&format!(
+                    "<td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{}</td>\
+                     <td rowspan=\"{span}\"><span class=\"pill\">{}</span></td>",
+                    esc(&f.target),
+                    esc(&f.name),
+                    esc(&f.kind)
+                ));
+            }
+            let off = v.off_s.map_or_else(|| "end".to_string(), fmt_secs);
+            let eligible = if f.uncounted {
+                "<td class=\"num zero\" title=\"refused clients never reach brownout\">not seen</td>".to_string()
+            } else {
+                v.eligible.map_or_else(|| num_td(DASH), count_td)
+            };
+            out.push_str(&format!(
+                "{}{}<td><code>{}</code></td>{eligible}{}</tr>\n",
+                num_td(&fmt_secs(v.on_s)),
+                num_td(&off),
+                esc(words::value(&f.name, &v.configured)),
+                count_td(v.applied)
+            ));
+        }
     }
     if faults.is_empty() {
-        out.push_str("<tr><td colspan=\"7\" class=\"empty-row\">No faults were injected.</td></tr>\n");
+        out.push_str("<tr><td colspan=\"8\" class=\"empty-row\">No faults were injected.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
 }

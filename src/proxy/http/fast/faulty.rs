@@ -16,9 +16,10 @@ use tokio::io::AsyncWriteExt;
 
 use super::choose::Faulty;
 use super::head::put_field;
+use crate::proxy::http::conn::{Asked, ClientConn};
 use crate::proxy::http::headers::Peer;
-use crate::proxy::http::recorded::{self, Started};
-use crate::proxy::http::{Injected, Injector, ProxyBody, Truncated};
+use crate::proxy::http::recorded::{self, Pending, Started};
+use crate::proxy::http::{Around, Injected, Injector, ProxyBody, Truncated};
 use crate::proxy::reset::{ResetHandle, ResettableStream};
 use crate::record::fields;
 
@@ -37,9 +38,16 @@ pub(super) async fn exchange(
 ) -> bool {
     let Faulty { request, decision, close, .. } = faulty;
     let to_head = request.method() == Method::HEAD;
-    let started = recorded::enabled()
-        .then(|| Started::new(injector.listener(), injector.in_flight(), injector.rules(), &request));
-    match injector.inject(decision, request, peer, reset).await {
+    let (conn, control) = ClientConn::new(reset.clone(), false);
+    let mut pending = recorded::enabled()
+        .then(|| Pending::new(Started::new(injector.listener(), injector.in_flight(), injector.rules(), &request)));
+    let around = Around { peer, conn: &conn, note: pending.as_ref().map(Pending::note) };
+    let handled = injector.inject(decision, request, around).await;
+    let started = pending.as_mut().map(Pending::take);
+    // A fault that drains the connection (`goaway`) makes this answer its
+    // last, with `Connection: close`, as hyper's path does on HTTP/1.1.
+    let close = close || control.asked() != Asked::Nothing;
+    match handled {
         Ok(resp) => {
             let resp = match started {
                 Some(started) => started.response(resp),
@@ -50,7 +58,7 @@ pub(super) async fn exchange(
         Err(e) => {
             if let Some(started) = started {
                 let error = match &e {
-                    Injected::Reset(_) => "reset",
+                    Injected::Reset(_) | Injected::ResetStream { .. } => "reset",
                     Injected::Closed(_) => "closed",
                 };
                 started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));

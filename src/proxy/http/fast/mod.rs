@@ -45,7 +45,6 @@ mod upstream;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::headers::Peer;
@@ -80,19 +79,19 @@ pub async fn serve(
         return Exit::ToHyper(BytesMut::new());
     };
     let limits = *injector.limits();
+    let mut idle = super::idle::IdleTimer::new(limits.idle_timeout);
     let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
             // Idle between requests: no buffer held, and a shutdown or the
             // idle timeout ends it.
             buf = BytesMut::new();
-            let idle = limits.idle_timeout.map(|t| Instant::now() + t);
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
                 ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
                 () = shutdown.cancelled() => return Exit::Done,
-                () = super::until(idle) => return Exit::Done,
+                () = idle.expired() => return Exit::Done,
             }
         }
         // Draining: hyper answers what has come and closes with
@@ -111,6 +110,7 @@ pub async fn serve(
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,
         };
+        idle.touch();
         buf.advance(len);
         if !kept {
             let _ = client.shutdown().await;

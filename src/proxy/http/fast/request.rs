@@ -89,6 +89,8 @@ pub(super) async fn read_request(
                 Some(_) => limits.idle_timeout.map(|t| Instant::now() + t),
             };
             let read = tokio::select! {
+                // Bytes already there are read without touching the timer.
+                biased;
                 read = client.read_buf(buf) => read?,
                 () = shutdown.cancelled() => return Ok(None),
                 () = crate::proxy::http::until(deadline) => return Err(io::ErrorKind::TimedOut.into()),
@@ -137,8 +139,14 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
     let (mut lengths, mut hosts) = (0, 0);
     let mut original_host: &[u8] = b"";
     let mut close = false;
+    // A request that may choose its own faults goes where faults are
+    // applied, before anything is decided, as hyper's path reads them first.
+    let header_faults = injector.header_gate().is_some();
     for h in req.headers.iter() {
         let name = h.name;
+        if header_faults && crate::config::fault::header::may_be_named(name) {
+            return Examined::NotPlain;
+        }
         if name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
             match parse_length(h.value) {

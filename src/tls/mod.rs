@@ -1,5 +1,10 @@
-//! TLS for `https://` upstreams: rustls with the ring provider, verified
-//! against the system roots or a CA file named in the config.
+//! TLS with rustls and its ring provider: client settings for `https://`
+//! upstreams (verified against the system roots or a CA file named in the
+//! config) here, listeners' server settings in `server.rs`, and brownout's
+//! local certificate authority for `tls = "auto"` in `ca.rs`.
+
+pub mod ca;
+pub mod server;
 
 use std::path::Path;
 use std::sync::Arc;
