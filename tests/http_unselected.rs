@@ -210,3 +210,39 @@ async fn answers_to_selected_requests_are_framed_for_the_next_request_on_the_con
     }
     assert_eq!(served.load(Ordering::SeqCst), 4);
 }
+
+/// A goaway fault on a plain connection: the request it picks is answered
+/// with `Connection: close` and the connection then ends, as hyper's path
+/// drains an HTTP/1.1 connection; the next connection passes plain again.
+#[tokio::test]
+async fn a_goaway_fault_closes_a_plain_connection_after_answering_its_request() {
+    let (up, served) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "[[target.fault]]\nkind = \"goaway\"\nfirst = 1\n")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.expect("connect");
+    let answered = get(&mut client, "/", "").await;
+    assert!(answered.starts_with("HTTP/1.1 200 Fine\r\n") && answered.ends_with("\r\n\r\nok"), "{answered}");
+    assert!(answered.to_lowercase().contains("\r\nconnection: close\r\n"), "{answered}");
+    let mut rest = [0u8; 64];
+    let end = timeout(LIMIT, client.read(&mut rest)).await.expect("closed in time");
+    assert!(matches!(end, Ok(0) | Err(_)), "the connection ended after its answer");
+    let mut next = TcpStream::connect(proxy.addr("t")).await.expect("connect");
+    assert_eq!(get(&mut next, "/", "").await, PLAIN, "past its first, the fault picks nobody");
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+}
+
+/// On a target that takes header faults, a request choosing one gets it
+/// (the upstream never called) on a connection that passed a plain request
+/// first; the connection then stays with hyper, and requests without the
+/// header still reach the upstream.
+#[tokio::test]
+async fn a_request_choosing_a_fault_by_header_gets_it_after_plain_requests() {
+    let (up, served) = scripted().await;
+    let proxy = support::start(&http_target("t", up, "header_faults = true")).await;
+    let mut client = TcpStream::connect(proxy.addr("t")).await.expect("connect");
+    assert_eq!(get(&mut client, "/", "").await, PLAIN, "a request with no fault header passes plain");
+    let chosen = get(&mut client, "/", "x-envoy-fault-abort-request: 503\r\n").await;
+    assert!(chosen.starts_with("HTTP/1.1 503 "), "{chosen}");
+    let after = get(&mut client, "/", "").await;
+    assert!(after.starts_with("HTTP/1.1 200 ") && after.ends_with("\r\n\r\nok"), "{after}");
+    assert_eq!(served.load(Ordering::SeqCst), 2, "the aborted request never reached the upstream");
+}
