@@ -4,17 +4,22 @@
 # proves a hot-path saving (or a regression) where wall-clock figures swim.
 #
 #   benches/callgrind.sh [BROWNOUT_BINARY] [REQUESTS]
+#   LOAD=h2load benches/callgrind.sh                  # h2c from h2load, 10 connections x 10 streams
+#   FAULTS='[[target.fault]]
+#   kind = "error"
+#   opt_in = "x-brownout: on"' benches/callgrind.sh   # a fault the requests do not select
 #
 # An nginx upstream serves 16 bytes; brownout runs under callgrind with one
-# HTTP target (no fault, recorder off); wrk sends keep-alive requests; the
-# counters are zeroed after a warm-up and dumped after the measured load.
-# Prints total instructions / requests (user space, brownout's threads).
+# HTTP target (no fault unless FAULTS gives the target some, recorder off);
+# h2load sends a fixed count of keep-alive HTTP/1.1 requests (--h1); the counters are zeroed after a warm-up and
+# dumped after the measured load. Prints total instructions / requests
+# (user space, brownout's threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/brownout}
 requests=${2:-20000}
-for tool in valgrind callgrind_control wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install valgrind wrk nginx" >&2; exit 2; }
+for tool in valgrind callgrind_control h2load nginx; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install valgrind nghttp2-client nginx" >&2; exit 2; }
 done
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -40,21 +45,26 @@ name = "t"
 protocol = "http"
 listen = "127.0.0.1:18181"
 upstream = "http://127.0.0.1:18180"
+${FAULTS:-}
 CONF
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" proxy --config "$work/brownout.toml" --no-record \
   2> "$work/valgrind.log" & pids+=($!)
 vg=$!
 for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/18181) 2>/dev/null && break; sleep 0.1; done
-wrk -t1 -c4 -d2s http://127.0.0.1:18181/small > /dev/null
-callgrind_control --zero "$vg" > /dev/null
-# A fixed count: wrk's Lua counts requests and stops the run when done.
-cat > "$work/count.lua" <<LUA
-local n = 0
-response = function() n = n + 1; if n >= $requests then wrk.thread:stop() end end
-done = function(summary) io.write(string.format("requests %d\n", summary.requests)) end
-LUA
-sent=$(wrk -t1 -c4 -d600s -s "$work/count.lua" http://127.0.0.1:18181/small | awk '/^requests/ {print $2}')
+if [ "${LOAD:-wrk}" = h2load ]; then
+  # h2c from clients (prior knowledge), 10 connections x 10 streams.
+  h2load -n 2000 -c4 -m10 http://127.0.0.1:18181/small > /dev/null
+  callgrind_control --zero "$vg" > /dev/null
+  sent=$(h2load -n "$requests" -c10 -m10 http://127.0.0.1:18181/small | awk '/^requests:/ {print $8}')
+else
+  # HTTP/1.1 keep-alive, 4 connections, a fixed count of requests.
+  h2load --h1 -n 2000 -c4 http://127.0.0.1:18181/small > /dev/null
+  callgrind_control --zero "$vg" > /dev/null
+  sent=$(h2load --h1 -n "$requests" -c4 http://127.0.0.1:18181/small | awk '/^requests:/ {print $8}')
+fi
 callgrind_control --dump "$vg" > /dev/null
 sleep 1
 total=$(cat "$work"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s}')
 echo "requests $sent, instructions $total, per request $((total / sent))"
+# CG_KEEP=dir keeps the profile for callgrind_annotate.
+if [ -n "${CG_KEEP:-}" ]; then mkdir -p "$CG_KEEP" && cp "$work"/cg.out.* "$CG_KEEP"/; fi

@@ -23,6 +23,7 @@
 #   benches/e2e.sh                      # 5 s per measurement, 2 rounds
 #   SECONDS_PER_RUN=10 ROUNDS=3 benches/e2e.sh
 #   PORT_BASE=24080 benches/e2e.sh      # ports 24080-24109 instead of 18080-18109
+#   ROWS="brownout-http brownout-optin" ROUNDS=6 benches/e2e.sh   # only these rows
 #
 # Needs wrk and nginx (the upstream is an nginx serving static files);
 # haproxy, h2load and fault-cli are compared when installed. Two more
@@ -217,9 +218,14 @@ add() { # key, array name, value: the mean over the rounds
   local -n a=$2
   a[$1]=$(awk -v x="${a[$1]:-0}" -v y="$3" -v n="$rounds" 'BEGIN { print x + y / n }')
 }
+# ROWS="brownout-http brownout-optin ..." measures only the rows named
+# (more rounds of fewer rows); the HTTPS and HTTP/2-upstream tables then
+# run only when it names "https" or "h2-upstream".
+wanted() { [ -z "${ROWS:-}" ] || [[ " $ROWS " == *" $1 "* ]]; }
 measure() { # tool, name, body, connections
   local tool=$1 name=$2 body=$3 conns=$4 out r a=0 b=0 n before after
   local key="$tool,$name,$body,$conns"
+  wanted "$name" || return 0
   [ "$round" = 1 ] && keys+=("$key")
   before=$(ticks "${procs[$name]:-}")
   case $tool in
@@ -434,5 +440,5 @@ CONF
   done
 }
 
-https_rows
-h2_rows
+if wanted https; then https_rows; fi
+if wanted h2-upstream; then h2_rows; fi
