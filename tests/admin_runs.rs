@@ -139,6 +139,13 @@ async fn a_run_is_started_followed_stopped_and_reported() {
     assert!(during["left_s"].as_f64().is_some_and(|l| l > 50.0 && l < 60.2), "{during}");
     assert_eq!(during["guardrails"][0]["guardrail"].as_str().map(|g| g.contains("error_rate")), Some(true), "{during}");
     assert_eq!(during["guardrails"][0]["tripped"], false);
+    // The figures are the phase's own: none until its first whole second
+    // (it began at 0.2 s, so second 1) has ended, none of the baseline's.
+    if during["elapsed_s"].as_f64().is_some_and(|e| e < 1.9) {
+        assert!(during["figures"].is_null(), "{during}");
+    }
+    // Requests in the phase's first whole second, which its figures count.
+    wait_for(admin, "/run", |v| v["elapsed_s"].as_f64().is_some_and(|e| e >= 1.1)).await;
     let mut statuses = Vec::new();
     for _ in 0..40 {
         statuses.push(get(s.target, "/").await.0);

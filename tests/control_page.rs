@@ -177,7 +177,7 @@ fn the_page_adds_a_fault_sees_a_request_fail_turns_it_off_and_stops_a_run() {
     b.type_into("#fault-fields [name=status]", "abc");
     b.click("#fault-add");
     let said = b.wait_for("the API's message", "return document.getElementById('fault-error').textContent;");
-    assert_eq!(said, json!("fault.status must be i64, got string \"abc\""));
+    assert_eq!(said, json!("fault.status must be a whole number, got string \"abc\""));
     b.type_into("#fault-fields [name=name]", "payments-down");
     b.type_into("#fault-fields [name=status]", "503");
     b.type_into("#fault-fields [name=body]", "payments are down");

@@ -104,6 +104,21 @@ async fn an_outage_answering_503_is_unavailable_for_grpc_calls() {
 }
 
 #[tokio::test]
+async fn a_full_pool_is_unavailable_for_grpc_calls_and_503_for_http() {
+    for fault in [
+        "[[target.fault]]\nkind = \"pool_exhaustion\"\nlimit = 0\nwhen_full = \"fail\"\n",
+        "[[target.fault]]\nkind = \"pool_exhaustion\"\nlimit = 0\nqueue_timeout = \"100ms\"\n",
+    ] {
+        let (proxy, calls) = proxy_with(fault).await;
+        let resp = ask(proxy.addr("svc"), call(Some("5S"))).await;
+        assert_eq!((resp.status().as_u16(), header(&resp, "grpc-status")), (200, "14"), "{fault}");
+        assert_eq!(calls.load(Ordering::Relaxed), 0, "{fault}");
+        let (status, _) = crate::support::client::get(proxy.addr("svc"), "/plain").await;
+        assert_eq!(status, 503, "{fault}: a request that is not gRPC keeps its HTTP answer");
+    }
+}
+
+#[tokio::test]
 async fn a_delay_or_a_hang_past_the_calls_deadline_ends_as_deadline_exceeded_at_the_deadline() {
     for fault in [
         "[[target.fault]]\nkind = \"latency\"\ndelay = \"10s\"\n",

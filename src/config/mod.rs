@@ -98,13 +98,23 @@ fn clean_message(message: &str) -> String {
     let message = message.trim().trim_end_matches('.').replace('\n', " ");
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((got, expected)) = rest.split_once(", expected ") {
-            return format!("must be {expected}, got {got}");
+            return format!("must be {}, got {got}", plain_type(expected));
         }
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         return format!("is missing the key {rest}");
     }
     message
+}
+
+/// serde's name of an expected type in the words of the files.
+fn plain_type(expected: &str) -> &str {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        other => other,
+    }
 }
 
 /// Rewrites serde's unknown-key and unknown-variant messages into brownout's

@@ -1,7 +1,7 @@
 //! Faults: each kind is data plus a pure, seeded decision; the protocol
 //! layers in `proxy` carry the decisions out.
 //!
-//! `kinds.rs` holds the kinds and their table, `matcher.rs` which traffic a
+//! `kinds/` holds the kinds (`mod.rs`) and their table (`table.rs`), `matcher.rs` which traffic a
 //! fault touches, `latency.rs` the delay distributions, `rng.rs` the seeded
 //! generator, `decide.rs` the decision, and `plan.rs` the switch a target
 //! reads its active faults from.

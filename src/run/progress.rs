@@ -41,6 +41,14 @@ impl Figures {
         (from <= to).then(|| Figures::of(live, listener, from, to))
     }
 
+    /// The figures at `elapsed` into the run of the phase that began at
+    /// `phase_start`: only that phase's whole seconds are counted (a second
+    /// that began before the phase holds the phase before it).
+    pub fn in_phase(live: &Live, listener: &str, phase_start: Duration, elapsed: Duration) -> Option<Figures> {
+        let from_s = phase_start.as_secs() + u64::from(phase_start.subsec_nanos() > 0);
+        Figures::since(live, listener, elapsed.as_secs(), from_s)
+    }
+
     fn of(live: &Live, listener: &str, from: u64, to: u64) -> Figures {
         let t = live.window(listener, "*", from, to);
         let window_s = to - from + 1;
@@ -88,9 +96,7 @@ impl Progress {
         let now_s = elapsed.as_secs();
         let left = total.saturating_sub(elapsed);
         let head = format!("{} {phase:<28} {} left", clock(elapsed), clock(left));
-        // A second that began before the phase holds the phase before it.
-        let from_s = phase_start.as_secs() + u64::from(phase_start.subsec_nanos() > 0);
-        let line = match Figures::since(live, listener, now_s, from_s) {
+        let line = match Figures::in_phase(live, listener, phase_start, elapsed) {
             Some(f) => {
                 let share = f.graceful_share.map_or_else(|| "-".into(), |s| format!("{:.0}%", s * 100.0));
                 let (rps, p99) = (f.requests_per_s, f.p99_ms.unwrap_or(0.0));

@@ -316,7 +316,7 @@ impl RunHandle {
             "elapsed_s": round(elapsed.as_secs_f64()),
             "total_s": round(self.total.as_secs_f64()),
             "left_s": round(self.total.saturating_sub(elapsed).as_secs_f64()),
-            "figures": Figures::recent(&self.live, &self.listener, elapsed.as_secs()),
+            "figures": self.figures(state.phase, elapsed),
             "guardrails": state.guardrails,
             "reports": {
                 "json": format!("/runs/{}/report", self.id),
@@ -331,6 +331,18 @@ impl RunHandle {
             }
         }
         v
+    }
+
+    /// The last seconds' figures of the phase in progress (the window
+    /// restarts at each phase boundary, as on the terminal; `null` while
+    /// the phase has no whole second yet); before and after the phases,
+    /// the run's last seconds.
+    fn figures(&self, phase: Option<usize>, elapsed: Duration) -> Value {
+        let Some(index) = phase else {
+            return json!(Figures::recent(&self.live, &self.listener, elapsed.as_secs()));
+        };
+        let start: Duration = self.phases.iter().take(index).map(|(_, d)| *d).sum();
+        json!(Figures::in_phase(&self.live, &self.listener, start, elapsed))
     }
 }
 

@@ -133,7 +133,7 @@ pub fn from_json(value: serde_json::Value, http: bool, id: u64) -> Result<Fault,
 
 /// `fault.<key> <message>; <hint>`, as the admin API answers.
 fn json_message(key: &str, message: &str, hint: Option<&str>) -> String {
-    let mut m = format!("fault.{key} {message}");
+    let mut m = if key.is_empty() { format!("fault {message}") } else { format!("fault.{key} {message}") };
     if let Some(h) = hint {
         m.push_str("; ");
         m.push_str(h);
@@ -187,10 +187,10 @@ mod tests {
             (r#"{"kind":"latncy"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "latncy"; did you mean `latency`?"#)),
             (r#"{"kind":"slicer"}"#, true, Err(r#"fault.kind must be one of the http fault kinds: latency, error, rate_limit, reset, hang, bandwidth, truncate, pool_exhaustion, outage, grpc_error, goaway; got "slicer"; slicer is a fault of tcp targets"#)),
             (r#"{"kind":"error"}"#, true, Err("fault.status is required by an error fault; add status = 503")),
-            (r#"{"kind":"error","status":"503"}"#, true, Err(r#"fault.status must be i64, got string "503""#)),
-            (r#"{"kind":"error","status":503.0}"#, true, Err("fault.status must be i64, got floating point `503.0`")),
+            (r#"{"kind":"error","status":"503"}"#, true, Err(r#"fault.status must be a whole number, got string "503""#)),
+            (r#"{"kind":"error","status":503.0}"#, true, Err("fault.status must be a whole number, got floating point `503.0`")),
             (r#"{"kind":"error","stauts":503}"#, true, Err("fault.stauts is not a known key; expected one of: name, kind, target, probability, first, after, lasting, match, opt_in, direction, delay, jitter, distribution, min, max, limit, mean, stddev, scale, shape, at, status, headers, body, rate, burst, bytes, when_full, queue_timeout, timeout_status, mode, average_size, size_variation, timeout, code, message, error_code, ramp; did you mean `status`?")),
-            (r#"{"status":503}"#, true, Err("fault. is missing the key `kind`")),
+            (r#"{"status":503}"#, true, Err("fault is missing the key `kind`")),
             (r#"{"kind":7}"#, true, Err("fault.kind must be a string, got integer `7`")),
             ("[1,2]", true, Err("the fault must be a JSON object of fault keys: invalid type: sequence, expected a map")),
             (r#""abc""#, true, Err(r#"the fault must be a JSON object of fault keys: invalid type: string "abc", expected a map"#)),
@@ -213,15 +213,15 @@ mod tests {
             (r#"{"kind":"latency","delay":"5ms","burst":-3}"#, true, Err("fault.burst invalid value: integer `-3`, expected u32")),
             (r#"{"kind":"rate_limit","rate":"5/s","burst":5000000000}"#, true, Err("fault.burst invalid value: integer `5000000000`, expected u32")),
             (r#"{"kind":"error","status":"x","match":{"path":5}}"#, true, Err("fault.match.path must be a string, got integer `5`")),
-            (r#"{"kind":"error","status":503,"ramp":{"steps":"x"}}"#, true, Err(r#"fault.ramp.steps must be u32, got string "x""#)),
+            (r#"{"kind":"error","status":503,"ramp":{"steps":"x"}}"#, true, Err(r#"fault.ramp.steps must be a whole number, 0 or more, got string "x""#)),
             (r#"{"kind":"error","status":503,"probability":true}"#, true, Err("fault.probability must be a number, got boolean `true`")),
             (r#"{"kind":"latency","delay":"5ms","match":{"client":"nope"}}"#, true, Err(r#"fault.match.client must be an address or range such as "10.0.0.0/8": "nope" is not an IP address"#)),
             (r#"{"kind":"latency","delay":"5ms","opt_in":"x-a: b"}"#, false, Err("fault.opt_in applies only to http faults")),
             (r#"{"kind":"latency","delay":"5ms","name":["a"]}"#, true, Err("fault.name must be a string, got sequence")),
-            ("{}", true, Err("fault. is missing the key `kind`")),
+            ("{}", true, Err("fault is missing the key `kind`")),
             (r#"{"kind":"error","status":null}"#, true, Err("fault.status must not be null; leave the key out for its default")),
             (r#"{"kind":"latency","delay":"5ms","match":{"method":["GET",null]}}"#, true, Err("fault.match.method[1] must not be null; leave the key out for its default")),
-            (r#"{"kind":"latency","delay":"5ms","first":3.0}"#, true, Err("fault.first must be u64, got floating point `3.0`")),
+            (r#"{"kind":"latency","delay":"5ms","first":3.0}"#, true, Err("fault.first must be a whole number, 0 or more, got floating point `3.0`")),
             (r#"{"kind":"error","status":503,"stauts":5,"probability":"x"}"#, true, Err(r#"fault.probability must be a number, got string "x""#)),
             (r#"{"kind":"latency","delay":"5ms","match":{"method":["GET",5]}}"#, true, Err("fault.match.method data did not match any variant of untagged enum OneOrMany")),
             (r#"{"kind":"error","status":503,"probability":0.5,"first":3,"match":{"method":["GET","head"],"path":"/v1/*","headers":{"x-a":{"regex":"^b"}},"client":"10.0.0.0/8"}}"#, true, Ok("error: error status 503 on GET|HEAD /v1/*, header x-a, clients 10.0.0.0/8, 50%, first 3")),

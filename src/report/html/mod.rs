@@ -4,6 +4,7 @@
 mod chart;
 mod style;
 mod tables;
+mod timecharts;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::record::journal::{Class, Outcome};
 use chart::*;
 use style::*;
 use tables::*;
+use timecharts::*;
 
 #[cfg(test)]
 use super::words::fmt_pct_short;
