@@ -52,18 +52,43 @@ pub(super) fn choose(
     if plan.faults.is_empty() {
         return Chosen::Plain(Plain::default());
     }
-    let Ok(uri) = Uri::try_from(path) else { return Chosen::NotPlain };
-    let facts = RequestFacts {
-        method,
-        path: uri.path(),
-        query: uri.query(),
-        headers: Fields::Parsed(fields),
-        client: peer.addr.ip(),
+    // The URI is built only for a request that goes to the injector; one
+    // whose target reads the same either way is decided from it as is.
+    let parsed;
+    let (path_only, query) = match split_plainly(path) {
+        Some(split) => split,
+        None => {
+            let Ok(uri) = Uri::try_from(path) else { return Chosen::NotPlain };
+            parsed = uri;
+            (parsed.path(), parsed.query())
+        }
     };
+    let facts =
+        RequestFacts { method, path: path_only, query, headers: Fields::Parsed(fields), client: peer.addr.ip() };
     match Decision::new(injector.switch(), arc_swap::Guard::into_inner(plan), &facts).route() {
         Route::Plain(plain) => Chosen::Plain(plain),
-        Route::Faulty(decision) => Chosen::Faulty(decision, uri),
+        Route::Faulty(decision) => match Uri::try_from(path) {
+            Ok(uri) => Chosen::Faulty(decision, uri),
+            // Cannot happen: the same target was read above, or split
+            // plainly, which only targets the `http` crate accepts are.
+            Err(_) => Chosen::NotPlain,
+        },
     }
+}
+
+/// The path and query of an origin-form target made only of unreserved
+/// and sub-delimiter characters, `%`, `:`, `@`, `/` and `?` (no fragment),
+/// split as the `http` crate's URI splits it: at the first `?`. `None` for
+/// any other target, which is parsed as hyper parses it instead.
+fn split_plainly(target: &str) -> Option<(&str, Option<&str>)> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%/?".contains(b);
+    if !target.starts_with('/') || !target.as_bytes().iter().all(plain) {
+        return None;
+    }
+    Some(match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    })
 }
 
 /// The request as hyper's server would have made it: the method, the
@@ -89,4 +114,25 @@ pub(super) fn hyper_request(
         }
     }
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wherever a target is split plainly, it is split as the `http`
+    /// crate's URI reads it (the path and query a decision sees on
+    /// hyper's path).
+    #[test]
+    fn a_plainly_split_target_reads_as_the_http_crate_reads_it() {
+        let targets =
+            ["/", "/a/b", "/a?", "/a?x=1&y=2", "/a??b", "/a?b?c", "/%41%zz", "/:@!$&'()*+,;=-._~", "//x", "/?"];
+        for target in targets {
+            let uri = Uri::try_from(target).expect("a valid target");
+            assert_eq!(split_plainly(target), Some((uri.path(), uri.query())), "{target}");
+        }
+        for other in ["/a#f", "/a?b#f", "/a b", "/\\", "/{x}", "/a|b", "*", "http://h/", "/é"] {
+            assert_eq!(split_plainly(other), None, "{other}");
+        }
+    }
 }
