@@ -5,6 +5,7 @@
 #
 #   benches/callgrind.sh [BROWNOUT_BINARY] [REQUESTS]
 #   LOAD=h2load benches/callgrind.sh                  # h2c from h2load, 10 connections x 10 streams
+#   PROTOCOL=tcp benches/callgrind.sh                 # a TCP target in front of the same upstream
 #   FAULTS='[[target.fault]]
 #   kind = "error"
 #   opt_in = "x-brownout: on"' benches/callgrind.sh   # a fault the requests do not select
@@ -37,14 +38,16 @@ events { worker_connections 1024; }
 http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:18180; root $work; location / { } } }
 CONF
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+protocol=${PROTOCOL:-http}
+upstream=$([ "$protocol" = tcp ] && echo 127.0.0.1:18180 || echo http://127.0.0.1:18180)
 cat > "$work/brownout.toml" <<CONF
 [admin]
 listen = "127.0.0.1:18184"
 [[target]]
 name = "t"
-protocol = "http"
+protocol = "$protocol"
 listen = "127.0.0.1:18181"
-upstream = "http://127.0.0.1:18180"
+upstream = "$upstream"
 ${FAULTS:-}
 CONF
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" proxy --config "$work/brownout.toml" --no-record \

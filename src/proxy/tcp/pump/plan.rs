@@ -25,15 +25,15 @@ pub(super) struct ChunkPlan {
 /// pool's slot was taken at admission and does nothing to bytes, so a
 /// connection it let in still passes straight through.
 pub(super) fn acts_on(faults: &ConnFaults, flow: Direction) -> bool {
-    // No fault at the target: one load of its plan says so.
-    if faults.switch().load().faults.is_empty() {
+    // No fault at the target, or none that applies to this connection:
+    // one load of its plan (and, with faults, of its decided list) says so,
+    // without reading the clock.
+    let applying = faults.snapshot();
+    if applying.is_empty() {
         return false;
     }
     let now = Instant::now();
-    faults
-        .snapshot()
-        .iter()
-        .any(|a| covering(a, flow, now).is_some_and(|kind| !matches!(kind, TcpKind::PoolExhaustion { .. })))
+    applying.iter().any(|a| covering(a, flow, now).is_some_and(|kind| !matches!(kind, TcpKind::PoolExhaustion { .. })))
 }
 
 pub(super) fn covering(active: &ActiveFault, flow: Direction, now: Instant) -> Option<&TcpKind> {
