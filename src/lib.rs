@@ -29,6 +29,11 @@
 //!   (`app::schedule`).
 //! - [`demo`]: the in-process shop, its dependencies and the bundled game day of `brownout demo`
 //!   (the shop also starts on `config/shop.toml`'s addresses, for the examples of `experiments/`).
+//! - [`scoreboard`]: what many runs say together (`brownout scoreboard DIR`): every run's
+//!   `report.json` (else its journal) under a directory -> each experiment's verdicts over time
+//!   and staleness, a score per service, each journey's failures, each dependency's criticality,
+//!   each standard's compliance (pure, judged at a time given as an argument) -> JSON, Markdown
+//!   and one HTML page in the report's style.
 //! - [`admin`]: the admin API: guard (token, browsers, the control page's sessions, body size),
 //!   targets and ad-hoc faults (switched off and on), runs (start, status, stop, reports),
 //!   `/metrics`, the Toxiproxy-compatible proxies and toxics, and the control page at `/ui`
@@ -66,15 +71,22 @@
 //! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
 //!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by time
-//!   (faults on together as one row), what no rule covers and why a run proves nothing;
+//!   (faults on together as one row), what no rule covers and why a run proves nothing, the
+//!   standards' checks per route and the unclassified routes;
 //!   rendered as JSON, Markdown, HTML (a phone layout too) and terminal lines, all saying the
 //!   same words (`report::words`).
-//! - [`schema`]: the JSON Schemas of config and experiment files (`brownout schema`), traced
+//! - [`schema`]: the JSON Schemas of config, experiment and standards files (`brownout schema`), traced
 //!   from the raw serde structs the validator reads, the fault kinds' table and the README's
 //!   reference tables.
 //! - [`experiment`]: experiment files: `raw.rs` mirror -> `validate/` (the run's shape;
-//!   `validate/hypothesis.rs` the hypothesis and guardrails) -> `model.rs`; the timeline and
+//!   `validate/hypothesis.rs` the hypothesis and guardrails, `validate/standards.rs` what it
+//!   inherits of the standards) -> `model.rs`; the timeline and
 //!   schedules (pure, time is an argument).
+//! - [`standards`]: standards files (`standards.toml`): `raw.rs` mirror -> `validate.rs` -> the
+//!   model (tiers, interaction classes, what a graceful failure is everywhere, each service's routes
+//!   and their classes), and where they are found (`--standards`, `BROWNOUT_STANDARDS`, beside the
+//!   experiment or its config). Experiments inherit them in `experiment/validate/standards.rs`:
+//!   stricter rules kept, looser ones refused.
 //! - [`config`]: config files: `raw.rs` mirror -> `validate/` (every problem, with positions)
 //!   -> `model.rs`; `config::fault` validates one fault from a file, an admin JSON body or a
 //!   request's fault headers (`config::fault::header`).
@@ -82,7 +94,8 @@
 //!   protocols and keys), matchers, distributions, the seeded decision, the switch.
 //! - [`record`]: the vocabulary every layer above shares and the recording itself: field names,
 //!   the journal's lines and words (origin, class, outcome, the hypothesis), route templates and
-//!   patterns, the recording layer and writer, live aggregates, guardrail windows, requests in
+//!   patterns, what a run inherited of the standards (`record::standards`: its routes' classes),
+//!   the recording layer and writer, live aggregates, guardrail windows, requests in
 //!   flight, graceful classification.
 //!
 //! The HTTP path is not a tower stack. A plain pass-through of bytes was
@@ -125,6 +138,8 @@
 //! - No body is buffered whole: request and response bodies stream through,
 //!   and TCP copies use fixed buffers per direction.
 //! - Nothing binds before the whole config is valid.
+//! - An experiment never loosens a standard: a rule looser than one on the
+//!   same journey is refused by validation, naming the standard.
 
 pub mod admin;
 pub mod app;
@@ -139,4 +154,6 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod scoreboard;
+pub mod standards;
 pub mod tls;

@@ -17,6 +17,10 @@ struct Cli {
     /// How log lines look (filter them with RUST_LOG, e.g. RUST_LOG=brownout=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty, global = true)]
     log_format: LogFormat,
+    /// The standards file experiments inherit [default: $BROWNOUT_STANDARDS, else
+    /// standards.toml beside the experiment or its config].
+    #[arg(long, global = true, value_name = "FILE")]
+    standards: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,9 +86,22 @@ enum Command {
         /// List the next run of each scheduled experiment and exit.
         #[arg(long)]
         list: bool,
-        /// Where each run's directory goes.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        /// Where each run's directory goes [default: the scoreboard's directory, else runs].
+        #[arg(long)]
+        runs: Option<PathBuf>,
+        /// Write each run under this directory and rebuild its scoreboard after each run.
+        #[arg(long, value_name = "DIR")]
+        scoreboard: Option<PathBuf>,
+    },
+    /// Read every run under a directory and write scoreboard.html, scoreboard.md and
+    /// scoreboard.json there: verdicts over time, staleness, each dependency's
+    /// criticality, compliance with the standards, a score per service.
+    Scoreboard {
+        /// A directory of runs (such as the runs/ of brownout schedule).
+        dir: PathBuf,
+        /// Open the HTML scoreboard in a browser afterwards.
+        #[arg(long)]
+        open: bool,
     },
     /// Rebuild report.json, report.md and report.html from a journal.
     Report {
@@ -108,7 +125,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the JSON Schema (draft 2020-12) of config or experiment files,
+    /// Print the JSON Schema (draft 2020-12) of config, experiment or standards files,
     /// for editors (taplo, Even Better TOML) to complete and check keys.
     Schema {
         /// Which files the schema is for.
@@ -120,15 +137,17 @@ enum Command {
 enum SchemaOf {
     Config,
     Experiment,
+    Standards,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let standards = brownout::standards::Lookup::from_flag(cli.standards);
     let result = match cli.command {
-        Command::Proxy { config, run_dir, no_record } => proxy(cli.log_format, config, run_dir, no_record),
+        Command::Proxy { config, run_dir, no_record } => proxy(cli.log_format, config, run_dir, no_record, standards),
         Command::Check { files } => {
             init_tracing(cli.log_format, None);
-            check(&files)
+            check(&files, &standards)
         }
         Command::Ca { path } => ca(path),
         Command::Report { journal, out } => {
@@ -136,13 +155,19 @@ fn main() -> ExitCode {
             report(&journal, out)
         }
         Command::Demo { quick, open, run_dir } => demo(cli.log_format, quick, open, run_dir),
-        Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None),
-        Command::Load { file, duration, run_dir } => run_file(cli.log_format, &file, run_dir, false, Some(duration)),
-        Command::Schedule { dir, list, runs } => schedule(cli.log_format, &dir, list, &runs),
+        Command::Run { file, run_dir, quiet } => run_file(cli.log_format, &file, run_dir, quiet, None, &standards),
+        Command::Load { file, duration, run_dir } => {
+            run_file(cli.log_format, &file, run_dir, false, Some(duration), &standards)
+        }
+        Command::Schedule { dir, list, runs, scoreboard } => {
+            schedule(cli.log_format, &dir, list, runs, scoreboard, &standards)
+        }
+        Command::Scoreboard { dir, open } => scoreboard(&dir, open),
         Command::Schema { which } => {
             let text = match which {
                 SchemaOf::Config => brownout::schema::render(brownout::schema::Of::Config),
                 SchemaOf::Experiment => brownout::schema::render(brownout::schema::Of::Experiment),
+                SchemaOf::Standards => brownout::schema::render(brownout::schema::Of::Standards),
             };
             text.map(|t| {
                 print!("{t}");
@@ -196,11 +221,18 @@ fn stop(runtime: tokio::runtime::Runtime) {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 }
 
-fn proxy(format: LogFormat, path: PathBuf, run_dir: Option<PathBuf>, no_record: bool) -> anyhow::Result<ExitCode> {
+fn proxy(
+    format: LogFormat,
+    path: PathBuf,
+    run_dir: Option<PathBuf>,
+    no_record: bool,
+    standards: brownout::standards::Lookup,
+) -> anyhow::Result<ExitCode> {
     let config = config::load(&path)?;
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir(""));
     let session = ProxySession::start(config, &path, dir.clone(), !no_record)
-        .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
+        .with_context(|| format!("cannot write a journal in {}", dir.display()))?
+        .with_standards(standards);
     init_tracing(format, Some(session.layer()));
     let runtime = runtime()?;
     runtime.block_on(session.serve(app::signals::shutdown()))?;
@@ -228,13 +260,17 @@ fn report(journal: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check(files: &[PathBuf], standards: &brownout::standards::Lookup) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for path in files {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        // Experiments and configs are told apart by their content.
+        // Experiments, standards and configs are told apart by their content.
         let understood = if experiment::looks_like_experiment(&text) {
-            experiment::load(path).map(|exp| exp.describe())
+            experiment::load_with(path, standards).map(|exp| exp.describe())
+        } else if brownout::standards::looks_like_standards(&text)
+            || path.file_name().is_some_and(|n| n == brownout::standards::FILE_NAME)
+        {
+            brownout::standards::load(path).map(|s| s.describe())
         } else {
             config::load(path).map(|config| config.describe())
         };
@@ -270,8 +306,9 @@ fn run_file(
     run_dir: Option<PathBuf>,
     quiet: bool,
     load_only: Option<std::time::Duration>,
+    standards: &brownout::standards::Lookup,
 ) -> anyhow::Result<ExitCode> {
-    let mut exp = experiment::load(path)?;
+    let mut exp = experiment::load_with(path, standards)?;
     if let Some(duration) = load_only {
         anyhow::ensure!(exp.load.is_some(), "{}: has no [load] section to drive", path.display());
         exp = exp.load_only(duration);
@@ -292,6 +329,9 @@ fn run_file(
 fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     let prepared = runtime.block_on(brownout::demo::prepare(quick))?;
+    // Without --run-dir the run goes under runs/, and the scoreboard of runs/
+    // counts it with every run before it; with one, the scoreboard is of that run.
+    let board_dir = if run_dir.is_some() { None } else { Some(PathBuf::from("runs")) };
     let dir = run_dir.unwrap_or_else(|| app::default_run_dir("-demo"));
     let recorder = Recorder::start(&dir, brownout::run::run_info(&prepared.experiment))
         .with_context(|| format!("cannot write a journal in {}", dir.display()))?;
@@ -306,6 +346,12 @@ fn demo(format: LogFormat, quick: bool, open: bool, run_dir: Option<PathBuf>) ->
     stop(runtime);
     eprintln!("{}", terminal::routes(&finished.report));
     eprint!("{}", terminal::verdict(&finished.report, &finished.written));
+    // What many runs say together, from this one: run it again, or point
+    // `brownout scoreboard` at a directory of runs, to see history build up.
+    match brownout::scoreboard::rebuild(board_dir.as_deref().unwrap_or(&dir)) {
+        Ok((_, written)) => eprintln!("scoreboard {}", written.html.display()),
+        Err(e) => eprintln!("no scoreboard: {e}"),
+    }
     if open {
         open_in_browser(&finished.written.html);
     }
@@ -332,8 +378,23 @@ fn open_in_browser(path: &std::path::Path) {
 
 /// Runs due experiments one at a time, for ever; `--list` prints the next
 /// run of each and returns.
-fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let entries = app::schedule::schedule(dir)?;
+fn schedule(
+    format: LogFormat,
+    dir: &std::path::Path,
+    list: bool,
+    runs: Option<PathBuf>,
+    scoreboard: Option<PathBuf>,
+    standards: &brownout::standards::Lookup,
+) -> anyhow::Result<ExitCode> {
+    let runs = match (runs, &scoreboard) {
+        (Some(r), Some(s)) if r != *s => anyhow::bail!(
+            "--runs {} and --scoreboard {} name different directories: the scoreboard reads the runs under its own",
+            r.display(),
+            s.display()
+        ),
+        (r, s) => r.or_else(|| s.clone()).unwrap_or_else(|| PathBuf::from("runs")),
+    };
+    let entries = app::schedule::schedule(dir, standards)?;
     if list {
         let now = std::time::SystemTime::now();
         for e in &entries {
@@ -342,6 +403,25 @@ fn schedule(format: LogFormat, dir: &std::path::Path, list: bool, runs: &std::pa
         return Ok(ExitCode::SUCCESS);
     }
     init_tracing(format, None);
-    app::schedule::run_forever(&entries, runs)?;
+    let plan = app::schedule::Plan {
+        exe: std::env::current_exe().context("cannot find the brownout binary to run experiments with")?,
+        runs,
+        scoreboard: scoreboard.is_some(),
+        standards: match standards {
+            brownout::standards::Lookup::File(f) => Some(f.clone()),
+            _ => None,
+        },
+    };
+    app::schedule::run_forever(&entries, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the scoreboard of a directory of runs and says where it is.
+fn scoreboard(dir: &std::path::Path, open: bool) -> anyhow::Result<ExitCode> {
+    let (board, written) = brownout::scoreboard::rebuild(dir)?;
+    eprint!("{}", brownout::scoreboard::summary(&board, &written));
+    if open {
+        open_in_browser(&written.html);
+    }
     Ok(ExitCode::SUCCESS)
 }

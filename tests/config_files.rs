@@ -13,13 +13,47 @@ fn toml_files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
+/// A standards file lives beside the configs it applies to, but is not one.
+fn is_standards(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == brownout::standards::FILE_NAME)
+}
+
 #[test]
 fn every_shipped_config_file_is_valid() {
-    let files = toml_files("config");
+    let files: Vec<PathBuf> = toml_files("config").into_iter().filter(|f| !is_standards(f)).collect();
     assert!(!files.is_empty(), "config/ holds no .toml file");
     for f in files {
         if let Err(e) = brownout::config::load(&f) {
             panic!("{} is invalid:\n{e}", f.display());
+        }
+    }
+}
+
+#[test]
+fn every_shipped_standards_file_is_valid() {
+    let files: Vec<PathBuf> = toml_files("config").into_iter().filter(|f| is_standards(f)).collect();
+    assert_eq!(files.len(), 1, "config/standards.toml, the commented example");
+    for f in files {
+        let standards = brownout::standards::load(&f).unwrap_or_else(|e| panic!("{} is invalid:\n{e}", f.display()));
+        assert!(standards.service("shop").is_some(), "the shop's routes are classified");
+    }
+}
+
+/// Each bad standards file fails with the message its `# expect:` lines say.
+#[test]
+fn every_invalid_standards_fixture_fails_with_its_expected_message() {
+    let files = toml_files("tests/fixtures/standards/invalid");
+    assert!(files.len() >= 8, "expected the invalid fixtures, found {}", files.len());
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read fixture");
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", f.display());
+        let err = match brownout::standards::load(&f) {
+            Ok(_) => panic!("{} was accepted", f.display()),
+            Err(e) => e.to_string(),
+        };
+        for want in expected {
+            assert!(err.contains(want), "{}:\n  expected to contain: {want}\n  got: {err}", f.display());
         }
     }
 }

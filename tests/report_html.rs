@@ -177,6 +177,8 @@ fn empty_report() -> Report {
         verdict: None,
         steady_state: None,
         reproduce: Default::default(),
+        standards: None,
+        schedule: None,
     }
 }
 

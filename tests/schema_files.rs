@@ -29,7 +29,7 @@ fn toml_files(dir: &str) -> Vec<PathBuf> {
 
 #[test]
 fn committed_schemas_are_what_brownout_schema_prints() {
-    for which in ["config", "experiment"] {
+    for which in ["config", "experiment", "standards"] {
         let out = Command::new(BIN).args(["schema", which]).output().expect("brownout schema");
         assert!(out.status.success(), "brownout schema {which}: {}", String::from_utf8_lossy(&out.stderr));
         let path = root().join(format!("schema/{which}.schema.json"));
@@ -88,21 +88,29 @@ fn validate(python: &Path, schema: &str, files: &[PathBuf]) -> Vec<(PathBuf, boo
 fn every_shipped_file_validates_against_its_schema() {
     let Some(python) = python() else { return };
     for (schema, dir) in [("schema/config.schema.json", "config"), ("schema/experiment.schema.json", "experiments")] {
-        for (file, ok, line) in validate(&python, schema, &toml_files(dir)) {
+        // A standards file lives beside the configs it applies to, but is not one.
+        let files: Vec<PathBuf> =
+            toml_files(dir).into_iter().filter(|f| !f.ends_with(brownout::standards::FILE_NAME)).collect();
+        for (file, ok, line) in validate(&python, schema, &files) {
             assert!(ok, "{} does not validate against {schema}: {line}", file.display());
         }
+    }
+    let standards = [root().join("config").join(brownout::standards::FILE_NAME)];
+    for (file, ok, line) in validate(&python, "schema/standards.schema.json", &standards) {
+        assert!(ok, "{} does not validate against schema/standards.schema.json: {line}", file.display());
     }
 }
 
 #[test]
 fn each_kind_of_mistake_is_refused_by_the_schema_and_by_brownout_check_alike() {
     let python = python();
-    for (schema, dir) in [
-        ("schema/config.schema.json", "tests/fixtures/schema/config"),
-        ("schema/experiment.schema.json", "tests/fixtures/schema/experiment"),
+    for (schema, dir, kinds) in [
+        ("schema/config.schema.json", "tests/fixtures/schema/config", 8),
+        ("schema/experiment.schema.json", "tests/fixtures/schema/experiment", 8),
+        ("schema/standards.schema.json", "tests/fixtures/schema/standards", 7),
     ] {
         let files = toml_files(dir);
-        assert!(files.len() >= 8, "{dir}: expected a file per kind of mistake, found {}", files.len());
+        assert!(files.len() >= kinds, "{dir}: expected a file per kind of mistake, found {}", files.len());
         for f in &files {
             let text = std::fs::read_to_string(f).expect("fixture");
             let want = text.lines().find_map(|l| l.strip_prefix("# expect: ")).expect("an # expect: line");

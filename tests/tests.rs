@@ -31,6 +31,8 @@ mod recording;
 mod report_html;
 mod report_phone;
 mod schema_files;
+mod scoreboard;
+mod standards;
 mod tcp_faults;
 mod tcp_proxy;
 mod toxiproxy_api;

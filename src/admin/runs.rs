@@ -99,7 +99,7 @@ fn start(body: &[u8], state: &AdminState) -> Answer {
         let path = experiment_file(file, &state.experiments_dir)?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Refused(StatusCode::BAD_REQUEST, format!("cannot read experiment file {file:?}: {e}")))?;
-        crate::experiment::parse_for(file, &text, path.parent(), serving).map_err(invalid)?
+        crate::experiment::parse_for(file, &text, path.parent(), serving, state.runs.standards()).map_err(invalid)?
     } else if text.trim().is_empty() {
         return Err(Refused(
             StatusCode::BAD_REQUEST,
@@ -107,7 +107,8 @@ fn start(body: &[u8], state: &AdminState) -> Answer {
         ));
     } else {
         let cwd = std::env::current_dir().ok();
-        crate::experiment::parse_for("request body", text, cwd.as_deref(), serving).map_err(invalid)?
+        crate::experiment::parse_for("request body", text, cwd.as_deref(), serving, state.runs.standards())
+            .map_err(invalid)?
     };
     let run = state.runs.launch(exp).map_err(conflict)?;
     let mut resp = respond(StatusCode::CREATED, run.status());

@@ -105,7 +105,18 @@ impl App {
     /// `<dir>/run-<id>`; an experiment that declares no targets runs on
     /// `config`'s.
     pub fn with_launcher(self, layer: RecordLayer, dir: PathBuf, config: Config) -> Self {
-        let launcher = Launcher { controls: self.controls(), layer, dir, config };
+        self.with_launcher_using(layer, dir, config, crate::standards::Lookup::default())
+    }
+
+    /// Like [`App::with_launcher`], the runs inheriting the standards `standards` finds.
+    pub fn with_launcher_using(
+        self,
+        layer: RecordLayer,
+        dir: PathBuf,
+        config: Config,
+        standards: crate::standards::Lookup,
+    ) -> Self {
+        let launcher = Launcher { controls: self.controls(), layer, dir, config, standards };
         self.with_runs(Runs::new(Some(launcher)))
     }
 

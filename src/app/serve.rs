@@ -19,6 +19,8 @@ pub struct ProxySession {
     dir: PathBuf,
     recorder: Option<Recorder>,
     layer: RecordLayer,
+    /// Where experiments started through the admin API find their standards.
+    standards: crate::standards::Lookup,
 }
 
 impl ProxySession {
@@ -45,7 +47,19 @@ impl ProxySession {
         if let Some(r) = &recorder {
             layer.attach(r.sink());
         }
-        Ok(ProxySession { config, dir, recorder, layer })
+        // Besides the usual places, a standards.toml beside the config applies.
+        let beside_config = file.parent().map(Path::to_path_buf).into_iter().collect();
+        let standards = crate::standards::Lookup::Find(beside_config);
+        Ok(ProxySession { config, dir, recorder, layer, standards })
+    }
+
+    /// Runs started through the admin API inherit these standards instead
+    /// (`--standards FILE`).
+    pub fn with_standards(mut self, lookup: crate::standards::Lookup) -> Self {
+        if !matches!(lookup, crate::standards::Lookup::Find(_)) {
+            self.standards = lookup;
+        }
+        self
     }
 
     /// The tracing layer every recorder of this process hangs off.
@@ -60,7 +74,8 @@ impl ProxySession {
         if let Some(r) = &self.recorder {
             app = app.with_live(r.live());
         }
-        let app = app.with_launcher(self.layer.clone(), self.dir.clone(), self.config.clone());
+        let app =
+            app.with_launcher_using(self.layer.clone(), self.dir.clone(), self.config.clone(), self.standards.clone());
         for line in self.config.describe() {
             eprintln!("{line}");
         }

@@ -29,6 +29,7 @@ pub use header_faults::{HeaderFaults, DEFAULT_MAX_DELAY, HEADER_KINDS};
 pub(crate) use header_faults::{RawHeaderCaps, FORM as HEADER_FAULTS_FORM};
 pub use model::*;
 pub(crate) use tls::RawTlsTable;
+pub use values::parse_percent;
 pub use values::{parse_duration, Dur, HostPort, ListenAddr, NonZeroDur, Timeout, MAX_DURATION};
 pub(crate) use values::{DURATION_FORM, HOST_PORT_FORM, LISTEN_FORM, NON_ZERO_FORM, TIMEOUT_FORM};
 
@@ -88,10 +89,33 @@ impl Complaint {
     fn new(path: &serde_path_to_error::Path, message: &str) -> Complaint {
         // A `toml::Spanned` value is a table of its own inside serde; its
         // name is no key anyone wrote.
-        let path = path.to_string().replace(".$__serde_spanned_private_value", "");
-        let key = if path == "." { String::new() } else { path };
+        let key = key_path(path);
         explain(Complaint { key, message: clean_message(message), hint: None })
     }
+}
+
+/// `target[0].fault[1].status`, with keys that are no bare TOML key quoted
+/// as the file writes them (`service.shop."POST /checkout".tier`). A
+/// `toml::Spanned` value is a table of its own inside serde; its name is
+/// no key anyone wrote.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key == "$__serde_spanned_private_value" => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                out.push_str(&if bare { key.clone() } else { format!("{key:?}") });
+            }
+            Segment::Unknown => out.push_str(if out.is_empty() { "?" } else { ".?" }),
+        }
+    }
+    out
 }
 
 fn clean_message(message: &str) -> String {

@@ -1,4 +1,4 @@
-//! Values written as strings in brownout's files: durations and addresses.
+//! Values written as strings in brownout's files: durations, percentages and addresses.
 //!
 //! Each type deserializes straight from TOML, so a malformed value is refused
 //! with the file position and key path that the deserializer knows.
@@ -44,6 +44,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Ok(d) if d <= MAX_DURATION => Ok(d),
         _ => Err("is longer than a year, the longest brownout takes".into()),
     }
+}
+
+/// `"99%"`, `"99.9%"` or `"0.5%"` as a fraction.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let n = text.trim().strip_suffix('%').ok_or("it does not end in %")?;
+    let v: f64 = n.trim().parse().map_err(|_| format!("{n:?} is not a number"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err("it is not between 0% and 100%".into());
+    }
+    Ok(v / 100.0)
 }
 
 pub(crate) const DURATION_FORM: &str = "a duration such as \"250ms\", \"30s\" or \"2m\"";

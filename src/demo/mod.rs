@@ -2,7 +2,8 @@
 //! small shop and the dependencies it calls start in-process, brownout's
 //! targets go between them and its observer in front, the load driver
 //! plays users, and a bundled experiment replays six incidents products
-//! really meet. The shop (`shop.rs`) can also be started on the addresses
+//! really meet, held to the shop's standards (`config/standards.toml`,
+//! bundled). The shop (`shop.rs`) can also be started on the addresses
 //! `config/shop.toml` names, so the examples of `experiments/` run against it.
 
 pub mod shop;
@@ -14,6 +15,12 @@ use crate::experiment::Experiment;
 /// The bundled game day, with `{placeholders}` for the ports and the phase
 /// length. Kept as a file so it reads like any other experiment.
 const GAME_DAY: &str = include_str!("game_day.toml");
+
+/// The shop's standards, which the game day inherits: the commented
+/// example of `config/standards.toml`, bundled so the demo needs no file.
+const STANDARDS: &str = include_str!("../../config/standards.toml");
+/// How the bundled standards are named in messages and reports.
+pub const STANDARDS_FILE: &str = "config/standards.toml";
 
 /// A free loopback port, released for brownout to bind a moment later.
 fn free_port() -> std::io::Result<u16> {
@@ -58,8 +65,11 @@ pub async fn prepare(quick: bool) -> Result<Demo, DemoError> {
         .replace("{crm_api}", &deps.crm.to_string())
         .replace("{inventory}", &format!("{}", ports[5]))
         .replace("{inventory_api}", &deps.inventory.to_string());
-    let experiment =
-        crate::experiment::parse("demo game day", &text, None).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let standards =
+        crate::standards::parse(STANDARDS_FILE, STANDARDS).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let lookup = crate::standards::Lookup::Given(std::sync::Arc::new(standards));
+    let experiment = crate::experiment::parse_with("demo game day", &text, None, &lookup)
+        .map_err(|e| DemoError::Bundled(e.to_string()))?;
     Ok(Demo { experiment })
 }
 

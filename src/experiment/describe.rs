@@ -22,6 +22,7 @@ impl Experiment {
         }
         lines.push(format!("seed      {}", self.seed));
         lines.extend(Timeline::new(self).describe(self));
+        lines.extend(self.describe_standards());
         for slo in &self.hypothesis.slos {
             let phase = slo.phase.as_deref().unwrap_or("every phase");
             let mut parts = Vec::new();
@@ -36,12 +37,22 @@ impl Experiment {
                     parts.push(format!("{n} <= {v}ms"));
                 }
             }
-            lines.push(format!("slo       {} in {phase}: {}", slo.route, parts.join(", ")));
+            match &slo.standard {
+                None => lines.push(format!("slo       {} in {phase}: {}", slo.route, parts.join(", "))),
+                Some(s) => lines.push(format!("standard  {s}: {} in {phase}: {}", slo.route, parts.join(", "))),
+            }
         }
-        // The graceful rules and their classification rules come in the same order.
+        // The experiment's graceful rules and their classification rules come
+        // in the same order; the standards' graceful shares follow.
         for (i, g) in self.hypothesis.graceful.iter().enumerate() {
-            let rules = self.graceful.by_route.get(i).map(|(_, r)| r.as_ref());
-            lines.push(graceful_line(g, rules));
+            match &g.standard {
+                None => lines.push(graceful_line(g, self.graceful.by_route.get(i).map(|(_, r)| r.as_ref()))),
+                Some(s) => lines.push(format!(
+                    "standard  {s}: {} in every phase: at least {}% of failures graceful",
+                    g.route,
+                    g.at_least * 100.0
+                )),
+            }
         }
         lines.push(format!(
             "unchecked {}: a journey that degrades with no rule covering it is {}",
@@ -83,6 +94,29 @@ impl Experiment {
         }
         lines.push(format!("stops after at most {:?}", self.max_duration));
         lines.extend(self.config.describe());
+        lines
+    }
+}
+
+impl Experiment {
+    /// Which standards apply, the service, and what a graceful failure is everywhere.
+    fn describe_standards(&self) -> Vec<String> {
+        let Some(st) = &self.standards else {
+            let service = self.service.as_ref().map_or_else(String::new, |s| format!(" (service {s})"));
+            return vec![format!(
+                "standards none found{service}: no {} beside the experiment or its config, and {} unset",
+                crate::standards::FILE_NAME,
+                crate::standards::ENV
+            )];
+        };
+        let mut lines = vec![match &self.service {
+            Some(s) => format!("standards {} ({}), service {s}", st.file, &st.sha256[..12.min(st.sha256.len())]),
+            None => format!("standards {}: the experiment names no service, so its routes have no tier", st.file),
+        }];
+        if st.graceful.is_some() {
+            let words = crate::standards::graceful_words(st).join(", ");
+            lines.push(format!("graceful  every route, from the standards: {words}"));
+        }
         lines
     }
 }

@@ -22,6 +22,10 @@ pub struct Experiment {
     pub description: Option<String>,
     pub owner: Option<String>,
     pub tags: Vec<String>,
+    /// The service it tests (the standards' routes of that service apply).
+    pub service: Option<String>,
+    /// The standards it inherited, if a standards file was found.
+    pub standards: Option<std::sync::Arc<crate::standards::Standards>>,
     pub seed: u64,
     pub config: Config,
     pub phases: Vec<Phase>,

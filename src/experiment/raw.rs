@@ -17,6 +17,8 @@ pub struct RawExperiment {
     pub description: Option<String>,
     pub owner: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// The service it tests: which of the standards' services' routes apply.
+    pub service: Option<Spanned<String>>,
     pub seed: Option<u64>,
     /// A config file declaring the targets and observer, relative to this file.
     pub config: Option<Spanned<PathBuf>>,

@@ -25,11 +25,25 @@ pub struct GracefulRules {
     pub within: Duration,
     /// Extra patterns of leaked internals, beside the built-in ones.
     pub leaks: Vec<regex_lite::Regex>,
+    /// What the standards add, on top of the rest: the body must also
+    /// contain one of these words (case-insensitive), if any are given ...
+    pub required_words: Vec<String>,
+    /// ... every one of these headers must be present ...
+    pub required_headers: Vec<HeaderName>,
+    /// ... and a failure whose body contains one of these words
+    /// (case-insensitive) is ungraceful, as one that leaks internals is.
+    pub excluded_words: Vec<String>,
     /// Rules of their own for routes (`POST /checkout`, globs), first match wins.
     pub by_route: Vec<(String, std::sync::Arc<GracefulRules>)>,
 }
 
 impl GracefulRules {
+    /// Every header classification looks at: the rule's own (one of them)
+    /// and the standards' (all of them), in that order.
+    pub fn watched_headers(&self) -> impl Iterator<Item = &HeaderName> {
+        self.headers.iter().chain(&self.required_headers)
+    }
+
     /// The rules for a request: the first route rule that matches its method
     /// and path (raw or templated), else these.
     pub fn for_route<'a>(&'a self, method: &str, path: &str) -> &'a GracefulRules {
@@ -57,6 +71,9 @@ impl Default for GracefulRules {
             leaks: Vec::new(),
             body_matches: Vec::new(),
             by_route: Vec::new(),
+            required_words: Vec::new(),
+            required_headers: Vec::new(),
+            excluded_words: Vec::new(),
         }
     }
 }
@@ -104,6 +121,12 @@ fn exception_name(body: &str) -> bool {
     })
 }
 
+/// True when `body` contains one of `words`, ignoring case.
+fn contains_any(body: &str, words: &[String]) -> bool {
+    let lower = body.to_lowercase();
+    words.iter().any(|w| lower.contains(&w.to_lowercase()))
+}
+
 /// True for statuses a user experiences as a failure.
 pub fn is_failure(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
@@ -123,7 +146,7 @@ pub fn classify(
 ) -> Class {
     let Some(status) = status else { return Class::Ungraceful };
     let failed = grpc.map_or(status >= 400, |code| code != 0 || status >= 400);
-    if failed && leaks_internals(body, &rules.leaks) {
+    if failed && (leaks_internals(body, &rules.leaks) || contains_any(body, &rules.excluded_words)) {
         return Class::Ungraceful;
     }
     let status_ok = match grpc {
@@ -137,7 +160,9 @@ pub fn classify(
             || rules.body_matches.iter().any(|re| re.is_match(body))
     };
     let header_ok = rules.headers.is_empty() || rules.headers.iter().any(&has_header);
-    if status_ok && body_ok && header_ok && latency <= rules.within {
+    let standard_ok = (rules.required_words.is_empty() || contains_any(body, &rules.required_words))
+        && rules.required_headers.iter().all(&has_header);
+    if status_ok && body_ok && header_ok && standard_ok && latency <= rules.within {
         Class::Graceful
     } else {
         Class::Ungraceful
@@ -158,6 +183,9 @@ mod tests {
             leaks: vec![],
             body_matches: vec![],
             by_route: vec![],
+            required_words: vec![],
+            required_headers: vec![],
+            excluded_words: vec![],
         }
     }
 
@@ -199,6 +227,24 @@ mod tests {
         assert_eq!(class(Some(500), 50, true, "please try again"), Class::Ungraceful, "status not allowed");
         assert_eq!(class(Some(503), 1500, true, "please try again"), Class::Ungraceful, "too slow");
         assert_eq!(class(None, 10, false, ""), Class::Ungraceful, "a reset");
+    }
+
+    /// The standards' parts come on top of a rule's own: one of their words,
+    /// every one of their headers, and none of their excluded words.
+    #[test]
+    fn the_standards_words_and_headers_are_required_on_top_of_the_rule() {
+        let mut strict = rules();
+        strict.required_words = vec!["cart is saved".into(), "order is saved".into()];
+        strict.required_headers = vec![HeaderName::from_static("retry-after"), HeaderName::from_static("x-request-id")];
+        strict.excluded_words = vec!["error code".into()];
+        let headers = |names: &'static [&'static str]| move |h: &HeaderName| names.contains(&h.as_str());
+        let class =
+            |names, body: &str| classify(&strict, Some(503), None, Duration::from_millis(5), headers(names), body);
+        let both = &["retry-after", "x-request-id"];
+        assert_eq!(class(both, "Your cart is saved; please try again"), Class::Graceful);
+        assert_eq!(class(both, "Please try again"), Class::Ungraceful, "none of the standard's words");
+        assert_eq!(class(&["retry-after"], "Your cart is saved; try again"), Class::Ungraceful, "a header missing");
+        assert_eq!(class(both, "Cart is saved, try again (Error code 7)"), Class::Ungraceful, "an excluded word");
     }
 
     #[test]

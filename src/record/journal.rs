@@ -53,6 +53,24 @@ pub struct ExperimentInfo {
     /// file ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sha256: Option<String>,
+    /// The service the experiment tests, as it names it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service: Option<String>,
+    /// The standards it inherited, if a standards file applied.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub standards: Option<super::standards::StandardsInfo>,
+    /// Its schedule, if it has one: when it is due again says whether it is stale.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schedule: Option<ScheduleInfo>,
+}
+
+/// An experiment's cron schedule, as the journal carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// Five fields: `0 14 * * TUE`.
+    pub cron: String,
+    /// `UTC`, a fixed offset or an IANA zone.
+    pub timezone: String,
 }
 
 /// What must stay true, as the journal carries it.
@@ -98,6 +116,11 @@ pub struct Slo {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// The standard it comes from (`tier.critical`); `None` for the
+    /// experiment's own. A standard's objective is judged per route its
+    /// pattern classifies, and only where that route saw requests.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub standard: Option<String>,
 }
 
 /// A graceful-degradation rule: the route's failures must be graceful.
@@ -107,6 +130,9 @@ pub struct GracefulCheck {
     pub phase: Option<String>,
     /// The share of failures that must be graceful (1.0: all of them).
     pub at_least: f64,
+    /// The standard it comes from, as for [`Slo::standard`].
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub standard: Option<String>,
 }
 
 impl Request {

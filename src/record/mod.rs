@@ -8,9 +8,10 @@
 //! counted as dropped and the report says so.
 //!
 //! `fields.rs` names the tracing fields, `journal.rs` the journal's lines and
-//! words, `route.rs` route templates and patterns, `layer.rs` the tracing
-//! layer, this file the writer, `live.rs` the live aggregates (and `feed.rs`
-//! the last requests of each listener, and
+//! words, `route.rs` route templates and patterns, `standards.rs` what a
+//! run inherited of the standards (its routes' tiers and interaction
+//! classes), `layer.rs` the tracing layer, this file the writer, `live.rs`
+//! the live aggregates (and `feed.rs` the last requests of each listener, and
 //! `window.rs` the guardrails' sliding windows), `inflight.rs` the requests
 //! still in flight, `classify.rs` graceful classification, and `redact.rs`
 //! what a kept response must not show.
@@ -24,6 +25,7 @@ mod layer;
 pub mod live;
 pub mod redact;
 pub mod route;
+pub mod standards;
 pub mod window;
 
 use std::collections::HashMap;

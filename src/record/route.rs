@@ -3,6 +3,23 @@
 //! route patterns that hypotheses, guardrails and graceful rules select
 //! routes with (`POST /checkout`, `GET /products/*`, `*`).
 
+/// The methods a route may start with: HTTP's own. A typo such as `FETCH`
+/// would otherwise match nothing and check nothing.
+pub const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+
+/// Why `pattern` cannot name a route, if it cannot: it must be `*`, or
+/// start with an HTTP method or a glob (`POST /checkout`, `* /health`).
+pub fn pattern_problem(pattern: &str) -> Option<String> {
+    if pattern == "*" {
+        return None;
+    }
+    let method = pattern.split_whitespace().next().unwrap_or("");
+    if method.contains(['*', '?']) || METHODS.contains(&method) {
+        return None;
+    }
+    Some(format!("must start with an HTTP method or a glob, got {method:?} in {pattern:?}"))
+}
+
 /// True when `route` (`POST /checkout`) matches `pattern`: `*` matches every
 /// route, and `*` and `?` inside a pattern are globs, as in a fault's `match.path`.
 pub fn matches(pattern: &str, route: &str) -> bool {

@@ -282,14 +282,17 @@ pub fn compute(lines: &[Line]) -> Report {
         }),
         _ => None,
     };
+    let mut standards = None;
+    let schedule = experiment.as_ref().and_then(|e| e.schedule.clone());
     let verdict = experiment.map(|exp| {
         let mut checks = Vec::new();
-        for slo in &exp.hypothesis.slos {
+        // The experiment's own rules; the standards' are judged per route below.
+        for slo in exp.hypothesis.slos.iter().filter(|s| s.standard.is_none()) {
             for s in spans.iter().filter(|s| slo.phase.as_ref().is_none_or(|p| *p == s.name)) {
                 checks.extend(check_slo(slo, &s.name, &stats_where(s.start, s.end, &slo.route)));
             }
         }
-        for rule in &exp.hypothesis.graceful {
+        for rule in exp.hypothesis.graceful.iter().filter(|g| g.standard.is_none()) {
             for s in spans.iter().filter(|s| rule.phase.as_ref().is_none_or(|p| *p == s.name)) {
                 checks.push(check_graceful(rule, &s.name, &stats_where(s.start, s.end, &rule.route)));
             }
@@ -297,7 +300,19 @@ pub fn compute(lines: &[Line]) -> Report {
         // Who stands for the users, as the journal declared the listeners:
         // an observer that saw nothing is still the observer.
         let user_name = ["observer", "load"].into_iter().find(|n| listeners.iter().any(|l| l == n));
-        let seen = Seen { obs: &obs, names: &names, raw_paths: &raw_paths, spans: &spans, user: user_name };
+        let no_classes = HashMap::new();
+        let mut seen = Seen {
+            obs: &obs,
+            names: &names,
+            raw_paths: &raw_paths,
+            spans: &spans,
+            user: user_name,
+            classes: &no_classes,
+        };
+        let classes = super::standards::classes(&seen, exp.standards.as_ref().map_or(&[][..], |s| &s.routes[..]));
+        seen.classes = &classes;
+        checks.extend(super::standards::checks(&seen, &exp.hypothesis, &classes));
+        standards = Some(super::standards::report(&seen, &exp, &classes));
         let unchecked = coverage::unchecked(&seen, &exp.hypothesis, &samples);
         let inconclusive = match outcome {
             Outcome::Completed | Outcome::Stopped => coverage::inconclusive(&seen, &faults, end_t),
@@ -335,6 +350,8 @@ pub fn compute(lines: &[Line]) -> Report {
         verdict,
         steady_state,
         reproduce,
+        standards,
+        schedule,
     }
 }
 

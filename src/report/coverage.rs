@@ -39,16 +39,30 @@ pub(super) struct Seen<'a> {
     pub spans: &'a [Span],
     /// The user-facing listener (the observer, else the load driver); `None`: every listener.
     pub user: Option<&'a str>,
+    /// The pattern of the standards' service that classifies each
+    /// user-facing route, by name index (empty without standards).
+    pub classes: &'a HashMap<usize, String>,
 }
 
 impl Seen<'_> {
-    fn user_facing(&self, o: &Exchange) -> bool {
+    pub fn user_facing(&self, o: &Exchange) -> bool {
         self.user.is_none_or(|u| self.names[o.listener] == u)
     }
 
     fn covers(&self, pattern: &str, route: usize) -> bool {
         route::matches(pattern, &self.names[route])
             || self.raw_paths.get(&route).is_some_and(|paths| paths.iter().any(|p| route::matches(pattern, p)))
+    }
+
+    /// True when a rule covers `route`: an experiment's rule by its
+    /// pattern, a standard's only on the routes its pattern classifies
+    /// (a more specific pattern's routes are that one's).
+    fn covered_by(&self, pattern: &str, standard: bool, route: usize) -> bool {
+        if standard {
+            self.classes.get(&route).is_some_and(|p| p == pattern)
+        } else {
+            self.covers(pattern, route)
+        }
     }
 }
 
@@ -67,17 +81,18 @@ pub(super) fn unchecked(seen: &Seen<'_>, h: &Hypothesis, samples: &[Sample]) -> 
         let in_phase = |p: &Option<String>| p.as_ref().is_none_or(|p| *p == span.name);
         for (r, acc) in by_route {
             let s = acc.finish();
-            let graceful = h.graceful.iter().any(|g| in_phase(&g.phase) && seen.covers(&g.route, r));
+            let graceful =
+                h.graceful.iter().any(|g| in_phase(&g.phase) && seen.covered_by(&g.route, g.standard.is_some(), r));
             let failures = graceful
                 || h.slos.iter().any(|o| {
                     in_phase(&o.phase)
                         && (o.availability.is_some() || o.error_rate.is_some())
-                        && seen.covers(&o.route, r)
+                        && seen.covered_by(&o.route, o.standard.is_some(), r)
                 });
             let latency = h.slos.iter().any(|o| {
                 in_phase(&o.phase)
                     && (o.p50_ms.is_some() || o.p95_ms.is_some() || o.p99_ms.is_some())
-                    && seen.covers(&o.route, r)
+                    && seen.covered_by(&o.route, o.standard.is_some(), r)
             });
             let mut why = Vec::new();
             if s.ungraceful > 0 && !graceful {

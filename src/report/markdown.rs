@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::compute::origins;
 use super::model::{Impact, Report, RouteStats, Stats};
+use super::standards::StandardsReport;
 use super::verdict::{CheckResult, Verdict};
 use super::words;
 
@@ -72,6 +73,9 @@ pub fn render(r: &Report) -> String {
     if let Some(v) = &r.verdict {
         verdict(&mut md, v);
     }
+    if let Some(s) = &r.standards {
+        standards(&mut md, s);
+    }
     phases(&mut md, r);
     routes(&mut md, r);
     faults(&mut md, r);
@@ -121,16 +125,19 @@ fn verdict(md: &mut String, v: &Verdict) {
     }
     let measured: Vec<&CheckResult> = v.measured().collect();
     if !measured.is_empty() {
-        md.push_str("| result | check | phase | expected | measured |\n| --- | --- | --- | --- | --- |\n");
+        md.push_str(
+            "| result | check | phase | expected | measured | source |\n| --- | --- | --- | --- | --- | --- |\n",
+        );
         for c in measured {
             let result = if c.passed { "passed" } else { "**failed**" };
             let _ = writeln!(
                 md,
-                "| {result} | {} | {} | {} | {} |",
+                "| {result} | {} | {} | {} | {} | {} |",
                 cell(&c.check),
                 cell(&c.phase),
                 cell(&c.expected),
-                cell(&c.actual)
+                cell(&c.actual),
+                cell(&c.source())
             );
         }
         md.push('\n');
@@ -143,6 +150,34 @@ fn verdict(md: &mut String, v: &Verdict) {
             words::count(vacuous.len() as u64, ("check passed", "checks passed")),
             vacuous.join("; ")
         );
+    }
+}
+
+/// The standards the run was held to and each route's class; the
+/// unclassified routes named, so that their absence shows.
+fn standards(md: &mut String, s: &StandardsReport) {
+    md.push_str("## Standards\n\n");
+    let _ = writeln!(md, "{}\n", words::standards_sentence(s));
+    if s.routes.iter().any(|r| r.is_classified()) {
+        md.push_str("| route | requests | tier | interaction | classified by |\n| --- | ---: | --- | --- | --- |\n");
+        for r in s.routes.iter().filter(|r| r.is_classified()) {
+            let name = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | `{}` |",
+                cell(&r.route),
+                r.requests,
+                name(&r.tier),
+                name(&r.interaction),
+                cell(&name(&r.pattern))
+            );
+        }
+        md.push('\n');
+    }
+    if !s.unclassified.is_empty() {
+        let list: Vec<String> =
+            s.routes.iter().filter(|r| !r.is_classified()).map(|r| format!("`{}` ({})", r.route, r.requests)).collect();
+        let _ = writeln!(md, "**Unclassified** (traffic but no tier or interaction class): {}.\n", list.join(", "));
     }
 }
 

@@ -4,8 +4,10 @@
 //! - `compute.rs`: journal lines to the [`Report`] model (pure), with
 //!   `stats.rs` (the exchanges and their running counts), `faults.rs`
 //!   (each fault's timeline: every interval and its value), `impact.rs`
-//!   (which faults hurt which journey, by time) and `coverage.rs` (what no
-//!   rule covers, and why a run proves nothing).
+//!   (which faults hurt which journey, by time), `coverage.rs` (what no
+//!   rule covers, and why a run proves nothing) and `standards.rs` (each
+//!   route's tier and interaction class, unclassified ones listed, and the
+//!   standards' checks per route).
 //! - `model.rs`: the report, which is also `report.json`'s schema.
 //! - `verdict.rs`: the hypothesis's checks and the verdict.
 //! - `words.rs`: what every rendering says alike (dates, numbers, the
@@ -19,6 +21,7 @@ pub mod html;
 pub mod impact;
 pub mod markdown;
 pub mod model;
+pub mod standards;
 mod stats;
 pub mod terminal;
 pub mod verdict;

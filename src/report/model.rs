@@ -50,6 +50,13 @@ pub struct Report {
     /// What it takes to run it again: version, seed, experiment file and command line.
     #[serde(default)]
     pub reproduce: Reproduce,
+    /// An experiment's standards and the class of each of its routes
+    /// (unclassified ones listed): present for every experiment run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standards: Option<super::standards::StandardsReport>,
+    /// The experiment's schedule, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::record::journal::ScheduleInfo>,
 }
 
 /// What identifies a run well enough to repeat it.

@@ -62,7 +62,16 @@ pub fn verdict(report: &Report, files: &Written) -> String {
             }
         }
         for c in v.failed() {
-            let _ = writeln!(out, "failed    {} in {}: expected {}, got {}", c.check, c.phase, c.expected, c.actual);
+            let from = c.standard.as_ref().map_or_else(String::new, |s| format!(" (standard {s})"));
+            let _ =
+                writeln!(out, "failed    {} in {}: expected {}, got {}{from}", c.check, c.phase, c.expected, c.actual);
+        }
+        if let Some(s) = &report.standards {
+            let _ = writeln!(out, "standards {}", words::standards_sentence(s));
+            for r in s.routes.iter().filter(|r| !r.is_classified()) {
+                let _ =
+                    writeln!(out, "unclassified {} ({})", r.route, words::count(r.requests, ("request", "requests")));
+            }
         }
         let _ = writeln!(out, "verdict   {}", words::verdict_summary(v));
     }

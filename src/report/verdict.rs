@@ -157,6 +157,17 @@ pub struct CheckResult {
     /// that the checks that measured something stand out.
     #[serde(default)]
     pub vacuous: bool,
+    /// The standard it comes from (`tier.critical`); `None` for the experiment's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard: Option<String>,
+}
+
+impl CheckResult {
+    /// Where the check comes from, as reports say it: `experiment`, or
+    /// `standard tier.critical`.
+    pub fn source(&self) -> String {
+        self.standard.as_ref().map_or_else(|| "experiment".to_string(), |s| format!("standard {s}"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +192,7 @@ pub fn check_slo(slo: &Slo, phase: &str, s: &Stats) -> Vec<CheckResult> {
             actual: actual.unwrap_or_else(|| "no requests".into()),
             passed,
             vacuous: false,
+            standard: slo.standard.clone(),
         });
     };
     if let Some(min) = slo.availability {
@@ -218,5 +230,6 @@ pub fn check_graceful(rule: &GracefulCheck, phase: &str, s: &Stats) -> CheckResu
         actual,
         passed,
         vacuous,
+        standard: rule.standard.clone(),
     }
 }

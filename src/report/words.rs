@@ -147,6 +147,28 @@ pub fn verdict_summary(v: &Verdict) -> String {
     text
 }
 
+/// What standards a run was held to, in one sentence: `Held to the
+/// standards of config/standards.toml, service shop: 5 routes classified,
+/// 1 unclassified.`
+pub fn standards_sentence(s: &super::standards::StandardsReport) -> String {
+    let classified = s.routes.iter().filter(|r| r.is_classified()).count() as u64;
+    let unclassified = count(s.unclassified.len() as u64, ("route", "routes"));
+    match (&s.file, &s.service) {
+        (Some(file), Some(service)) => format!(
+            "Held to the standards of {file}, service {service}: {} classified, {unclassified} unclassified.",
+            count(classified, ("route", "routes"))
+        ),
+        (Some(file), None) => format!(
+            "Held to the graceful rules of {file}; the experiment names no service, so no route has a tier or \
+             interaction class ({unclassified} unclassified): add `service = \"...\"` to the experiment."
+        ),
+        (None, _) => format!(
+            "No standards file applied: every check is the experiment's own, and no route has a tier or \
+             interaction class ({unclassified} unclassified)."
+        ),
+    }
+}
+
 /// The thresholds under which an impact is noise, in words.
 pub fn noise_thresholds() -> String {
     format!(

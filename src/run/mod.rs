@@ -86,6 +86,12 @@ pub fn run_info(exp: &Experiment) -> RunInfo {
             guardrails: exp.guardrails.iter().map(|g| g.describe()).collect(),
             file: Some(exp.file.clone()),
             sha256: Some(exp.sha256.clone()),
+            service: exp.service.clone(),
+            standards: exp.standards.as_ref().map(|s| s.info(exp.service.as_deref())),
+            schedule: exp
+                .schedule
+                .as_ref()
+                .map(|s| crate::record::journal::ScheduleInfo { cron: s.cron.clone(), timezone: s.timezone.clone() }),
         }),
     }
 }

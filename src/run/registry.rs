@@ -35,6 +35,8 @@ pub struct Launcher {
     pub dir: PathBuf,
     /// The config being served: an experiment that declares no targets runs on its.
     pub config: crate::config::Config,
+    /// Where the standards of experiments started through the API come from.
+    pub standards: crate::standards::Lookup,
 }
 
 /// Why a run did not start.
@@ -94,6 +96,13 @@ impl Runs {
     /// The config being served, if this process can start runs.
     pub fn serving(&self) -> Option<&crate::config::Config> {
         self.launcher.as_ref().map(|l| &l.config)
+    }
+
+    /// Where the standards of runs started through the API come from (none
+    /// for a registry without a launcher, which starts no runs).
+    pub fn standards(&self) -> &crate::standards::Lookup {
+        const OFF: &crate::standards::Lookup = &crate::standards::Lookup::Off;
+        self.launcher.as_ref().map_or(OFF, |l| &l.standards)
     }
 
     /// Stops a run started through the API and waits (up to `limit`) for

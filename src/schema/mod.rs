@@ -1,4 +1,4 @@
-//! JSON Schemas (draft 2020-12) of brownout's config and experiment files,
+//! JSON Schemas (draft 2020-12) of brownout's config, experiment and standards files,
 //! for editors (taplo, Even Better TOML) to complete keys and flag mistakes
 //! while typing. They are generated from what the validator itself reads:
 //! the tables, keys and value types of the raw serde structs (traced from
@@ -31,11 +31,15 @@ const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// Lists a file must have (every other list may be left out).
 const REQUIRED_LISTS: [&str; 1] = ["load.requests"];
 
+/// A percentage as the standards write one (`"99.9%"`).
+const PERCENT: &str = r"^\s*[0-9]+(\.[0-9]*)?\s*%\s*$";
+
 /// Which files a schema is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Of {
     Config,
     Experiment,
+    Standards,
 }
 
 /// The schema as committed under `schema/`: pretty JSON and a newline.
@@ -43,6 +47,7 @@ pub fn render(of: Of) -> Result<String, String> {
     let schema = match of {
         Of::Config => config()?,
         Of::Experiment => experiment()?,
+        Of::Standards => standards()?,
     };
     serde_json::to_string_pretty(&schema).map(|t| t + "\n").map_err(|e| e.to_string())
 }
@@ -59,6 +64,35 @@ pub fn experiment() -> Result<Value, String> {
     let mut g = Gen::new();
     let root = g.table::<RawExperiment>(&mut Vec::new(), "")?;
     Ok(g.document("brownout experiment", "A brownout experiment file: a whole game day.", root))
+}
+
+/// The schema of standards files (`standards.toml`), described by the
+/// README's standards reference.
+pub fn standards() -> Result<Value, String> {
+    let mut g = Gen::new();
+    g.descriptions = reference::descriptions()
+        .into_iter()
+        // `tier.NAME.p99` describes the key `p99` of every tier: `tier.p99` to the generator.
+        .filter_map(|(k, v)| k.strip_prefix(reference::STANDARDS_PREFIX).map(|k| (k.replace(".NAME", ""), v)))
+        .collect();
+    let mut root = g.table::<crate::standards::raw::RawStandards>(&mut Vec::new(), "")?;
+    // Its tables of names (`tier`, `interaction`, `service`) default to
+    // empty, which the traced shape cannot tell: none is required.
+    if let Value::Object(root) = &mut root {
+        root.remove("required");
+    }
+    // Percentages are read as text, then parsed: the form is said here.
+    for key in ["availability", "error_rate", "graceful"] {
+        root["properties"]["tier"]["additionalProperties"]["properties"][key]["pattern"] = json!(PERCENT);
+    }
+    root["properties"]["graceful"]["properties"]["status"]["items"] =
+        json!({"type": "integer", "minimum": 400, "maximum": 599});
+    Ok(g.document(
+        "brownout standards",
+        "A brownout standards file: the organisation's tiers, interaction classes, graceful failures and each \
+         service's routes, which every experiment inherits.",
+        root,
+    ))
 }
 
 /// The keys of a fault of `protocol` as the admin API takes them (no

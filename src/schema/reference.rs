@@ -14,7 +14,12 @@ const README: &str = include_str!("../../README.md");
 
 /// The headings of the README's sections whose tables describe keys, and
 /// the prefix their keys take in a schema's key paths.
-const SECTIONS: [(&str, &str); 3] = [("## Config reference", ""), ("## Faults", "fault."), ("## Experiments", "")];
+const SECTIONS: [(&str, &str); 4] =
+    [("## Config reference", ""), ("## Faults", "fault."), ("## Experiments", ""), ("## Standards", STANDARDS_PREFIX)];
+
+/// The prefix of the standards' keys among the descriptions: only the
+/// standards' schema reads them, with the prefix taken off.
+pub const STANDARDS_PREFIX: &str = "standards.";
 
 /// Descriptions by key path (`admin.listen`, `target.name`, `fault.probability`,
 /// `phase.duration`), read from the README's tables.

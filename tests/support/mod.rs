@@ -6,6 +6,8 @@
 pub mod client;
 pub mod grpc;
 pub mod http1;
+pub mod little_shop;
+pub mod runs;
 pub mod sample_report;
 pub mod upstream;
 pub mod webdriver;

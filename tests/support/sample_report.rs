@@ -487,6 +487,8 @@ pub fn sample_report() -> Report {
         verdict: None,
         steady_state: None,
         reproduce: Default::default(),
+        standards: None,
+        schedule: None,
     }
 }
 

@@ -83,13 +83,18 @@ impl Session {
     }
 
     fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body).unwrap_or_else(|(path, error)| panic!("{path}: {error}"))
+    }
+
+    /// The command's value, or the path and the driver's error.
+    fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, (String, Value)> {
         let path = format!("/session/{}{path}", self.id);
         let body = (!body.is_null()).then_some(body);
         let answer = request(self.port, method, &path, body.as_ref()).unwrap_or_else(|e| panic!("{path}: {e}"));
         if answer["value"].get("error").is_some() {
-            panic!("{path}: {}", answer["value"]);
+            return Err((path, answer["value"].clone()));
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     /// Makes the page a phone's (or a desktop's) viewport, `width` CSS pixels wide.
@@ -125,9 +130,20 @@ impl Session {
     }
 
     /// Clicks the element `css` selects, as a user would (WebDriver's element click).
+    /// A page that redraws itself (the control page polls) may replace the
+    /// element between finding and clicking it: then it is found again, a
+    /// few times at most.
     pub fn click(&self, css: &str) {
-        let el = self.element(css);
-        self.command("POST", &format!("/element/{el}/click"), json!({}));
+        for attempt in 1.. {
+            let el = self.element(css);
+            match self.try_command("POST", &format!("/element/{el}/click"), json!({})) {
+                Ok(_) => return,
+                Err((_, e)) if attempt < 5 && e["error"] == "stale element reference" => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err((path, e)) => panic!("{path}: {e}"),
+            }
+        }
     }
 
     /// Types `text` into the element `css` selects, after clearing it.

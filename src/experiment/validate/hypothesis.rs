@@ -14,24 +14,14 @@ use crate::record::classify::GracefulRules;
 use crate::record::journal::{GracefulCheck, Hypothesis, Slo, UncheckedPolicy};
 use crate::record::route::matches as route_matches;
 
-/// `"99%"`, `"99.9%"` or `"0.5%"` as a fraction.
-pub fn parse_percent(text: &str) -> Result<f64, String> {
-    let n = text.trim().strip_suffix('%').ok_or("it does not end in %")?;
-    let v: f64 = n.trim().parse().map_err(|_| format!("{n:?} is not a number"))?;
-    if !(0.0..=100.0).contains(&v) {
-        return Err("it is not between 0% and 100%".into());
-    }
-    Ok(v / 100.0)
-}
+pub use crate::config::parse_percent;
 
 /// A guardrail's window: long enough to hold a few requests, short enough
 /// to act while the run goes on.
 const SHORTEST_WINDOW: Duration = Duration::from_millis(100);
 const LONGEST_WINDOW: Duration = Duration::from_secs(600);
 
-/// The methods a route may start with: HTTP's own. A typo such as `FETCH`
-/// would otherwise match nothing and check nothing.
-pub(super) const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+pub(super) use crate::record::route::METHODS;
 
 impl Validator<'_> {
     fn route_known(&mut self, route: &Spanned<String>, key: String, load: Option<&Load>) {
@@ -39,15 +29,9 @@ impl Validator<'_> {
         if pattern == "*" {
             return;
         }
-        let method = pattern.split_whitespace().next().unwrap_or("");
-        let glob = method.contains(['*', '?']);
-        if !glob && !METHODS.contains(&method) {
-            self.problem(
-                route.span().start,
-                key,
-                format!("must start with an HTTP method or a glob, got {method:?} in {pattern:?}"),
-            )
-            .hint = Some(format!("methods: {}; a route reads like \"POST /checkout\"", METHODS.join(", ")));
+        if let Some(message) = crate::record::route::pattern_problem(pattern) {
+            self.problem(route.span().start, key, message).hint =
+                Some(format!("methods: {}; a route reads like \"POST /checkout\"", METHODS.join(", ")));
             return;
         }
         let Some(load) = load else { return };
@@ -91,9 +75,10 @@ impl Validator<'_> {
         raw: Option<&raw::RawHypothesis>,
         phases: &[String],
         load: Option<&Load>,
+        base: &GracefulRules,
     ) -> (Hypothesis, GracefulRules) {
         let mut h = Hypothesis::default();
-        let mut rules = GracefulRules::default();
+        let mut rules = base.clone();
         let Some(raw) = raw else { return (h, rules) };
         if let Some(u) = &raw.unchecked {
             match u.get_ref().as_str() {
@@ -124,6 +109,7 @@ impl Validator<'_> {
                 p50_ms: ms(&slo.p50),
                 p95_ms: ms(&slo.p95),
                 p99_ms: ms(&slo.p99),
+                standard: None,
             };
             if slo.availability.is_none()
                 && slo.error_rate.is_none()
@@ -143,7 +129,8 @@ impl Validator<'_> {
             let phase = self.phase_known(rule.phase.as_ref(), format!("{key}.phase"), phases);
             let at_least =
                 rule.at_least.as_ref().and_then(|a| self.percent(a, format!("{key}.at_least"))).unwrap_or(1.0);
-            let mut r = GracefulRules::default();
+            // A route's rule starts from what a graceful failure is everywhere.
+            let mut r = base.clone();
             if let Some(st) = &rule.status {
                 r.statuses.clear();
                 for code in st.get_ref() {
@@ -198,7 +185,7 @@ impl Validator<'_> {
                 }
             }
             rules.by_route.push((rule.route.get_ref().clone(), Arc::new(r)));
-            h.graceful.push(GracefulCheck { route: rule.route.get_ref().clone(), phase, at_least });
+            h.graceful.push(GracefulCheck { route: rule.route.get_ref().clone(), phase, at_least, standard: None });
         }
         (h, rules)
     }

@@ -3,9 +3,11 @@
 //!
 //! This file checks the experiment's shape (its config, phases and their
 //! faults, ramps, load and schedule); `hypothesis.rs` checks what the run is
-//! judged by (the hypothesis and the guardrails).
+//! judged by (the hypothesis and the guardrails), and `standards.rs` what it
+//! inherits of the standards (refusing any rule looser than one).
 
 mod hypothesis;
+mod standards;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub(super) struct Validator<'a> {
     loc: &'a Locator<'a>,
     base_dir: Option<&'a Path>,
     serving: Option<&'a Config>,
+    lookup: crate::standards::Lookup,
     problems: Vec<Problem>,
 }
 
@@ -43,7 +46,13 @@ impl<'a> Validator<'a> {
     /// `base_dir` anchors relative paths such as `config`; an experiment that
     /// names no config and declares no targets runs on `serving`, if given.
     pub(super) fn new(loc: &'a Locator<'a>, base_dir: Option<&'a Path>, serving: Option<&'a Config>) -> Self {
-        Validator { loc, base_dir, serving, problems: Vec::new() }
+        Validator { loc, base_dir, serving, lookup: crate::standards::Lookup::Off, problems: Vec::new() }
+    }
+
+    /// Where the standards the experiment inherits come from (none by default).
+    pub(super) fn with_standards(mut self, lookup: crate::standards::Lookup) -> Self {
+        self.lookup = lookup;
+        self
     }
 
     fn problem(&mut self, offset: usize, key: String, message: String) -> &mut Problem {
@@ -83,7 +92,14 @@ impl<'a> Validator<'a> {
         };
         let phase_names: Vec<String> = phases.iter().map(|p| p.name.clone()).collect();
         let load = raw.load.as_ref().and_then(|l| self.load(l, &config));
-        let (hypothesis, graceful) = self.hypothesis(raw.hypothesis.as_ref(), &phase_names, load.as_ref());
+        let standards = self.find_standards(&raw)?;
+        let service = self.service(&raw, standards.as_deref());
+        let base = standards.as_ref().map_or_else(Default::default, |s| s.graceful_rules());
+        let (mut hypothesis, graceful) = self.hypothesis(raw.hypothesis.as_ref(), &phase_names, load.as_ref(), &base);
+        if let Some(st) = &standards {
+            let of_service = service.as_deref().and_then(|name| st.service(name));
+            self.inherit(raw.hypothesis.as_ref(), &mut hypothesis, st, of_service, &phases);
+        }
         let guardrails = self.guardrails(raw.guardrails.as_ref(), load.as_ref());
         let schedule = raw.schedule.as_ref().and_then(|s| self.schedule(s));
         if !self.problems.is_empty() {
@@ -97,6 +113,8 @@ impl<'a> Validator<'a> {
             description: raw.description,
             owner: raw.owner,
             tags: raw.tags.unwrap_or_default(),
+            service,
+            standards,
             seed: raw.seed.unwrap_or(DEFAULT_SEED),
             config,
             phases,

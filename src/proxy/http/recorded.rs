@@ -118,8 +118,7 @@ impl Started {
             (Some(rules), true) => (
                 rules
                     .for_route(self.method.as_str(), &self.path)
-                    .headers
-                    .iter()
+                    .watched_headers()
                     .map(|h| resp.headers().contains_key(h))
                     .collect(),
                 Some(header_lines(resp.headers())),
@@ -240,7 +239,7 @@ impl Drop for Recorded {
             let rules = rules.for_route(started.method.as_str(), &started.path);
             let status = if error.is_some() && self.error.is_some() { None } else { Some(self.status) };
             let has = |h: &http::HeaderName| {
-                rules.headers.iter().position(|r| r == h).is_some_and(|i| self.has_rule_header.get(i) == Some(&true))
+                rules.watched_headers().position(|r| r == h).is_some_and(|i| self.has_rule_header.get(i) == Some(&true))
             };
             classify(rules, status, self.grpc, latency, has, body.as_deref().unwrap_or("")).as_str()
         });

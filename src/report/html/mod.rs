@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 use super::model::{FaultStats, Impact, Origins, Report, RouteStats, Sample, Stats, WindowStats};
 use crate::record::journal::{Class, Outcome};
 use chart::*;
-use style::*;
 use tables::*;
 use timecharts::*;
 
 #[cfg(test)]
 use super::words::fmt_pct_short;
 pub(crate) use super::words::{finite, fmt_count, fmt_ms, fmt_ms_num, fmt_pct, group_signed, DASH};
+/// The report's style sheet, which the scoreboard's page shares.
+pub(crate) use style::CSS;
 
 /// The listener that sees what users see; it leads every view when present.
 const OBSERVER: &str = "observer";
@@ -276,6 +277,8 @@ mod tests {
             verdict: None,
             steady_state: None,
             reproduce: Default::default(),
+            standards: None,
+            schedule: None,
         }
     }
 

@@ -3,7 +3,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 // Style
 
-pub(super) const CSS: &str = r#":root {
+pub(crate) const CSS: &str = r#":root {
   --sans: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial,
     sans-serif;
   --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace;
@@ -92,6 +92,7 @@ table.data td.route { font-family: var(--mono); font-size: 12.5px; white-space: 
 .pill { display: inline-block; padding: 0 8px; border-radius: 6px; background: #eef1f5; color: #475569;
   font-size: 12px; line-height: 1.7; white-space: nowrap; }
 .pill.observer { background: #e6eefb; color: #2d4a7a; font-weight: 600; }
+.pill.standard { background: #efe9fb; color: #553c9a; }
 i.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin-right: 5px; vertical-align: 0; }
 .sample-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 14px; }
 .sample { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }

@@ -1,17 +1,22 @@
 //! The experiment part of the HTML report: the verdict (why a run proves
 //! nothing, what no rule covered, the checks that measured something and,
-//! folded, those that had nothing to judge), the phases, and the steady
-//! state before against after.
+//! folded, those that had nothing to judge, each with its source), the
+//! standards (each route's class, the unclassified ones), the phases, and
+//! the steady state before against after.
 
 use super::{esc, fmt_ms, fmt_pct};
 use crate::report::model::{PhaseStats, Report, Stats};
+use crate::report::standards::StandardsReport;
 use crate::report::verdict::{CheckResult, Status, Unchecked, Verdict};
-use crate::report::words::{count, verdict_summary};
+use crate::report::words::{count, standards_sentence, verdict_summary};
 
 /// Writes the verdict, phases and steady state, if the run was an experiment.
 pub fn section(out: &mut String, r: &Report) {
     if let Some(v) = &r.verdict {
         verdict(out, v);
+    }
+    if let Some(s) = &r.standards {
+        standards(out, s);
     }
     if !r.phases.is_empty() {
         out.push_str("<section id=\"phases\">\n<h2>Phases</h2>\n<div class=\"table-wrap\">\n<table class=\"data\">\n<thead><tr><th>Phase</th><th class=\"num\">From (s)</th><th class=\"num\">To (s)</th><th class=\"num\">Faults</th><th class=\"num\">Requests</th><th class=\"num\">Availability</th><th class=\"num\">p99</th><th class=\"num\">Graceful</th><th class=\"num\">Ungraceful</th></tr></thead>\n<tbody>\n");
@@ -108,12 +113,17 @@ fn unchecked(out: &mut String, list: &[Unchecked]) {
 fn checks_table(out: &mut String, id: &str, checks: &[&CheckResult]) {
     out.push_str(&format!(
         "<div class=\"table-wrap\">\n<table class=\"data\" id=\"{id}\">\n<thead><tr><th>Result</th><th>Check</th>\
-         <th>Phase</th><th>Expected</th><th>Measured</th></tr></thead>\n<tbody>\n"
+         <th>Phase</th><th>Expected</th><th>Measured</th><th>Source</th></tr></thead>\n<tbody>\n"
     ));
     for c in checks {
         let (mark, cls) = if c.passed { ("passed", "ok") } else { ("failed", "bad") };
+        let source = match &c.standard {
+            Some(s) => format!("<span class=\"pill standard\">standard {}</span>", esc(s)),
+            None => "<span class=\"pill\">experiment</span>".to_string(),
+        };
         out.push_str(&format!(
-            "<tr><td class=\"{cls}\"><strong>{mark}</strong></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"{cls}\"><strong>{mark}</strong></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{source}</td></tr>\n",
             esc(&c.check),
             esc(&c.phase),
             esc(&c.expected),
@@ -121,6 +131,35 @@ fn checks_table(out: &mut String, id: &str, checks: &[&CheckResult]) {
         ));
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+/// The standards the run was held to, each route's class, and the
+/// unclassified routes, named so that their absence shows.
+fn standards(out: &mut String, s: &StandardsReport) {
+    out.push_str("<section id=\"standards\">\n<h2>Standards</h2>\n");
+    out.push_str(&format!("<p class=\"lede\">{}</p>\n", esc(&standards_sentence(s))));
+    if !s.routes.is_empty() {
+        out.push_str(
+            "<div class=\"table-wrap\">\n<table class=\"data\" id=\"classes\">\n<thead><tr><th>Route</th>\
+             <th class=\"num\">Requests</th><th>Tier</th><th>Interaction</th><th>Classified by</th></tr></thead>\n<tbody>\n",
+        );
+        for r in &s.routes {
+            let name = |v: &Option<String>| v.as_deref().map_or_else(|| "\u{2013}".to_string(), esc);
+            let by = match &r.pattern {
+                Some(p) => format!("<code>{}</code>", esc(p)),
+                None => "<span class=\"bad\">unclassified</span>".to_string(),
+            };
+            out.push_str(&format!(
+                "<tr><td class=\"route\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{by}</td></tr>\n",
+                esc(&r.route),
+                r.requests,
+                name(&r.tier),
+                name(&r.interaction)
+            ));
+        }
+        out.push_str("</tbody>\n</table>\n</div>\n");
+    }
+    out.push_str("</section>\n");
 }
 
 fn phase_row(out: &mut String, p: &PhaseStats) {
