@@ -108,7 +108,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
     let prefix = if h2 {
         BytesMut::new()
     } else {
-        match fast::serve(&mut stream, &reset, &injector, &peer, &shutdown).await {
+        match fast::serve(&mut stream, BytesMut::new(), &reset, &injector, &peer, &shutdown).await {
             fast::Exit::Done => return,
             fast::Exit::ToHyper(prefix) => prefix,
         }
