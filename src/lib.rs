@@ -46,7 +46,7 @@
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
 //!     bytes, or chosen by ALPN over TLS in `secure`). A request's faults are decided first
-//!     (`proxy::http::decision`); plain HTTP/1.1 requests in the clear that no fault but latency
+//!     (`proxy::http::decision`); plain HTTP/1.1 requests (in the clear or over TLS) that no fault but latency
 //!     acts on pass as bytes (`proxy::http::fast`: heads parsed in place in `fast::request`,
 //!     faults chosen from them in `fast::choose`, the exchange in `fast::exchange`, sent and its
 //!     response head read in `fast::upstream`, bodies relayed with their framing followed in

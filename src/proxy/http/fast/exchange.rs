@@ -14,13 +14,14 @@ use super::body::{Body, Framing};
 use super::head::{is_hop, put_field};
 use super::request::Request;
 use super::upstream::{framed, send, Framed};
+use super::Client;
 use super::RawPool;
 use crate::proxy::http::decision::Delays;
 use crate::proxy::http::forward::Forwarder;
 use crate::proxy::http::inject::sleep_unless_ended;
 use crate::proxy::http::recorded::{self, Started};
 use crate::proxy::http::Injector;
-use crate::proxy::reset::{ResetHandle, ResettableStream};
+use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
 /// How much of a response body is read at a time.
@@ -40,7 +41,7 @@ pub(super) struct Exchange<'a> {
 impl Exchange<'_> {
     /// Forwards the request and relays the response. False when the client
     /// connection is to close.
-    pub(super) async fn run(self, client: &mut ResettableStream) -> bool {
+    pub(super) async fn run(self, client: &mut impl Client) -> bool {
         let request = self.request;
         let started = recorded::enabled().then(|| {
             Started::plain(
@@ -112,7 +113,7 @@ impl Exchange<'_> {
     /// gives the upstream connection back when the exchange left it clean.
     async fn relay(
         &self,
-        client: &mut ResettableStream,
+        client: &mut impl Client,
         mut up: TcpStream,
         rbuf: &mut BytesMut,
         head: ResponseHead,

@@ -16,11 +16,12 @@ use tokio::io::AsyncWriteExt;
 
 use super::choose::Faulty;
 use super::head::put_field;
+use super::Client;
 use crate::proxy::http::conn::{Asked, ClientConn};
 use crate::proxy::http::headers::Peer;
 use crate::proxy::http::recorded::{self, Pending, Started};
 use crate::proxy::http::{Around, Injected, Injector, ProxyBody, Truncated};
-use crate::proxy::reset::{ResetHandle, ResettableStream};
+use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
 /// Body bytes gathered before they are written, while more is ready at once.
@@ -30,7 +31,7 @@ const GATHER: usize = 64 * 1024;
 /// when the client connection is to close (a fault reset or closed it, or
 /// its response could not be framed for another request after it).
 pub(super) async fn exchange(
-    client: &mut ResettableStream,
+    client: &mut impl Client,
     reset: &ResetHandle,
     injector: &Injector,
     peer: &Peer,
@@ -84,7 +85,7 @@ enum Framing {
 /// one write. A body cut by a truncate fault ends the connection with what
 /// went before it; one the upstream broke off ends it with a reset.
 async fn write_response(
-    client: &mut ResettableStream,
+    client: &mut impl Client,
     reset: &ResetHandle,
     resp: Response<ProxyBody>,
     to_head: bool,

@@ -31,10 +31,12 @@
 //! head and its framing,
 //! `faulty.rs` answers one a fault acts on, `body.rs` follows a body's framing, `head.rs` holds
 //! what both heads share, `pool.rs` the idle upstream connections and
-//! `prefixed.rs` the stream handed to hyper.
+//! `prefixed.rs` the stream handed to hyper, `client.rs` what a client
+//! connection must offer (plain TCP, or TLS over it).
 
 mod body;
 mod choose;
+mod client;
 mod exchange;
 mod faulty;
 mod head;
@@ -49,7 +51,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::headers::Peer;
 use super::Injector;
-use crate::proxy::reset::{ResetHandle, ResettableStream};
+use crate::proxy::reset::ResetHandle;
+pub use client::Client;
 use exchange::Exchange;
 pub use pool::RawPool;
 pub use prefixed::Prefixed;
@@ -64,10 +67,12 @@ pub enum Exit {
     ToHyper(BytesMut),
 }
 
-/// Serves plain requests on `client` until the connection ends or a request
-/// is not plain.
+/// Serves plain requests on `client`, the first starting with the bytes
+/// already read in `buf`, until the connection ends or a request is not
+/// plain.
 pub async fn serve(
-    client: &mut ResettableStream,
+    client: &mut impl Client,
+    mut buf: BytesMut,
     reset: &ResetHandle,
     injector: &Injector,
     peer: &Peer,
@@ -76,11 +81,10 @@ pub async fn serve(
     let forwarder = injector.forwarder();
     // An observer classifies every response, which only hyper's path does.
     let Some(raw) = forwarder.raw_pool().filter(|_| injector.rules_switch().is_none()) else {
-        return Exit::ToHyper(BytesMut::new());
+        return Exit::ToHyper(buf);
     };
     let limits = *injector.limits();
     let mut idle = super::idle::IdleTimer::new(limits.idle_timeout);
-    let mut buf = BytesMut::new();
     loop {
         if buf.is_empty() {
             // Idle between requests: no buffer held, and a shutdown or the
@@ -89,7 +93,7 @@ pub async fn serve(
             tokio::select! {
                 // A request already waiting is served, shutdown or not.
                 biased;
-                ready = client.tcp().readable() => if ready.is_err() { return Exit::Done },
+                ready = client.readable() => if ready.is_err() { return Exit::Done },
                 () = shutdown.cancelled() => return Exit::Done,
                 () = idle.expired() => return Exit::Done,
             }

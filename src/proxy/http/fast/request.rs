@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::choose::{choose, hyper_request, Chosen, Faulty};
 use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
+use super::Client;
 use crate::config::{ClientLimits, HostHeader};
 use crate::proxy::http::decision::Plain;
 use crate::proxy::http::forward::Forwarder;
 use crate::proxy::http::headers::{Peer, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::proxy::http::Injector;
-use crate::proxy::reset::ResettableStream;
 
 /// A request head longer than this goes to hyper, which has its own limits.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -60,7 +60,7 @@ pub(super) enum Read {
 /// shutdown came while the request was still coming in; hyper is to serve
 /// it (and, shutting down, to close after it).
 pub(super) async fn read_request(
-    client: &mut ResettableStream,
+    client: &mut impl Client,
     buf: &mut BytesMut,
     injector: &Injector,
     peer: &Peer,
@@ -236,7 +236,7 @@ fn rewrite(
         None => put_field(&mut out, X_FORWARDED_FOR.as_str().as_bytes(), ip),
     }
     if !proto {
-        put_field(&mut out, X_FORWARDED_PROTO.as_str().as_bytes(), b"http");
+        put_field(&mut out, X_FORWARDED_PROTO.as_str().as_bytes(), peer.proto().as_bytes());
     }
     if !forwarded_host {
         put_field(&mut out, X_FORWARDED_HOST.as_str().as_bytes(), original_host);
