@@ -4,6 +4,11 @@
 # proves a hot-path saving (or a regression) where wall-clock figures swim.
 #
 #   benches/callgrind.sh [BROWNOUT_BINARY] [REQUESTS]
+#   LOAD=h2load benches/callgrind.sh                  # h2c from h2load, 10 connections x 10 streams
+#   PROTOCOL=tcp benches/callgrind.sh                 # a TCP target in front of the same upstream
+#   FAULTS='[[target.fault]]
+#   kind = "error"
+#   opt_in = "x-brownout: on"' benches/callgrind.sh   # a fault the requests do not select
 #   TRACES=off|on|export|export-down benches/callgrind.sh
 #
 # With TRACES, the listener is an observer (which starts a trace per
@@ -13,15 +18,16 @@
 # the instructions of every thread, the exporter's included, per request.
 #
 # An nginx upstream serves 16 bytes; brownout runs under callgrind with one
-# HTTP target (no fault, recorder off); wrk sends keep-alive requests; the
-# counters are zeroed after a warm-up and dumped after the measured load.
-# Prints total instructions / requests (user space, brownout's threads).
+# HTTP target (no fault unless FAULTS gives the target some, recorder off);
+# h2load sends a fixed count of keep-alive HTTP/1.1 requests (--h1); the counters are zeroed after a warm-up and
+# dumped after the measured load. Prints total instructions / requests
+# (user space, brownout's threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/brownout}
 requests=${2:-20000}
-for tool in valgrind callgrind_control wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install valgrind wrk nginx" >&2; exit 2; }
+for tool in valgrind callgrind_control h2load nginx; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install valgrind nghttp2-client nginx" >&2; exit 2; }
 done
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -40,14 +46,17 @@ http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:181
   server { listen 127.0.0.1:18185; location /v1/traces { return 200; } } }
 CONF
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+protocol=${PROTOCOL:-http}
+upstream=$([ "$protocol" = tcp ] && echo 127.0.0.1:18180 || echo http://127.0.0.1:18180)
 cat > "$work/brownout.toml" <<CONF
 [admin]
 listen = "127.0.0.1:18184"
 [[target]]
 name = "t"
-protocol = "http"
+protocol = "$protocol"
 listen = "127.0.0.1:18181"
-upstream = "http://127.0.0.1:18180"
+upstream = "$upstream"
+${FAULTS:-}
 CONF
 record=(--no-record)
 traces=${TRACES:-}
@@ -75,20 +84,16 @@ valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" proxy --con
   2> "$work/valgrind.log" & pids+=($!)
 vg=$!
 for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/18181) 2>/dev/null && break; sleep 0.1; done
-wrk -t1 -c4 -d2s http://127.0.0.1:18181/small > /dev/null
-callgrind_control --zero "$vg" > /dev/null
-# A fixed count: wrk's Lua counts requests and stops the run when done.
-cat > "$work/count.lua" <<LUA
-local n = 0
-response = function() n = n + 1; if n >= $requests then wrk.thread:stop() end end
-done = function(summary) io.write(string.format("requests %d\n", summary.requests)) end
-LUA
-if [ -z "$traces" ]; then
-  sent=$(wrk -t1 -c4 -d600s -s "$work/count.lua" http://127.0.0.1:18181/small | awk '/^requests/ {print $2}')
+if [ "${LOAD:-wrk}" = h2load ]; then
+  # h2c from clients (prior knowledge), 10 connections x 10 streams.
+  h2load -n 2000 -c4 -m10 http://127.0.0.1:18181/small > /dev/null
+  callgrind_control --zero "$vg" > /dev/null
+  sent=$(h2load -n "$requests" -c10 -m10 http://127.0.0.1:18181/small | awk '/^requests:/ {print $8}')
 else
-  # The observer's run stalls wrk's Lua stop under callgrind: a fixed time
-  # instead, and wrk's own count of the requests it completed.
-  sent=$(wrk -t1 -c4 -d"${TRACE_SECONDS:-10}s" http://127.0.0.1:18181/small | awk '/requests in/ {print $1}')
+  # HTTP/1.1 keep-alive, 4 connections, a fixed count of requests.
+  h2load --h1 -n 2000 -c4 http://127.0.0.1:18181/small > /dev/null
+  callgrind_control --zero "$vg" > /dev/null
+  sent=$(h2load --h1 -n "$requests" -c4 http://127.0.0.1:18181/small | awk '/^requests:/ {print $8}')
 fi
 # The recorder and the exporter finish what the requests queued (a batch
 # waits up to a second) before the count is taken.
@@ -97,3 +102,5 @@ callgrind_control --dump "$vg" > /dev/null
 sleep 1
 total=$(cat "$work"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s}')
 echo "${traces:+traces $traces: }requests $sent, instructions $total, per request $((total / sent))"
+# CG_KEEP=dir keeps the profile for callgrind_annotate.
+if [ -n "${CG_KEEP:-}" ]; then mkdir -p "$CG_KEEP" && cp "$work"/cg.out.* "$CG_KEEP"/; fi

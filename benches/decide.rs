@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
                     method: &Method::POST,
                     path: "/v1/charges/ch_123",
                     query: Some("expand=customer"),
-                    headers: &headers,
+                    headers: brownout::fault::Fields::Map(&headers),
                     client: "127.0.0.1".parse().expect("ip"),
                 };
                 black_box(decide_http(&req, &plan.faults, switch.next_request_seed(), now))

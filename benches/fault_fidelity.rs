@@ -87,7 +87,7 @@ fn drawn_delays(config: &brownout::config::Config, n: usize) -> Vec<f64> {
         method: &http::Method::GET,
         path: "/",
         query: None,
-        headers: &headers,
+        headers: brownout::fault::Fields::Map(&headers),
         client: std::net::Ipv4Addr::LOCALHOST.into(),
     };
     let now = tokio::time::Instant::now();
@@ -106,8 +106,13 @@ fn drawn_applied(config: &brownout::config::Config, http: bool, n: u64) -> u64 {
     let plan = switch.load_full();
     let headers = http::HeaderMap::new();
     let client = std::net::Ipv4Addr::LOCALHOST.into();
-    let facts =
-        brownout::fault::RequestFacts { method: &http::Method::GET, path: "/", query: None, headers: &headers, client };
+    let facts = brownout::fault::RequestFacts {
+        method: &http::Method::GET,
+        path: "/",
+        query: None,
+        headers: brownout::fault::Fields::Map(&headers),
+        client,
+    };
     let now = tokio::time::Instant::now();
     (0..n)
         .filter(|_| {

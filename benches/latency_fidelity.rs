@@ -3,6 +3,12 @@
 //! through an HTTP target, and the observed latency minus the configured one
 //! is reported at p50 and p99, beside the same measure with no fault.
 //!
+//! Then under a burst: wrk's 64 connections in a closed loop, each sending
+//! its next request as soon as an answer comes, so the 64 requests one delay
+//! releases all come back at once (and go out again together), through a
+//! 50 ms latency fault on an HTTP target and on a TCP target. This part
+//! needs wrk (`apt-get install wrk`) and is skipped, saying so, without it.
+//!
 //! Run with `cargo bench --bench latency_fidelity`; `BROWNOUT_BENCH_SECS`
 //! sets the seconds per scenario (default 5).
 
@@ -14,10 +20,96 @@ mod support;
 const CONNECTIONS: usize = 64;
 
 async fn proxy(upstream: SocketAddr, fault: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    proxy_of("http", &format!("http://{upstream}"), fault).await
+}
+
+async fn proxy_of(protocol: &str, upstream: &str, fault: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let text = format!(
-        "seed = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\n{fault}"
+        "seed = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n[[target]]\nname = \"t\"\nprotocol = \"{protocol}\"\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\n{fault}"
     );
     support::proxy(&brownout::config::parse("bench.toml", &text, None).expect("valid bench config")).await
+}
+
+/// wrk's p50 and p99 in microseconds, 64 connections in a closed loop for
+/// `secs` against `addr`; `None` when wrk cannot be run.
+fn wrk(addr: SocketAddr, secs: f64) -> Option<(f64, f64)> {
+    let out = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{CONNECTIONS}"), &format!("-d{}s", secs.ceil()), "--latency"])
+        .arg(format!("http://{addr}/"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = |p: &str| {
+        let value = text.lines().find_map(|l| l.trim().strip_prefix(p))?.trim();
+        let n: f64 = value.trim_end_matches(|c: char| c.is_alphabetic()).parse().ok()?;
+        Some(match value {
+            v if v.ends_with("us") => n,
+            v if v.ends_with("ms") => n * 1000.0,
+            _ => n * 1_000_000.0,
+        })
+    };
+    Some((at("50%")?, at("99%")?))
+}
+
+/// The burst rows: wrk through a 50 ms latency fault on an HTTP and a TCP
+/// target, and through each with no fault (the closed loop's own latency).
+async fn burst(up: SocketAddr, secs: f64) {
+    println!();
+    if std::process::Command::new("wrk").arg("--version").output().is_err() {
+        println!("latency under a burst: skipped, wrk is not installed (apt-get install wrk)");
+        return;
+    }
+    println!("injected latency under a burst: wrk, {CONNECTIONS} connections in a closed loop, {secs} s per row");
+    println!();
+    println!("| through | configured | p50 observed | p99 observed | p50 - configured | p99 - configured | waited for a CPU |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let latency = "[[target.fault]]\nkind = \"latency\"\ndelay = \"50ms\"\n";
+    let http = format!("http://{up}");
+    let tcp = up.to_string();
+    for (label, protocol, upstream, fault, configured_ms) in [
+        ("HTTP, no fault", "http", &http, "", 0.0),
+        ("HTTP, 50ms fixed", "http", &http, latency, 50.0),
+        ("TCP, no fault", "tcp", &tcp, "", 0.0),
+        ("TCP, 50ms fixed (per chunk, to the client)", "tcp", &tcp, latency, 50.0),
+    ] {
+        let (addr, stop) = proxy_of(protocol, upstream, fault).await;
+        let before = waited_for_cpu();
+        let measured = tokio::task::spawn_blocking(move || wrk(addr, secs)).await.expect("wrk task");
+        let _ = stop.send(());
+        let Some((p50, p99)) = measured else {
+            println!("| {label} | wrk gave no figures | | | | | |");
+            continue;
+        };
+        let configured = configured_ms * 1000.0;
+        println!(
+            "| {label} | {configured_ms} ms | {:.2} ms | {:.2} ms | {:+.2} ms | {:+.2} ms | {} |",
+            p50 / 1000.0,
+            p99 / 1000.0,
+            (p50 - configured) / 1000.0,
+            (p99 - configured) / 1000.0,
+            noise(before, secs),
+        );
+    }
+}
+
+/// How long this process's threads have waited for a CPU, in all
+/// (`/proc/self/task/*/schedstat`, Linux): the machine's own noise, which
+/// a p99 of a few milliseconds cannot be told apart from. `None` elsewhere.
+fn waited_for_cpu() -> Option<std::time::Duration> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(std::time::Duration::from_nanos(ns))
+}
+
+/// The run-queue wait over a row, per second of the row: `12.3 ms/s`.
+fn noise(before: Option<std::time::Duration>, secs: f64) -> String {
+    match (before, waited_for_cpu()) {
+        (Some(b), Some(a)) => format!("{:.1} ms/s", (a - b).as_secs_f64() * 1000.0 / secs),
+        _ => "-".into(),
+    }
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -31,8 +123,10 @@ fn main() {
         let up = support::upstream(b"ok").await;
         println!("injected latency fidelity: {CONNECTIONS} connections, {secs} s per row, observed minus configured");
         println!();
-        println!("| configured | rate (req/s) | requests | p50 observed | p99 observed | p50 - configured | p99 - configured |");
-        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        println!("(waited for a CPU: how long this process's threads sat runnable without one, per second of the row)");
+        println!();
+        println!("| configured | rate (req/s) | requests | p50 observed | p99 observed | p50 - configured | p99 - configured | waited for a CPU |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
         let cases: [(&str, &str, f64, f64); 6] = [
             ("direct (no proxy)", "", 0.0, 400.0),
             ("proxy, no fault", "", 0.0, 400.0),
@@ -51,21 +145,24 @@ fn main() {
                 let (a, s) = proxy(up, fault).await;
                 (a, Some(s))
             };
+            let before = waited_for_cpu();
             let mut samples = support::drive(addr, CONNECTIONS, rate, secs).await;
             samples.sort_unstable();
             let configured = (configured_ms * 1000.0) as i64;
             let (p50, p99) = (percentile(&samples, 0.50), percentile(&samples, 0.99));
             println!(
-                "| {label} | {rate} | {} | {:.2} ms | {:.2} ms | {:+.2} ms | {:+.2} ms |",
+                "| {label} | {rate} | {} | {:.2} ms | {:.2} ms | {:+.2} ms | {:+.2} ms | {} |",
                 samples.len(),
                 p50 as f64 / 1000.0,
                 p99 as f64 / 1000.0,
                 (p50 as i64 - configured) as f64 / 1000.0,
                 (p99 as i64 - configured) as f64 / 1000.0,
+                noise(before, secs),
             );
             if let Some(stop) = stop {
                 let _ = stop.send(());
             }
         }
+        burst(up, secs).await;
     });
 }

@@ -45,18 +45,23 @@
 //! - [`proxy`]: the data path: binding, serving and draining the observer and the targets.
 //!   - `proxy::gate`: accepting, and closing the listener while an outage refuses.
 //!   - [`proxy::http`]: the HTTP/1.1 and HTTP/2 listener (the version peeked from the first
-//!     bytes, or chosen by ALPN over TLS in `secure`): while the target has no fault, plain
-//!     HTTP/1.1 requests in the clear pass as bytes (`proxy::http::fast`: heads parsed in place
-//!     and rewritten, bodies relayed with their framing followed in `fast::body`, its own pool of
-//!     upstream connections in `fast::pool`); anything else goes through hyper: the injector
-//!     (`inject`, with gRPC's answers and deadlines in `grpc`; `trace` gives each request its span
-//!     and, at the observer, starts the traces that came without one), what a fault may do to the client
-//!     connection (`conn`: reset, drain, abort), the pooled forwarder (`forward`, `pool`, and
-//!     `multiplex` for HTTP/2 upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request
-//!     chooses by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle
-//!     limit both pools share.
+//!     bytes, or chosen by ALPN over TLS in `secure`). A request's faults are decided first
+//!     (`proxy::http::decision`); plain HTTP/1.1 requests (in the clear or over TLS) that no fault but latency
+//!     acts on pass as bytes (`proxy::http::fast`: heads parsed in place in `fast::request`,
+//!     faults chosen from them in `fast::choose`, the exchange in `fast::exchange`, sent and its
+//!     response head read in `fast::upstream`, bodies relayed with their framing followed in
+//!     `fast::body`, its own pool of upstream connections in `fast::pool`), and a plain request
+//!     a fault acts on is carried by the injector and answered by `fast::faulty` on the same
+//!     connection; anything else goes through hyper: the injector (`inject`, with gRPC's answers
+//!     and deadlines in `grpc`; `trace` gives each request its span and, at the observer, starts
+//!     the traces that came without one), what a fault may do to the client connection (`conn`: reset,
+//!     drain, abort), the pooled forwarder (`forward`, `pool`, and `multiplex` for HTTP/2
+//!     upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request chooses
+//!     by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle limit
+//!     both pools share.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
-//!     is active (`pass`), else a reader and writer with per-chunk faults (`pump`).
+//!     acts on the connection's bytes (`pass`), else a reader and writer with per-chunk faults
+//!     (`pump`: the queue, the chunk plan, pacing).
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
@@ -125,7 +130,9 @@
 //! - The data path never locks to read faults: a plan swap is one atomic
 //!   store, and a plan with no faults costs one load per request.
 //! - An inactive fault has no effect at all, and removing a fault releases
-//!   whatever it held (hung requests, queued requests, dropped data).
+//!   whatever it held (hung requests, queued requests, dropped data). A
+//!   request or connection no fault selects takes the same plain path as
+//!   with no fault at all.
 //! - The data path never waits on the recorder or the span exporter: the layer
 //!   copies fields into bounded queues and counts what does not fit; their
 //!   threads poll them.

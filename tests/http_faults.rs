@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::support::client::{get, read_body, send_http1};
+use crate::support::client::{get, get_origin_form, read_body, send_http1};
 use crate::support::upstream::{self, full, Body};
 use crate::support::{self, faults, http_target, random_bytes, read_until_end, LIMIT};
 
@@ -194,7 +194,19 @@ async fn pool_run(when_full: &str, n: usize) -> (Vec<u16>, usize, usize) {
     let fault = format!("[[target.fault]]\nkind = \"pool_exhaustion\"\nlimit = 3\n{when_full}\n");
     let proxy = support::start(&http_target("db", up, &fault)).await;
     let addr = proxy.addr("db");
-    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(get(addr, "/"))).collect();
+    // Half the requests in origin form (the plain path, which holds its slot
+    // for the exchange), half in absolute form (hyper's): one pool counts both.
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    get_origin_form(addr, "/").await
+                } else {
+                    get(addr, "/").await
+                }
+            })
+        })
+        .collect();
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(timeout(LIMIT, t).await.expect("in time").expect("task").0);

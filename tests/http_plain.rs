@@ -1,6 +1,7 @@
 //! The plain HTTP/1.1 pass-through, over raw sockets: what the client gets is
-//! what the upstream sent, framing and all; a connection moves to hyper when
-//! a fault appears; a reused upstream connection that was closed is retried.
+//! what the upstream sent, framing and all; a fault set while a connection
+//! is open applies to its next request; a reused upstream connection that
+//! was closed is retried.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,8 @@
 //! HTTPS listeners: curl verifies a `tls = "auto"` listener with the
 //! certificate `brownout ca` prints and speaks HTTP/1.1 or HTTP/2 by ALPN;
 //! a listener with given certificate files serves hyper's client over
-//! HTTP/2; a key that is not the certificate's is refused before anything
-//! binds.
+//! HTTP/2; HTTP/1.1 over TLS passes as bytes, as on a plain listener; a
+//! key that is not the certificate's is refused before anything binds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -208,6 +208,88 @@ async fn a_listener_with_certificate_files_serves_http2_by_alpn() {
             .expect("in time")
             .expect("resp");
         assert_eq!(resp.status().as_u16(), want, "{path} with x-chaos {chaos}");
+    }
+}
+
+/// A raw upstream that keeps each request head it gets and answers with a
+/// header whose name is not lower case (hyper would write it lower case).
+async fn head_keeping_upstream() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let heads: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let seen = heads.clone();
+    let addr = upstream::tcp(move |mut s: tokio::net::TcpStream| {
+        let seen = seen.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    seen.lock().unwrap().push(String::from_utf8_lossy(&buf[..end + 4]).to_string());
+                    buf.drain(..end + 4);
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nX-Upstream-Case: Kept\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        }
+    })
+    .await;
+    (addr, heads)
+}
+
+#[tokio::test]
+async fn http1_over_tls_passes_as_bytes_as_on_a_plain_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = temp_dir("plain");
+    let (ca, cert, key) = issue_files(&dir, "localhost");
+    let (upstream, heads) = head_keeping_upstream().await;
+    let tls =
+        format!("tls = {{ cert_file = {:?}, key_file = {:?} }}", cert.display().to_string(), key.display().to_string());
+    let proxy = support::start(&support::http_target("payments", upstream, &tls)).await;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in brownout::tls::read_ca_file(&ca).expect("ca") {
+        roots.add(c).expect("root");
+    }
+    // With ALPN's http/1.1, and with no ALPN at all (as wrk and older
+    // clients), where the listener tells HTTP/1.1 by its first bytes.
+    for alpn in [vec![b"http/1.1".to_vec()], vec![]] {
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth();
+        config.alpn_protocols = alpn.clone();
+        let tcp = tokio::net::TcpStream::connect(proxy.addr("payments")).await.expect("connect");
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").expect("name"), tcp)
+            .await
+            .expect("handshake");
+        heads.lock().unwrap().clear();
+        // Three requests pipelined in one write, the last asking to close.
+        let requests = "GET /a HTTP/1.1\r\nHost: shop.example\r\nX-Client-Case: Kept\r\n\r\n\
+                        GET /b HTTP/1.1\r\nHost: shop.example\r\n\r\n\
+                        GET /c HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n";
+        tls.write_all(requests.as_bytes()).await.expect("write");
+        let mut got = Vec::new();
+        tokio::time::timeout(LIMIT, tls.read_to_end(&mut got)).await.expect("in time").expect("read");
+        let got = String::from_utf8_lossy(&got);
+        // The upstream's bytes reach the client as they were sent: the
+        // plain path's (hyper would have written `x-upstream-case`).
+        let answer = "HTTP/1.1 200 OK\r\nX-Upstream-Case: Kept\r\nContent-Length: 2\r\n";
+        assert_eq!(got.matches(answer).count(), 3, "ALPN {alpn:?}: {got}");
+        let heads = heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 3, "ALPN {alpn:?}: {heads:#?}");
+        assert!(heads[0].starts_with("GET /a HTTP/1.1\r\n"), "{}", heads[0]);
+        assert!(heads[0].contains("\r\nX-Client-Case: Kept\r\n"), "the client's field changed: {}", heads[0]);
+        assert!(heads[0].contains("\r\nx-forwarded-proto: https\r\n"), "{}", heads[0]);
     }
 }
 

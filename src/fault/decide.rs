@@ -104,6 +104,7 @@ pub fn tcp_applies(active: &ActiveFault, client: IpAddr, conn_seed: u64) -> bool
 mod tests {
     use super::*;
     use crate::fault::latency::Distribution;
+    use crate::fault::matcher::Fields;
     use crate::fault::{Fault, FaultSwitch};
     use http::{HeaderMap, Method, StatusCode};
 
@@ -119,7 +120,13 @@ mod tests {
 
     /// `GET /` from 127.0.0.1.
     fn get_root(headers: &HeaderMap) -> RequestFacts<'_> {
-        RequestFacts { method: &Method::GET, path: "/", query: None, headers, client: "127.0.0.1".parse().unwrap() }
+        RequestFacts {
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            headers: Fields::Map(headers),
+            client: "127.0.0.1".parse().unwrap(),
+        }
     }
 
     fn run(switch: &FaultSwitch, n: u64) -> Vec<bool> {

@@ -10,8 +10,40 @@ pub struct RequestFacts<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub headers: Fields<'a>,
     pub client: IpAddr,
+}
+
+/// A request's header fields as a matcher reads them: hyper's map, or the
+/// fields of a head parsed in place (the plain pass-through's, which builds
+/// no map). Both read alike: names regardless of case, values as the bytes
+/// sent, in the order they came.
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    Map(&'a HeaderMap),
+    Parsed(&'a [httparse::Header<'a>]),
+}
+
+impl<'a> Fields<'a> {
+    /// The values of the fields named `name`, in order.
+    fn values(self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        let (map, parsed) = match self {
+            Fields::Map(map) => (Some(map.get_all(name).iter().map(HeaderValue::as_bytes)), None),
+            Fields::Parsed(fields) => {
+                let named = fields.iter().filter(move |h| h.name.eq_ignore_ascii_case(name.as_str()));
+                (None, Some(named.map(|h| h.value)))
+            }
+        };
+        map.into_iter().flatten().chain(parsed.into_iter().flatten())
+    }
+}
+
+/// A value as text when it is all visible ASCII (tabs too), exactly as
+/// `HeaderValue::to_str` reads it, so that a regex sees the same values on
+/// either path.
+fn as_text(value: &[u8]) -> Option<&str> {
+    let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+    visible.then(|| std::str::from_utf8(value).ok()).flatten()
 }
 
 /// A fault's match; every part that is set must hold. Empty means everything.
@@ -54,10 +86,10 @@ impl Match {
     /// True when the request is one this fault may touch.
     pub fn matches(&self, req: &RequestFacts<'_>) -> bool {
         if let Some(opt_in) = &self.opt_in {
-            let ok = match (req.headers.get(&opt_in.name), &opt_in.value) {
+            let ok = match (req.headers.values(&opt_in.name).next(), &opt_in.value) {
                 (None, _) => false,
                 (Some(_), None) => true,
-                (Some(got), Some(want)) => got.as_bytes().eq_ignore_ascii_case(want.as_bytes()),
+                (Some(got), Some(want)) => got.eq_ignore_ascii_case(want.as_bytes()),
             };
             if !ok {
                 return false;
@@ -72,11 +104,11 @@ impl Match {
             }
         }
         for (name, test) in &self.headers {
-            let mut values = req.headers.get_all(name).iter();
+            let mut values = req.headers.values(name);
             let ok = match test {
                 HeaderTest::Present => values.next().is_some(),
-                HeaderTest::Exact(want) => values.any(|v| v == want),
-                HeaderTest::Regex(re) => values.any(|v| v.to_str().is_ok_and(|s| re.is_match(s))),
+                HeaderTest::Exact(want) => values.any(|v| v == want.as_bytes()),
+                HeaderTest::Regex(re) => values.any(|v| as_text(v).is_some_and(|s| re.is_match(s))),
             };
             if !ok {
                 return false;
@@ -221,7 +253,62 @@ mod tests {
         query: Option<&'a str>,
         headers: &'a HeaderMap,
     ) -> RequestFacts<'a> {
-        RequestFacts { method, path, query, headers, client: "127.0.0.1".parse().unwrap() }
+        RequestFacts { method, path, query, headers: Fields::Map(headers), client: "127.0.0.1".parse().unwrap() }
+    }
+
+    /// The fields of one head, parsed in place and put in hyper's map, give
+    /// every test the same verdict: names in any case, repeated fields,
+    /// values that are not text.
+    #[test]
+    fn a_head_parsed_in_place_matches_as_hypers_map_does() {
+        let head = b"GET / HTTP/1.1\r\nX-Tenant: beta\r\nx-tenant: acme\r\nX-Brownout: On\r\nx-bin: caf\xc3\xa9\r\nx-tab: a\tb\r\n\r\n";
+        let mut parsed = [httparse::EMPTY_HEADER; 16];
+        let mut req = httparse::Request::new(&mut parsed);
+        assert!(req.parse(head).unwrap().is_complete());
+        let mut map = HeaderMap::new();
+        for h in req.headers.iter() {
+            map.append(HeaderName::from_bytes(h.name.as_bytes()).unwrap(), HeaderValue::from_bytes(h.value).unwrap());
+        }
+        let name = |n: &'static str| HeaderName::from_static(n);
+        let exact = |v: &'static str| HeaderTest::Exact(HeaderValue::from_static(v));
+        let regex = |r: &str| HeaderTest::Regex(regex_lite::Regex::new(r).unwrap());
+        let tests = [
+            (name("x-tenant"), exact("acme")),
+            (name("x-tenant"), exact("ACME")),
+            (name("x-tenant"), regex("^be")),
+            (name("x-bin"), regex("caf")),
+            (name("x-bin"), HeaderTest::Present),
+            (name("x-tab"), regex("a\tb")),
+            (name("x-none"), HeaderTest::Present),
+        ];
+        let opt_ins = [
+            ("x-brownout", Some("on")),
+            ("x-brownout", Some("off")),
+            ("x-tenant", Some("beta")),
+            ("x-tenant", Some("acme")),
+            ("x-none", None),
+        ];
+        let mut matches = Vec::new();
+        for (header, test) in tests {
+            matches.push(Match { headers: vec![(header, test)], ..Match::default() });
+        }
+        for (header, value) in opt_ins {
+            let opt_in = OptIn { name: name(header), value: value.map(HeaderValue::from_static) };
+            matches.push(Match { opt_in: Some(opt_in), ..Match::default() });
+        }
+        let verdicts = |headers| {
+            let facts = RequestFacts {
+                method: &Method::GET,
+                path: "/",
+                query: None,
+                headers,
+                client: "127.0.0.1".parse().unwrap(),
+            };
+            matches.iter().map(|m| m.matches(&facts)).collect::<Vec<bool>>()
+        };
+        let from_map = verdicts(Fields::Map(&map));
+        assert_eq!(from_map, [true, false, true, false, true, true, false, true, false, true, false, false]);
+        assert_eq!(verdicts(Fields::Parsed(req.headers)), from_map);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::time::Duration;
 pub use decide::{decide_http, tcp_applies, Picked, Step};
 pub use kinds::{Direction, HttpKind, HttpWhenFull, Kind, LatencyPoint, OutageMode, TcpKind, TcpWhenFull};
 pub use latency::Distribution;
-pub use matcher::{Match, RequestFacts};
+pub use matcher::{Fields, Match, RequestFacts};
 pub use plan::{ActiveFault, FaultSwitch, TargetPlan};
 
 /// One fault, as configured: what it does and which traffic it touches.

@@ -96,6 +96,12 @@ impl ActiveFault {
         }
     }
 
+    /// True once a `first = N` fault has been applied N times: it touches
+    /// nothing more. A look, not a count: `admit` still decides.
+    pub fn spent(&self) -> bool {
+        self.fault.scope.first.is_some_and(|n| self.applied.load(Ordering::Relaxed) >= n)
+    }
+
     pub fn applied(&self) -> u64 {
         self.applied.load(Ordering::Relaxed)
     }

@@ -63,17 +63,23 @@ fn timer() -> &'static Timer {
 }
 
 fn run(timer: &Timer) {
+    let mut due = Vec::new();
     loop {
         let next = {
             let mut heap = timer.heap.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             while heap.peek().is_some_and(|e| e.at <= now) {
-                if let Some(due) = heap.pop() {
-                    let _ = due.wake.send(());
-                }
+                due.extend(heap.pop());
             }
             heap.peek().map(|e| e.at)
         };
+        // Woken with the heap unlocked: when a burst of delays ends together
+        // (the requests one delay held, released at once), each wake may
+        // unpark a worker thread, and requests starting new delays meanwhile
+        // must not wait on the lock for all of them.
+        for entry in due.drain(..) {
+            let _ = entry.wake.send(());
+        }
         match next {
             Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
             None => std::thread::park(),

@@ -59,6 +59,16 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
 }
 
+/// A GET over HTTP/1.1 in origin form (`GET /path`, with a `Host`), as
+/// browsers and most clients send it (`get` sends the absolute form, which
+/// brownout serves through hyper); the status and the body as text.
+pub async fn get_origin_form(addr: SocketAddr, path: &str) -> (u16, String) {
+    let req = Request::get(path).header("host", addr.to_string()).body(super::upstream::full("")).expect("request");
+    let resp = send_http1(addr, req).await.expect("response");
+    let status = resp.status().as_u16();
+    (status, String::from_utf8_lossy(&read_body(resp).await).into_owned())
+}
+
 /// One admin API call: method, path, body and extra headers; the status and the body.
 pub async fn call(admin: SocketAddr, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut req = Request::builder().method(method).uri(format!("http://{admin}{path}"));

@@ -80,16 +80,20 @@ impl Control {
         }
     }
 
-    /// What is asked; registers `cx` to be woken when something is.
-    pub(super) fn poll(&self, cx: &Context<'_>) -> Asked {
-        let asked = |v| match v {
+    /// What is asked now, for a caller that looks once and waits on nothing.
+    pub(super) fn asked(&self) -> Asked {
+        match self.asked.load(Ordering::Acquire) {
             NOTHING => Asked::Nothing,
             DRAIN => Asked::Drain,
             _ => Asked::Abort,
-        };
-        let now = self.asked.load(Ordering::Acquire);
-        if now != NOTHING {
-            return asked(now);
+        }
+    }
+
+    /// What is asked; registers `cx` to be woken when something is.
+    pub(super) fn poll(&self, cx: &Context<'_>) -> Asked {
+        let now = self.asked();
+        if now != Asked::Nothing {
+            return now;
         }
         {
             let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,6 +103,6 @@ impl Control {
             }
         }
         // Asked between the load and the registration: seen now.
-        asked(self.asked.load(Ordering::Acquire))
+        self.asked()
     }
 }

@@ -22,6 +22,10 @@ use crate::config::{HostHeader, HttpUpstream, UpstreamVersion};
 use crate::proxy::reset::ResetHandle;
 use crate::record::fields;
 
+/// A request body on its way upstream: streamed from a hyper connection,
+/// or whole, as the plain path read it.
+pub type RequestBody = http_body_util::Either<Incoming, Full<Bytes>>;
+
 /// Sends requests of one listener to its upstream. Cheap to clone.
 #[derive(Clone)]
 pub struct Forwarder {
@@ -93,7 +97,12 @@ impl Forwarder {
     /// 502/504 of brownout's own when the upstream failed. An HTTP/1 client's
     /// connection is reset (`conn` armed) when the upstream breaks off the
     /// body, so that a cut body never looks whole.
-    pub async fn forward(&self, mut req: Request<Incoming>, client: &Peer, conn: &ResetHandle) -> Response<ProxyBody> {
+    pub async fn forward(
+        &self,
+        mut req: Request<RequestBody>,
+        client: &Peer,
+        conn: &ResetHandle,
+    ) -> Response<ProxyBody> {
         let reset_on_break = (req.version() <= Version::HTTP_11).then(|| conn.clone());
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -125,7 +134,7 @@ impl Forwarder {
     /// Rewrites a client's request into the upstream's: origin-form URI
     /// (under the upstream's base path), HTTP/1.1, hop-by-hop fields out,
     /// forwarding fields in.
-    fn prepare(&self, req: &mut Request<Incoming>, client: &Peer, upgrade: bool) {
+    fn prepare(&self, req: &mut Request<RequestBody>, client: &Peer, upgrade: bool) {
         let this = &self.inner;
         let up = &this.upstream;
         let original_host = req

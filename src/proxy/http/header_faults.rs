@@ -13,12 +13,12 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::debug;
 
+use super::forward::RequestBody;
 use super::{plain_response, Around, BoxError, Injected, Injector, Outcome, ProxyBody};
 use crate::config::fault::header;
 use crate::config::HeaderFaults;
@@ -107,7 +107,7 @@ impl Injector {
         &self,
         plan: Arc<TargetPlan>,
         chosen: RequestFaults,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         around: Around<'_>,
     ) -> Result<Response<ProxyBody>, Injected> {
         let RequestFaults { faults, ended, slot } = chosen;
@@ -115,7 +115,8 @@ impl Injector {
         all.extend(faults);
         let plan = Arc::new(TargetPlan { generation: plan.generation, faults: all });
         let limit = self.header_gate().map_or(crate::config::DEFAULT_MAX_DELAY, |g| g.policy.max_delay);
-        let handling = self.inject(plan, req, around);
+        let decision = self.decide(plan, &req, around.peer);
+        let handling = self.inject(decision, req, around);
         tokio::pin!(handling);
         let answered = tokio::select! {
             biased;

@@ -101,6 +101,15 @@ impl Peer {
         Peer { https: true, ..Peer::new(addr) }
     }
 
+    /// The protocol the client spoke, as `X-Forwarded-Proto` says it.
+    pub fn proto(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The client's address as `X-Forwarded-For` lists it.
     pub fn forwarded_for(&self) -> &HeaderValue {
         &self.forwarded_for
@@ -122,7 +131,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Peer, original_host: Opti
         headers.insert(&X_FORWARDED_FOR, v);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(if client.https { "https" } else { "http" }));
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(client.proto()));
     }
     if let Some(host) = original_host {
         if !headers.contains_key(&X_FORWARDED_HOST) {

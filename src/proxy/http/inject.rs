@@ -17,6 +17,8 @@ use tracing::debug;
 
 use super::body::FaultyBody;
 use super::conn::ClientConn;
+use super::decision::Decision;
+use super::forward::RequestBody;
 use super::grpc::{self, Call};
 use super::header_faults::{Chosen, HeaderGate};
 use super::headers::Peer;
@@ -24,9 +26,7 @@ use super::recorded::Note;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::config::ClientLimits;
-use crate::fault::{
-    decide_http, ActiveFault, FaultSwitch, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step,
-};
+use crate::fault::{ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step};
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
 use crate::record::inflight::InFlight;
@@ -159,11 +159,8 @@ impl Injector {
         &self.switch
     }
 
-    pub async fn handle(
-        &self,
-        mut req: Request<Incoming>,
-        around: Around<'_>,
-    ) -> Result<Response<ProxyBody>, Injected> {
+    pub async fn handle(&self, req: Request<Incoming>, around: Around<'_>) -> Result<Response<ProxyBody>, Injected> {
+        let mut req = req.map(RequestBody::Left);
         let plan = self.switch.load();
         if let Some(gate) = &self.header_gate {
             match gate.take(&mut req, self.name()) {
@@ -179,30 +176,42 @@ impl Injector {
             drop(plan);
             return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
+        let decision = self.decide(arc_swap::Guard::into_inner(plan), &req, around.peer);
         // Boxed: the faulty path's future is several times the plain
         // forward's, and every request's future would otherwise be that big.
-        Box::pin(self.inject(arc_swap::Guard::into_inner(plan), req, around)).await
+        Box::pin(self.inject(decision, req, around)).await
     }
 
-    /// Applies the decided faults of `plan` to one request.
-    pub(super) async fn inject(
+    /// Decides the faults of `plan` for `req` with the target's next seed.
+    pub(super) fn decide(
         &self,
         plan: Arc<crate::fault::TargetPlan>,
-        req: Request<Incoming>,
+        req: &Request<RequestBody>,
+        peer: &Peer,
+    ) -> Decision {
+        let facts = RequestFacts {
+            method: req.method(),
+            path: req.uri().path(),
+            query: req.uri().query(),
+            headers: Fields::Map(req.headers()),
+            client: peer.addr.ip(),
+        };
+        Decision::new(&self.switch, plan, &facts)
+    }
+
+    /// Carries out `decision` for one request: the faults in their steps,
+    /// the forward, then what acts on the response.
+    pub(super) async fn inject(
+        &self,
+        decision: Decision,
+        req: Request<RequestBody>,
         around: Around<'_>,
     ) -> Result<Response<ProxyBody>, Injected> {
         let (peer, conn) = (around.peer, around.conn);
         let call = Call::of(req.headers(), Instant::now());
-        let picks = {
-            let facts = RequestFacts {
-                method: req.method(),
-                path: req.uri().path(),
-                query: req.uri().query(),
-                headers: req.headers(),
-                client: peer.addr.ip(),
-            };
-            decide_http(&facts, &plan.faults, self.switch.next_request_seed(), Instant::now())
-        };
+        let mut decision = decision;
+        let plan = decision.plan.clone();
+        let picks = std::mem::take(&mut decision.picks);
         let mut response_delay = Duration::ZERO;
         let mut response_delay_fault = None;
         let mut bandwidth: Option<u64> = None;
@@ -241,7 +250,7 @@ impl Injector {
                         OutageMode::Hang => self.hang(active, call, &names, &around).await,
                     };
                 }
-                (Step::RateLimit, HttpKind::RateLimit { .. }) => {
+                (Step::RateLimit, HttpKind::RateLimit { .. }) if !decision.took_token(pick.index) => {
                     if let Err(wait) = active.take_token(Instant::now()) {
                         if active.admit() {
                             names.push(&active.fault.name);
@@ -283,8 +292,14 @@ impl Injector {
                     }
                 }
                 (Step::Pool, HttpKind::PoolExhaustion { when_full, .. }) => {
-                    around.held(&names, None);
-                    match self.pool_slot(active, *when_full, call, &names, &around).await {
+                    let slot = match decision.take_slot(pick.index) {
+                        Some(slot) => Ok(Some(slot)),
+                        None => {
+                            around.held(&names, None);
+                            self.pool_slot(active, *when_full, call, &names, &around).await
+                        }
+                    };
+                    match slot {
                         Ok(slot) => permit = slot,
                         Err(Ok(resp)) => {
                             names.push(&active.fault.name);
@@ -406,7 +421,7 @@ impl Injector {
         }
     }
 
-    fn applied(&self, active: &ActiveFault, what: &str) {
+    pub(super) fn applied(&self, active: &ActiveFault, what: &str) {
         super::recorded::fault_applied(&active.fault.name, active.fault.kind.name(), what);
         debug!(
             { fields::TARGET } = %self.name(),
@@ -495,7 +510,7 @@ fn too_many_requests(retry_after: u64) -> Response<ProxyBody> {
 }
 
 /// A delay that ends early when its fault is removed.
-async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
+pub(super) async fn sleep_unless_ended(delay: Duration, active: &ActiveFault) {
     tokio::select! {
         () = crate::proxy::timer::sleep(delay) => {}
         () = active.ended.cancelled() => {}

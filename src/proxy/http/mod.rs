@@ -1,12 +1,14 @@
 //! The HTTP listener: HTTP/1.1 and HTTP/2 (prior knowledge) from clients,
 //! or either over TLS by ALPN (`secure`), each request put through the
 //! target's faults and forwarded to the upstream over a pooled connection.
-//! While the target has no fault, plain HTTP/1.1 requests (not over TLS)
-//! take `fast`, which relays them as bytes; a connection goes to hyper at
-//! its first request that is not plain, for good.
+//! HTTP/1.1 requests, in the clear or over TLS, take `fast`, which decides their
+//! faults first (`decision`) and relays those no fault acts on as bytes; a
+//! connection goes to hyper at its first request that is not plain, for
+//! good.
 
 mod body;
 mod conn;
+mod decision;
 mod dial;
 mod fast;
 mod forward;
@@ -107,7 +109,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, injector: Injector, shu
     let prefix = if h2 {
         BytesMut::new()
     } else {
-        match fast::serve(&mut stream, &reset, &injector, &peer, &shutdown).await {
+        match fast::serve(&mut stream, BytesMut::new(), &reset, &injector, &peer, &shutdown).await {
             fast::Exit::Done => return,
             fast::Exit::ToHyper(prefix) => prefix,
         }

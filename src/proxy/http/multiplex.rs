@@ -19,10 +19,11 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tracing::debug;
 
+use super::forward::RequestBody;
 use super::pool::{ConnectError, PoolError};
 use crate::record::fields;
 
-pub(super) type H2Sender = SendRequest<Incoming>;
+pub(super) type H2Sender = SendRequest<RequestBody>;
 
 /// One slot: its live connection, and a lock only the request dialing it holds.
 #[derive(Default)]
@@ -116,8 +117,8 @@ where
 /// given back, to be sent on a new one.
 pub(super) async fn send(
     sender: &mut H2Sender,
-    req: Request<Incoming>,
-) -> Result<Response<Incoming>, (PoolError, Option<Request<Incoming>>)> {
+    req: Request<RequestBody>,
+) -> Result<Response<Incoming>, (PoolError, Option<Request<RequestBody>>)> {
     match sender.try_send_request(req).await {
         Ok(resp) => Ok(resp),
         Err(mut e) => {
@@ -131,7 +132,7 @@ pub(super) async fn send(
 /// HTTP/2 form: `:scheme` and `:authority` from the upstream's scheme and
 /// the `Host` chosen for it, no `Host` field, and `TE: trailers` again when
 /// the client asked for trailers.
-pub(super) fn to_h2(req: &mut Request<Incoming>, scheme: &Scheme, fallback: &Authority) {
+pub(super) fn to_h2(req: &mut Request<RequestBody>, scheme: &Scheme, fallback: &Authority) {
     let host = req.headers_mut().remove(header::HOST);
     let authority = host
         .as_ref()

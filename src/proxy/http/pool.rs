@@ -26,12 +26,13 @@ use hyper_util::rt::TokioIo;
 use tracing::debug;
 
 use super::dial::{self, DialError, MAX_IDLE};
+use super::forward::RequestBody;
 use super::multiplex::{self, H2Sender, Multiplexed};
 use crate::config::{HttpUpstream, UpstreamVersion};
 use crate::record::fields;
 use crate::tls::server::{ALPN_H2, ALPN_HTTP1};
 
-type Sender = SendRequest<Incoming>;
+type Sender = SendRequest<RequestBody>;
 
 /// Why an upstream's connections cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +132,7 @@ impl Pool {
     /// Sends `req` (in origin form) over an idle connection, or a new one.
     /// A request that a reused connection could not even start is retried
     /// once per idle connection, then on a new one.
-    pub async fn send(self: &Arc<Self>, mut req: Request<Incoming>) -> Result<Response<PooledBody>, PoolError> {
+    pub async fn send(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
         if self.speaks_h2() {
             return Box::pin(self.send_h2(req)).await;
         }
@@ -201,7 +202,7 @@ impl Pool {
     /// Sends `req` as an HTTP/2 stream on one of the multiplexed
     /// connections; a request a connection could not start goes once more
     /// on a new one.
-    async fn send_h2(self: &Arc<Self>, mut req: Request<Incoming>) -> Result<Response<PooledBody>, PoolError> {
+    async fn send_h2(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
         multiplex::to_h2(&mut req, &self.upstream.scheme, &self.upstream.authority);
         let mut retried = false;
         loop {

@@ -115,20 +115,22 @@ impl Started {
     }
 
     /// Records an exchange of the plain pass-through: what the client got,
-    /// and how it failed if it did (`(error, origin)`).
+    /// how it failed if it did (`(error, origin)`), and the faults that
+    /// delayed it.
     pub fn finished(
         self,
         status: Option<u16>,
         ttfb: Option<Duration>,
         bytes_out: u64,
         error: Option<(&'static str, &'static str)>,
+        faults: Option<&str>,
     ) {
         let origin =
             error.map(|(_, o)| o).or_else(|| status.filter(|s| is_failure(*s)).map(|_| fields::ORIGIN_UPSTREAM));
         let latency = self.at.elapsed();
         let ttfb = ttfb.or(Some(latency));
         let answer = Answer { status, grpc: None, bytes_out };
-        emit(&self, answer, latency, ttfb, origin, error.map(|(e, _)| e), None, None, None, None);
+        emit(&self, answer, latency, ttfb, origin, error.map(|(e, _)| e), faults, None, None, None);
     }
 
     /// Records a request that got no response (reset, closed by a fault).

@@ -1,8 +1,8 @@
 //! HTTPS on a listener: the TLS handshake in the connection's own task,
 //! then HTTP/2 or HTTP/1.1 as ALPN chose (a client that chose nothing is
-//! told apart by the HTTP/2 preface, as on plain connections), served by
-//! hyper. Requests over TLS never take the plain pass-through, which reads
-//! the socket itself.
+//! told apart by the HTTP/2 preface, as on plain connections). HTTP/1.1
+//! requests take the plain pass-through as on a plain listener, HTTP/2
+//! goes to hyper.
 
 use std::net::SocketAddr;
 
@@ -76,6 +76,15 @@ pub(super) async fn connection(
             (seen.starts_with(H2_PREFACE), seen)
         }
     };
+    let peer = Peer::secure(peer);
+    let prefix = if h2 {
+        prefix
+    } else {
+        match fast::serve(&mut stream, prefix, &reset, &injector, &peer, &shutdown).await {
+            fast::Exit::Done => return,
+            fast::Exit::ToHyper(prefix) => prefix,
+        }
+    };
     let io = fast::Prefixed::new(prefix, stream);
-    Box::pin(serve_hyper(io, h2, Peer::secure(peer), &injector, reset, &shutdown)).await;
+    Box::pin(serve_hyper(io, h2, peer, &injector, reset, &shutdown)).await;
 }

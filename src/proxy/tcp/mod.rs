@@ -1,6 +1,7 @@
 //! The TCP listener: each connection admitted through the connection-level
 //! faults (outage, pool), dialed to the upstream in its own task, then
-//! pumped both ways with the byte-level faults applied per chunk.
+//! pumped both ways: spliced straight through while no fault acts on its
+//! bytes, else with the byte-level faults applied per chunk.
 
 mod faults;
 mod pass;
@@ -80,7 +81,7 @@ async fn connection(
     };
     let _ = server.set_nodelay(true);
     let pumped = pump::run(&client, &server, &faults, idle).await;
-    debug!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, "connection closed");
+    debug!({ fields::TARGET } = %switch.target(), { fields::PEER } = %peer, { fields::BYTES_IN } = pumped.to_server, { fields::BYTES_OUT } = pumped.to_client, queued = pumped.queued, "connection closed");
     let failure = pumped.ended_by.map(|e| (e, fields::ORIGIN_INJECTED));
     record(&switch, started, pumped.to_server, pumped.to_client, failure, faults.applied_names());
 }
