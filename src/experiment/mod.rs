@@ -25,12 +25,6 @@ pub use model::*;
 pub use timeline::Timeline;
 pub use validate::parse_percent;
 
-/// The SHA-256 of `text` in lowercase hex.
-pub fn sha256_hex(text: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Reads and validates an experiment file, with the standards found the
 /// usual way (`BROWNOUT_STANDARDS`, else `standards.toml` beside the
 /// experiment or its config).

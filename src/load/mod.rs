@@ -22,7 +22,7 @@ use crate::fault::rng::{mix, Rng};
 use crate::record::fields;
 
 /// The listener name load records carry.
-pub const LISTENER: &str = "load";
+pub const LISTENER: &str = crate::record::journal::LOAD_LISTENER;
 /// The most requests waiting for a slot under the concurrency cap; beyond
 /// it, sends are skipped and recorded as failures of the client.
 const MAX_WAITING: usize = 100_000;

@@ -40,6 +40,16 @@ pub struct AbortLine {
     pub value: String,
 }
 
+/// The listener name the load driver's requests carry.
+pub const LOAD_LISTENER: &str = "load";
+
+/// The SHA-256 of a file's `text` in lowercase hex, as the journal names
+/// which version of an experiment or standards file a run read.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What the journal needs to know of an experiment to judge it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentInfo {

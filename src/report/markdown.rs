@@ -248,7 +248,7 @@ fn routes(md: &mut String, r: &Report) {
                 pct(s.graceful_share)
             );
         }
-        if http.iter().any(|x| x.listener == crate::load::LISTENER) {
+        if http.iter().any(|x| x.listener == crate::record::journal::LOAD_LISTENER) {
             let _ = writeln!(md, "\n{}", words::LOAD_NOTE);
         }
         grpc_statuses(md, r);

@@ -300,7 +300,11 @@ pub(super) fn journeys(runs: &[Run]) -> Vec<JourneyRecord> {
     let mut by: BTreeMap<(Option<String>, String), Acc> = BTreeMap::new();
     for run in runs {
         let r = &run.report;
-        let user = if r.routes.iter().any(|x| x.listener == "observer") { "observer" } else { crate::load::LISTENER };
+        let user = if r.routes.iter().any(|x| x.listener == "observer") {
+            "observer"
+        } else {
+            crate::record::journal::LOAD_LISTENER
+        };
         for route in r.routes.iter().filter(|x| x.listener == user && !x.is_tcp()) {
             let s = &route.stats;
             let a = by.entry((service(run).map(str::to_string), route.route.clone())).or_default();

@@ -52,7 +52,11 @@ pub(super) fn dependencies(runs: &[Run], label: impl Fn(Option<&str>, &str) -> S
     for run in runs {
         let r = &run.report;
         let service = r.standards.as_ref().and_then(|s| s.service.as_deref());
-        let user = if r.routes.iter().any(|x| x.listener == "observer") { "observer" } else { crate::load::LISTENER };
+        let user = if r.routes.iter().any(|x| x.listener == "observer") {
+            "observer"
+        } else {
+            crate::record::journal::LOAD_LISTENER
+        };
         let journeys: Vec<String> = r
             .routes
             .iter()

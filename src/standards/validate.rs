@@ -87,7 +87,7 @@ impl<'a> Validator<'a> {
         }
         Ok(Standards {
             file: self.loc.file.to_string(),
-            sha256: crate::experiment::sha256_hex(self.loc.text),
+            sha256: crate::record::journal::sha256_hex(self.loc.text),
             tiers,
             interactions,
             graceful,

@@ -108,7 +108,7 @@ impl<'a> Validator<'a> {
         }
         Ok(Experiment {
             file: self.loc.file.to_string(),
-            sha256: super::sha256_hex(self.loc.text),
+            sha256: crate::record::journal::sha256_hex(self.loc.text),
             title,
             description: raw.description,
             owner: raw.owner,

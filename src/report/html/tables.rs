@@ -109,7 +109,7 @@ fn http_routes(out: &mut String, rows: &[&RouteStats]) {
         out.push_str("<tr><td colspan=\"14\" class=\"empty-row\">No requests were recorded.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
-    if rows.iter().any(|r| r.listener == crate::load::LISTENER) {
+    if rows.iter().any(|r| r.listener == crate::record::journal::LOAD_LISTENER) {
         out.push_str(&format!("<p class=\"caption note\">{}</p>\n", code_spans(words::LOAD_NOTE)));
     }
     grpc_statuses(out, rows);
