@@ -69,14 +69,6 @@
 //!   request and connection records into OpenTelemetry spans (`span.rs`, the HTTP semantic
 //!   conventions and an event per injection) and posts them in batches (`client.rs`); what does
 //!   not fit its queue or is refused is dropped and counted, never waited for.
-//! - [`tls`]: rustls with the ring provider: client settings for `https://` upstreams, server
-//!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
-//!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
-//!   `brownout ca` prints it.
-//! - [`trace_context`]: W3C trace context's words (`traceparent` read and written, trace and span
-//!   ids), shared by the data path, the journal, the exporter and the reports; a leaf.
-//! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
-//!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by trace
 //!   (`report::traces`: each user request linked to the faults its trace's dependency calls met)
 //!   or else by time (faults on together as one row), what no rule covers and why a run proves
@@ -105,6 +97,15 @@
 //!   patterns, what a run inherited of the standards (`record::standards`: its routes' classes),
 //!   the recording layer and writer, live aggregates, guardrail windows, requests in
 //!   flight, graceful classification.
+//! - [`tls`]: rustls with the ring provider: client settings for `https://` upstreams, server
+//!   settings for HTTPS listeners (ALPN `h2`, `http/1.1`), and brownout's local certificate
+//!   authority (`tls::ca`, kept in the state directory) that issues `tls = "auto"` certificates;
+//!   `brownout ca` prints it; a leaf, as the two below: it imports no module of brownout's,
+//!   so any above may use it.
+//! - [`trace_context`]: W3C trace context's words (`traceparent` read and written, trace and span
+//!   ids), shared by the data path, the journal, the exporter and the reports; a leaf.
+//! - [`grpc`]: gRPC's words (status codes and names, `grpc-timeout`, which requests are gRPC
+//!   calls), shared by the config, the data path, the journal and the reports; a leaf.
 //!
 //! The HTTP path is not a tower stack. A plain pass-through of bytes was
 //! measured faster than any layered service (about 16,000 instructions per
