@@ -47,7 +47,7 @@ pub fn rate_at(load: &Load, t: f64, total: f64) -> f64 {
 const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Sends `load` to `base` (`http://127.0.0.1:8080`) from `start` for `total`
-/// or until `stop`, then waits up to [`FINISH_GRACE`] for the requests in
+/// or until `stop`, then waits up to `FINISH_GRACE` for the requests in
 /// flight. Returns how many requests were started.
 pub async fn drive(
     load: Arc<Load>,

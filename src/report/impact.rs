@@ -5,7 +5,7 @@
 //! when it arrived. Faults on at the same time cannot be told apart that
 //! way, so they share one joint row instead of each claiming the whole
 //! effect. Attribution by trace, which follows a request to the dependency
-//! calls it made, is `traces.rs`'s, against the same [`baselines`].
+//! calls it made, is `traces.rs`'s, against the same `baselines`.
 
 use std::collections::BTreeMap;
 
