@@ -42,37 +42,9 @@ fn answer(head: &str) -> &'static str {
 async fn scripted() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let heads: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = heads.clone();
-    let addr = upstream::tcp(move |mut s: TcpStream| {
-        let seen = seen.clone();
-        async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-                    let body: usize = head
-                        .to_lowercase()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + body {
-                        break;
-                    }
-                    buf.drain(..end + 4 + body);
-                    seen.lock().unwrap().push(head.clone());
-                    if s.write_all(answer(&head).as_bytes()).await.is_err() {
-                        return;
-                    }
-                    if head.contains(" /close") {
-                        return;
-                    }
-                }
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-        }
+    let addr = upstream::raw_http(move |head| {
+        seen.lock().unwrap().push(head.clone());
+        async move { (answer(&head).to_string(), head.contains(" /close")) }
     })
     .await;
     (addr, heads)

@@ -30,43 +30,20 @@ const PLAIN: &str = "HTTP/1.1 200 Fine\r\nX-Case: Kept\r\nContent-Length: 2\r\n\
 async fn scripted() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let served = Arc::new(AtomicUsize::new(0));
     let counter = served.clone();
-    let addr = upstream::tcp(move |mut s: TcpStream| {
-        let counter = counter.clone();
+    let addr = upstream::raw_http(move |head| {
+        counter.fetch_add(1, Ordering::SeqCst);
         async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-                    let body: usize = head
-                        .to_lowercase()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + body {
-                        break;
-                    }
-                    buf.drain(..end + 4 + body);
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let answer = if head.starts_with("HEAD ") {
-                        "HTTP/1.1 200 Fine\r\nX-Case: Kept\r\nContent-Length: 2\r\n\r\n"
-                    } else if head.contains(" /chunked ") {
-                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
-                    } else {
-                        if head.contains(" /hold ") {
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                        }
-                        PLAIN
-                    };
-                    if s.write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
+            let answer = if head.starts_with("HEAD ") {
+                "HTTP/1.1 200 Fine\r\nX-Case: Kept\r\nContent-Length: 2\r\n\r\n"
+            } else if head.contains(" /chunked ") {
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+            } else {
+                if head.contains(" /hold ") {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
                 }
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
+                PLAIN
+            };
+            (answer.to_string(), false)
         }
     })
     .await;

@@ -214,31 +214,11 @@ async fn a_listener_with_certificate_files_serves_http2_by_alpn() {
 /// A raw upstream that keeps each request head it gets and answers with a
 /// header whose name is not lower case (hyper would write it lower case).
 async fn head_keeping_upstream() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let heads: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     let seen = heads.clone();
-    let addr = upstream::tcp(move |mut s: tokio::net::TcpStream| {
-        let seen = seen.clone();
-        async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    seen.lock().unwrap().push(String::from_utf8_lossy(&buf[..end + 4]).to_string());
-                    buf.drain(..end + 4);
-                    if s.write_all(b"HTTP/1.1 200 OK\r\nX-Upstream-Case: Kept\r\nContent-Length: 2\r\n\r\nok")
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-        }
+    let addr = upstream::raw_http(move |head| {
+        seen.lock().unwrap().push(head);
+        async { ("HTTP/1.1 200 OK\r\nX-Upstream-Case: Kept\r\nContent-Length: 2\r\n\r\nok".to_string(), false) }
     })
     .await;
     (addr, heads)

@@ -94,6 +94,49 @@ where
     addr
 }
 
+/// A raw HTTP/1.1 upstream that writes its own bytes: each request on a
+/// connection (its head, then a body of its `Content-Length`) is answered
+/// with what `answer(head)` gives, and the connection closes after it when
+/// that also says so. Header names reach the client as written here.
+pub async fn raw_http<F, Fut>(answer: F) -> SocketAddr
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (String, bool)> + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = Arc::new(answer);
+    tcp(move |mut s: TcpStream| {
+        let answer = answer.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+                    let body: usize = head
+                        .to_lowercase()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + body {
+                        break;
+                    }
+                    buf.drain(..end + 4 + body);
+                    let (reply, close) = answer(head).await;
+                    if s.write_all(reply.as_bytes()).await.is_err() || close {
+                        return;
+                    }
+                }
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        }
+    })
+    .await
+}
+
 /// A TCP echo server: what comes in goes back, and EOF is passed on.
 pub async fn tcp_echo() -> SocketAddr {
     tcp(|mut s: TcpStream| async move {
