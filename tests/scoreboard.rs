@@ -19,29 +19,7 @@ use crate::support::little_shop::{self, LittleShop};
 use crate::support::runs::run;
 use crate::support::webdriver::{self, tempdir, Session};
 
-/// The organisation's standards: checkout is critical (every failure
-/// graceful), products standard, both real-time (p95 within 1 s); signup
-/// has no tier.
-const STANDARDS: &str = r#"[tier.critical]
-availability = "99.9%"
-graceful = "100%"
-
-[tier.standard]
-availability = "99%"
-
-[interaction.real_time]
-p95 = "1s"
-
-[graceful]
-status = [429, 503]
-within = "2s"
-required_headers = ["retry-after"]
-body_contains = ["try again"]
-
-[service.shop]
-"POST /checkout" = { tier = "critical", interaction = "real_time" }
-"GET /products/*" = { tier = "standard", interaction = "real_time" }
-"#;
+use crate::support::little_shop::STANDARDS;
 
 /// One experiment on the shop: a baseline, `fault` on for 1.8 s, a
 /// recovery; every journey in the load, so every dependency is measured

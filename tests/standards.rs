@@ -16,27 +16,7 @@ use crate::support::little_shop;
 use crate::support::runs::run;
 use crate::support::webdriver::tempdir;
 
-/// The organisation's standards, as a standards.toml (the first line is line 1).
-const STANDARDS: &str = r#"[tier.critical]
-availability = "99.9%"
-graceful = "100%"
-
-[tier.standard]
-availability = "99%"
-
-[interaction.real_time]
-p95 = "1s"
-
-[graceful]
-status = [429, 503]
-within = "2s"
-required_headers = ["retry-after"]
-body_contains = ["try again"]
-
-[service.shop]
-"POST /checkout" = { tier = "critical", interaction = "real_time" }
-"GET /products/*" = { tier = "standard", interaction = "real_time" }
-"#;
+use crate::support::little_shop::STANDARDS;
 
 fn standards() -> Arc<Standards> {
     Arc::new(standards::parse("standards.toml", STANDARDS).unwrap_or_else(|e| panic!("{e}")))

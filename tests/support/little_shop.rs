@@ -15,6 +15,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The shop's standards, as a standards.toml (the first line is line 1):
+/// checkout is critical (every failure graceful), products standard, both
+/// real-time (p95 within 1 s); signup has no tier.
+pub const STANDARDS: &str = r#"[tier.critical]
+availability = "99.9%"
+graceful = "100%"
+
+[tier.standard]
+availability = "99%"
+
+[interaction.real_time]
+p95 = "1s"
+
+[graceful]
+status = [429, 503]
+within = "2s"
+required_headers = ["retry-after"]
+body_contains = ["try again"]
+
+[service.shop]
+"POST /checkout" = { tier = "critical", interaction = "real_time" }
+"GET /products/*" = { tier = "standard", interaction = "real_time" }
+"#;
+
 use http::{Request, Response};
 use hyper::body::Incoming;
 
