@@ -460,8 +460,8 @@ trace_rows() {
   for v in "${variants[@]}"; do
     local ctx="" tel=""
     [ "$v" = off ] && ctx="trace_context = false"
-    [ "$v" = export ] && tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:$P110"'
-    [ "$v" = export-down ] && tel=$'[telemetry]\notlp_endpoint = "http://127.0.0.1:$P119"'
+    [ "$v" = export ] && tel=$(printf '[telemetry]\notlp_endpoint = "http://127.0.0.1:%s"' "$P110")
+    [ "$v" = export-down ] && tel=$(printf '[telemetry]\notlp_endpoint = "http://127.0.0.1:%s"' "$P119")
     cat > "$work/brownout-trace-$v.toml" <<CONF
 [admin]
 listen = "127.0.0.1:${admin[$v]}"
@@ -519,9 +519,14 @@ CONF
     done
   done
   echo
+  local metrics
   for v in export export-down; do
-    echo "spans ($v): $(curl -s "http://127.0.0.1:${admin[$v]}/metrics" | awk '/^brownout_spans_(exported|dropped)_total/ { printf "%s %s  ", $1, $2 }')"
+    metrics=$(curl -s "http://127.0.0.1:${admin[$v]}/metrics")
+    echo "spans ($v): $(awk '/^brownout_spans_(exported|dropped)_total/ { printf "%s %s  ", $1, $2 }' <<< "$metrics")"
   done
+  # The export row measures nothing unless the collector took the spans.
+  awk '/^brownout_spans_exported_total/ { sent = $2 } END { exit !(sent > 0) }' \
+    <<< "$(curl -s "http://127.0.0.1:${admin[export]}/metrics")" || { echo "export: the collector took no spans" >&2; exit 1; }
 }
 
 if wanted https; then https_rows; fi

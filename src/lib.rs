@@ -65,10 +65,11 @@
 //!   - [`proxy::reset`]: a stream that can close with RST.
 //!   - [`proxy::timer`]: a precise sleep (tens of microseconds, not tokio's whole milliseconds)
 //!     for injected latency, with deadlines on tokio's clock.
-//! - [`telemetry`]: spans over OTLP/HTTP: one more sink on the record layer, whose thread turns
-//!   request and connection records into OpenTelemetry spans (`span.rs`, the HTTP semantic
-//!   conventions and an event per injection) and posts them in batches (`client.rs`); what does
-//!   not fit its queue or is refused is dropped and counted, never waited for.
+//! - [`telemetry`]: spans over OTLP/HTTP: one more sink on the record layer, whose thread writes
+//!   request and connection records as OpenTelemetry spans (`span.rs`, the HTTP semantic
+//!   conventions and an event per injection), in protobuf straight into the batch (`proto.rs`),
+//!   and posts them in batches (`client.rs`); what does not fit its queue or is refused is
+//!   dropped and counted, never waited for.
 //! - [`report`]: journal -> report model and verdict (pure): fault timelines, impact by trace
 //!   (`report::traces`: each user request linked to the faults its trace's dependency calls met)
 //!   or else by time (faults on together as one row), what no rule covers and why a run proves

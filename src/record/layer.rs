@@ -131,7 +131,7 @@ impl Visit for Entry {
 #[derive(Clone)]
 pub struct Sink {
     id: u64,
-    tx: SyncSender<Entry>,
+    tx: SyncSender<Arc<Entry>>,
     dropped: Arc<AtomicU64>,
     role: Role,
 }
@@ -143,19 +143,19 @@ enum Role {
 }
 
 impl Sink {
-    pub(super) fn new(tx: SyncSender<Entry>, live: Arc<Live>) -> Self {
+    pub(super) fn new(tx: SyncSender<Arc<Entry>>, live: Arc<Live>) -> Self {
         let dropped = live.dropped.clone();
         Sink { id: next_id(), tx, dropped, role: Role::Journal(live) }
     }
 
     /// The span exporter's sink: what does not fit its queue counts as a
     /// dropped span, and every recorder attached beside it reports `counts`.
-    pub fn spans(tx: SyncSender<Entry>, counts: Arc<SpanCounts>) -> Self {
+    pub fn spans(tx: SyncSender<Arc<Entry>>, counts: Arc<SpanCounts>) -> Self {
         SPANS_ATTACHED.fetch_add(1, Ordering::Relaxed);
         Sink { id: next_id(), tx, dropped: Arc::default(), role: Role::Spans(counts) }
     }
 
-    fn offer(&self, entry: Entry) {
+    fn offer(&self, entry: Arc<Entry>) {
         let spans = match &self.role {
             Role::Spans(counts) if is_exchange(&entry) => Some(counts),
             _ => None,
@@ -268,6 +268,8 @@ impl<S: Subscriber> Layer<S> for RecordLayer {
         };
         let mut entry = Entry { at: Some(SystemTime::now()), ..Entry::default() };
         event.record(&mut entry);
+        // One entry shared by every recorder: each queue holds a pointer.
+        let entry = Arc::new(entry);
         for sink in others {
             sink.offer(entry.clone());
         }

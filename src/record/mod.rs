@@ -76,7 +76,7 @@ pub struct RunInfo {
 /// writer thread behind them.
 pub struct Recorder {
     sink: Sink,
-    tx: mpsc::SyncSender<Entry>,
+    tx: mpsc::SyncSender<Arc<Entry>>,
     live: Arc<Live>,
     journal: PathBuf,
     writer: Option<JoinHandle<io::Result<()>>>,
@@ -133,7 +133,7 @@ impl Recorder {
     pub fn finish(mut self, outcome: Outcome) -> io::Result<PathBuf> {
         let stop = Entry { kind: STOP.into(), outcome: Some(outcome), at: Some(SystemTime::now()), ..Entry::default() };
         // Blocking here is fine: the run is over and the data path is quiet.
-        let _ = self.tx.send(stop);
+        let _ = self.tx.send(Arc::new(stop));
         if let Some(writer) = self.writer.take() {
             writer.join().map_err(|_| io::Error::other("the journal writer panicked"))??;
         }
@@ -190,7 +190,7 @@ impl Writer {
         Writer { out: BufWriter::with_capacity(256 * 1024, file), started, live, samples: HashMap::new() }
     }
 
-    fn run(mut self, rx: Receiver<Entry>, start: Start) -> io::Result<()> {
+    fn run(mut self, rx: Receiver<Arc<Entry>>, start: Start) -> io::Result<()> {
         self.write(&Line::Start(start))?;
         self.out.flush()?;
         let mut flushed = Instant::now();
@@ -212,7 +212,7 @@ impl Writer {
                         self.write(&Line::Stop(Stop { t, outcome, dropped, spans }))?;
                         return self.out.flush();
                     }
-                    Ok(entry) => self.entry(entry)?,
+                    Ok(entry) => self.entry(&entry)?,
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => return self.out.flush(),
                 }
@@ -234,7 +234,7 @@ impl Writer {
         self.out.write_all(b"\n")
     }
 
-    fn entry(&mut self, e: Entry) -> io::Result<()> {
+    fn entry(&mut self, e: &Entry) -> io::Result<()> {
         let end = self.seconds(e.at);
         let latency_ms = e.latency_us.unwrap_or(0) as f64 / 1000.0;
         let t = (end - latency_ms / 1000.0).max(0.0);
@@ -259,12 +259,12 @@ impl Writer {
                     self.live.fault_applied(&e.target, f);
                 }
                 if e.body.is_some() || e.headers.is_some() {
-                    self.sample(&e, &route, t, latency_ms)?;
+                    self.sample(e, &route, t, latency_ms)?;
                 }
-                self.live.feed.push(feed_item(&e, &route, latency_ms, origin));
+                self.live.feed.push(feed_item(e, &route, latency_ms, origin));
                 Line::Request(Request {
                     t,
-                    listener: e.target,
+                    listener: e.target.clone(),
                     method,
                     path,
                     route,
@@ -275,8 +275,8 @@ impl Writer {
                     bytes_in: e.bytes_in,
                     bytes_out: e.bytes_out,
                     origin,
-                    error: e.error,
-                    fault: e.fault,
+                    error: e.error.clone(),
+                    fault: e.fault.clone(),
                     class: e.class,
                     trace_id: e.trace_id.map(trace_context::trace_hex),
                     span_id: e.span_id.map(trace_context::span_hex),
@@ -297,18 +297,18 @@ impl Writer {
                 if let Some(f) = &e.fault {
                     self.live.fault_applied(&e.target, f);
                 }
-                let mut item = feed_item(&e, "tcp", latency_ms, origin);
+                let mut item = feed_item(e, "tcp", latency_ms, origin);
                 item.method = "TCP".into();
                 self.live.feed.push(item);
                 Line::Connection(Connection {
                     t,
-                    listener: e.target,
+                    listener: e.target.clone(),
                     duration_ms: latency_ms,
                     bytes_in: e.bytes_in,
                     bytes_out: e.bytes_out,
                     origin,
-                    error: e.error,
-                    fault: e.fault,
+                    error: e.error.clone(),
+                    fault: e.fault.clone(),
                     trace_id: e.trace_id.map(trace_context::trace_hex),
                     span_id: e.span_id.map(trace_context::span_hex),
                 })
@@ -317,25 +317,27 @@ impl Writer {
                 self.live.fault_on(&e.target, e.fault.as_deref().unwrap_or(""), e.fault_kind.as_deref().unwrap_or(""));
                 Line::FaultOn(FaultOn {
                     t: end,
-                    target: e.target,
-                    fault: e.fault.unwrap_or_default(),
-                    kind: e.fault_kind.unwrap_or_default(),
-                    configured: e.configured.unwrap_or_default(),
+                    target: e.target.clone(),
+                    fault: e.fault.clone().unwrap_or_default(),
+                    kind: e.fault_kind.clone().unwrap_or_default(),
+                    configured: e.configured.clone().unwrap_or_default(),
                     uncounted: e.uncounted,
                 })
             }
             fields::TYPE_FAULT_OFF => Line::FaultOff(FaultOff {
                 t: end,
-                target: e.target,
-                fault: e.fault.unwrap_or_default(),
+                target: e.target.clone(),
+                fault: e.fault.clone().unwrap_or_default(),
                 applied: e.count,
                 eligible: e.eligible,
             }),
-            fields::TYPE_PHASE => Line::Phase(PhaseLine { t: end, name: e.phase.unwrap_or_default(), faults: e.count }),
+            fields::TYPE_PHASE => {
+                Line::Phase(PhaseLine { t: end, name: e.phase.clone().unwrap_or_default(), faults: e.count })
+            }
             fields::TYPE_ABORT => Line::Abort(AbortLine {
                 t: end,
-                guardrail: e.guardrail.unwrap_or_default(),
-                value: e.value.unwrap_or_default(),
+                guardrail: e.guardrail.clone().unwrap_or_default(),
+                value: e.value.clone().unwrap_or_default(),
             }),
             _ => return Ok(()),
         };

@@ -54,6 +54,13 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 /// UUIDs, long hex or mixed letter-digit tokens) become `{id}`.
 pub fn template(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
+    template_into(path, &mut out);
+    out
+}
+
+/// [`template`], added to the end of `out`.
+pub fn template_into(path: &str, out: &mut String) {
+    let start = out.len();
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');
@@ -64,10 +71,9 @@ pub fn template(path: &str) -> String {
             out.push_str(segment);
         }
     }
-    if out.is_empty() {
+    if out.len() == start {
         out.push('/');
     }
-    out
 }
 
 fn looks_like_id(s: &str) -> bool {

@@ -9,12 +9,14 @@
 //! collector did not take, is dropped and counted ([`SpanCounts`]): in
 //! `/metrics` and in the report of every run recorded beside it.
 //!
-//! `span.rs` turns an entry into a span, `client.rs` sends a batch; this
-//! file is the thread: it gathers spans and sends a batch when it is full
-//! or a second old. After a failed export it backs off (1 s, doubling up
+//! `span.rs` writes an entry's span, in protobuf (`proto.rs`), straight
+//! into the batch's buffer; `client.rs` sends a batch; this file is the
+//! thread: it gathers spans and sends a batch when it is full or a second
+//! old. After a failed export it backs off (1 s, doubling up
 //! to 16 s), dropping and counting spans without making them meanwhile.
 
 mod client;
+mod proto;
 pub mod span;
 
 use std::net::SocketAddr;
@@ -25,11 +27,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 use tracing::{info, warn};
 
 use crate::config::Telemetry;
@@ -38,8 +35,9 @@ use crate::record::{Entry, Sink};
 
 /// Entries that may wait for the exporter; past this, spans are dropped.
 const QUEUE: usize = 16 * 1024;
-/// The most spans in one export.
+/// The most spans in one export, and about the most bytes.
 const MAX_BATCH: usize = 1024;
+const MAX_BATCH_BYTES: usize = 1 << 20;
 /// The longest a span waits for its batch to fill.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the thread looks for new entries. It polls, as the journal's
@@ -79,10 +77,11 @@ impl Exporter {
             client,
             counts: counts.clone(),
             known: span::Known::new(listeners),
-            resource: resource(&telemetry.service_name),
+            envelope: Envelope::new(&telemetry.service_name),
             stop: stop.clone(),
             stopping: stopping.clone(),
             spans: Vec::new(),
+            count: 0,
             oldest: None,
             failing: None,
             backoff: None,
@@ -122,29 +121,69 @@ impl Drop for Exporter {
     }
 }
 
-/// The `service.name` (and version) every span is exported under.
-fn resource(service_name: &str) -> Resource {
-    Resource {
-        attributes: vec![
-            span::text("service.name", service_name),
-            span::text("service.version", env!("CARGO_PKG_VERSION")),
-            span::text("telemetry.sdk.name", "brownout"),
-            span::text("telemetry.sdk.language", "rust"),
-        ],
-        ..Resource::default()
+/// What every export carries around its spans, encoded once: the
+/// resource (`service.name` and version) and the instrumentation scope.
+struct Envelope {
+    resource: Vec<u8>,
+    scope: Vec<u8>,
+}
+
+/// `ExportTraceServiceRequest.resource_spans`, `ResourceSpans.resource`
+/// and `.scope_spans`, `ScopeSpans.scope`, `Resource.attributes`,
+/// `InstrumentationScope.name` and `.version`.
+const RESOURCE_SPANS: u32 = 1;
+const RESOURCE: u32 = 1;
+const SCOPE_SPANS: u32 = 2;
+const SCOPE: u32 = 1;
+const RESOURCE_ATTRIBUTES: u32 = 1;
+const SCOPE_NAME: u32 = 1;
+const SCOPE_VERSION: u32 = 2;
+
+impl Envelope {
+    fn new(service_name: &str) -> Self {
+        let version = env!("CARGO_PKG_VERSION");
+        let mut resource = Vec::new();
+        proto::message(&mut resource, RESOURCE, |b| {
+            proto::text(b, RESOURCE_ATTRIBUTES, "service.name", service_name);
+            proto::text(b, RESOURCE_ATTRIBUTES, "service.version", version);
+            proto::text(b, RESOURCE_ATTRIBUTES, "telemetry.sdk.name", "brownout");
+            proto::text(b, RESOURCE_ATTRIBUTES, "telemetry.sdk.language", "rust");
+        });
+        let mut scope = Vec::new();
+        proto::message(&mut scope, SCOPE, |b| {
+            proto::string(b, SCOPE_NAME, "brownout");
+            proto::string(b, SCOPE_VERSION, version);
+        });
+        Envelope { resource, scope }
+    }
+
+    /// An `ExportTraceServiceRequest` of `spans` (`ScopeSpans`' encoded
+    /// spans).
+    fn request(&self, spans: &[u8]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.resource.len() + self.scope.len() + spans.len() + 16);
+        proto::message(&mut body, RESOURCE_SPANS, |b| {
+            b.extend_from_slice(&self.resource);
+            proto::message(b, SCOPE_SPANS, |b| {
+                b.extend_from_slice(&self.scope);
+                b.extend_from_slice(spans);
+            });
+        });
+        body
     }
 }
 
 /// The thread's state: the queue, the spans gathered, the client.
 struct Batch {
-    rx: Receiver<Entry>,
+    rx: Receiver<Arc<Entry>>,
     client: client::Client,
     counts: Arc<SpanCounts>,
     known: span::Known,
-    resource: Resource,
+    envelope: Envelope,
     stop: Arc<Mutex<Option<Instant>>>,
     stopping: Arc<AtomicBool>,
-    spans: Vec<Span>,
+    /// The batch's spans, encoded, and how many.
+    spans: Vec<u8>,
+    count: usize,
     /// When the oldest span of the batch came.
     oldest: Option<Instant>,
     /// Since when exports have failed, and when that was last logged.
@@ -173,7 +212,7 @@ impl Batch {
                 // go at once, a small probe, rather than a whole batch made
                 // and encoded for nothing.
                 let due = asked || self.backoff.is_some() || self.oldest.is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
-                if self.spans.len() >= MAX_BATCH || (due || stopping) && !self.spans.is_empty() {
+                if self.full() || (due || stopping) && self.count > 0 {
                     self.export().await;
                     continue;
                 }
@@ -194,23 +233,28 @@ impl Batch {
     /// the queue is empty.
     fn take(&mut self) -> bool {
         let dropping = self.backoff.is_some_and(|(until, _)| Instant::now() < until);
-        while self.spans.len() < MAX_BATCH {
+        while !self.full() {
             match self.rx.try_recv() {
                 Ok(entry) if dropping && crate::record::is_exchange(&entry) => {
                     self.counts.dropped.fetch_add(1, Ordering::Relaxed);
                     self.counts.done.fetch_add(1, Ordering::Release);
                 }
-                Ok(entry) => match span::of(&entry, &self.known) {
-                    Some(s) => {
+                Ok(entry) => {
+                    if span::write(&entry, &mut self.known, &mut self.spans) {
                         self.oldest.get_or_insert_with(Instant::now);
-                        self.spans.push(s);
+                        self.count += 1;
+                    } else {
+                        self.known.learn(&entry);
                     }
-                    None => self.known.learn(&entry),
-                },
+                }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return true,
             }
         }
         false
+    }
+
+    fn full(&self) -> bool {
+        self.count >= MAX_BATCH || self.spans.len() >= MAX_BATCH_BYTES
     }
 
     fn past_deadline(&self) -> bool {
@@ -219,8 +263,9 @@ impl Batch {
 
     /// Counts as dropped whatever is still queued at the deadline.
     fn drop_queued(&mut self) {
-        let mut left = self.spans.len() as u64;
+        let mut left = self.count as u64;
         self.spans.clear();
+        self.count = 0;
         while let Ok(entry) = self.rx.try_recv() {
             left += u64::from(crate::record::is_exchange(&entry));
         }
@@ -229,30 +274,16 @@ impl Batch {
     }
 
     async fn export(&mut self) {
-        let spans = std::mem::take(&mut self.spans);
+        let n = std::mem::take(&mut self.count) as u64;
         self.oldest = None;
-        let n = spans.len() as u64;
         if self.stopping.load(Ordering::Acquire) && self.past_deadline() {
+            self.spans.clear();
             self.counts.dropped.fetch_add(n, Ordering::Relaxed);
             self.counts.done.fetch_add(n, Ordering::Release);
             return;
         }
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "brownout".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        ..InstrumentationScope::default()
-                    }),
-                    spans,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        let body = Bytes::from(request.encode_to_vec());
+        let body = Bytes::from(self.envelope.request(&self.spans));
+        self.spans.clear();
         let posted = self.client.post(body).await;
         // Counted before `done`, so that a flush that sees `done` sees these.
         let counted = if posted.is_ok() { &self.counts.sent } else { &self.counts.dropped };
@@ -285,5 +316,40 @@ impl Batch {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::fields;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use prost::Message;
+
+    #[test]
+    fn an_export_wraps_its_spans_in_the_resource_and_the_scope() {
+        let envelope = Envelope::new("checkout-staging");
+        let mut known = span::Known::default();
+        let mut spans = Vec::new();
+        for path in ["/a", "/b", "/c"] {
+            let e = Entry {
+                kind: fields::TYPE_REQUEST.into(),
+                target: "payments".into(),
+                path: Some(path.into()),
+                status: Some(200),
+                ..Entry::default()
+            };
+            assert!(span::write(&e, &mut known, &mut spans));
+        }
+        let request = ExportTraceServiceRequest::decode(&envelope.request(&spans)[..]).expect("prost reads it");
+        let [resource_spans] = &request.resource_spans[..] else { panic!("one resource") };
+        let service = resource_spans.resource.as_ref().expect("a resource").attributes[0].clone();
+        assert_eq!(service.key, "service.name");
+        assert_eq!(service.value.and_then(|v| v.value), Some(Value::StringValue("checkout-staging".into())));
+        let [scope_spans] = &resource_spans.scope_spans[..] else { panic!("one scope") };
+        assert_eq!(scope_spans.scope.as_ref().map(|s| s.name.as_str()), Some("brownout"));
+        let names: Vec<_> = scope_spans.spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["_OTHER /a", "_OTHER /b", "_OTHER /c"]);
     }
 }

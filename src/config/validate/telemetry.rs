@@ -95,6 +95,11 @@ impl Validator<'_> {
                 Some("send credentials in headers, read from the environment".into());
             return None;
         }
+        if let Some(port) = super::upstream::bad_port(authority) {
+            let message = format!("{} in {text:?}", super::upstream::port_problem(port));
+            self.problem(at, "telemetry.otlp_endpoint".into(), message);
+            return None;
+        }
         let base = path.trim_end_matches('/');
         let path = if base.ends_with(TRACES_PATH) { base.to_string() } else { format!("{base}{TRACES_PATH}") };
         Uri::builder().scheme(scheme.clone()).authority(authority.clone()).path_and_query(path).build().ok()

@@ -12,6 +12,24 @@ use super::super::{
 };
 use super::Validator;
 
+/// The port an authority names when it cannot be one (`$PORT`, `99999`,
+/// `0`); an authority without a port, or with an empty one (the scheme's),
+/// has none to refuse.
+pub(super) fn bad_port(authority: &Authority) -> Option<&str> {
+    let text = authority.as_str();
+    // An IPv6 address's colons are inside its brackets.
+    let after_host = text.rfind(']').map_or(text, |i| &text[i + 1..]);
+    let (_, port) = after_host.rsplit_once(':')?;
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) if !port.is_empty() => Some(port),
+        _ => None,
+    }
+}
+
+pub(super) fn port_problem(port: &str) -> String {
+    format!("has the port {port:?}, which is not a number from 1 to 65535")
+}
+
 impl Validator<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn http_upstream(
@@ -50,6 +68,10 @@ impl Validator<'_> {
         }
         if uri.query().is_some() || authority.as_str().contains('@') {
             self.problem(at, format!("{key}.upstream"), format!("must not carry a query or credentials, got {text:?}"));
+            return None;
+        }
+        if let Some(port) = bad_port(&authority) {
+            self.problem(at, format!("{key}.upstream"), format!("{} in {text:?}", port_problem(port)));
             return None;
         }
         let authority = with_default_port(&authority, &scheme);
