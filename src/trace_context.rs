@@ -108,12 +108,22 @@ fn hex_into(out: &mut [u8], bytes: &[u8]) {
 
 /// A trace id as 32 lowercase hex digits.
 pub fn trace_hex(id: u128) -> String {
-    format!("{id:032x}")
+    hex_string(&id.to_be_bytes())
 }
 
 /// A span id as 16 lowercase hex digits.
 pub fn span_hex(id: u64) -> String {
-    format!("{id:016x}")
+    hex_string(&id.to_be_bytes())
+}
+
+/// Every journal line of an exchange carries its ids in hex: written by a
+/// table, as `traceparent` is, not by the formatter's machinery.
+fn hex_string(bytes: &[u8]) -> String {
+    let mut digits = [0u8; 32];
+    let digits = &mut digits[..2 * bytes.len()];
+    hex_into(digits, bytes);
+    // Hex digits are ASCII: this never falls back.
+    std::str::from_utf8(digits).unwrap_or_default().to_owned()
 }
 
 /// A trace id from its 32 hex digits.
@@ -214,6 +224,18 @@ mod tests {
     fn a_later_version_may_carry_more_fields_and_flags_say_sampled() {
         let p = parse(b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what-comes-next").expect("valid");
         assert!(!p.sampled);
+    }
+
+    #[test]
+    fn ids_in_hex_are_the_formatters_lowercase_zero_padded_digits() {
+        for id in [0, 1, 0xf, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
+            assert_eq!(span_hex(id), format!("{id:016x}"));
+            assert_eq!(parse_span_hex(&span_hex(id)), Some(id));
+        }
+        for id in [0, 1, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736, u128::MAX, 1 << 64] {
+            assert_eq!(trace_hex(id), format!("{id:032x}"));
+            assert_eq!(parse_trace_hex(&trace_hex(id)), Some(id));
+        }
     }
 
     #[test]

@@ -242,7 +242,12 @@ impl Writer {
             fields::TYPE_REQUEST => {
                 let method = e.method.clone().unwrap_or_default();
                 let path = e.path.clone().unwrap_or_default();
-                let route = format!("{method} {}", route::template(&path));
+                // `GET /v1/charges/{id}`, without the formatter's machinery:
+                // every request line pays for it.
+                let mut route = String::with_capacity(method.len() + 1 + path.len() + 4);
+                route.push_str(&method);
+                route.push(' ');
+                route::template_into(&path, &mut route);
                 let failed =
                     e.error.is_some() || e.status.is_none_or(is_failure) || e.grpc_status.is_some_and(|c| c != 0);
                 let origin = failed.then(|| e.origin.unwrap_or(Origin::Upstream));

@@ -160,14 +160,16 @@ impl Envelope {
     /// An `ExportTraceServiceRequest` of `spans` (`ScopeSpans`' encoded
     /// spans).
     fn request(&self, spans: &[u8]) -> Vec<u8> {
-        let mut body = Vec::with_capacity(self.resource.len() + self.scope.len() + spans.len() + 16);
-        proto::message(&mut body, RESOURCE_SPANS, |b| {
-            b.extend_from_slice(&self.resource);
-            proto::message(b, SCOPE_SPANS, |b| {
-                b.extend_from_slice(&self.scope);
-                b.extend_from_slice(spans);
-            });
-        });
+        // The lengths are known before anything is written: the batch is
+        // copied once, not moved behind each length as it is found.
+        let scope_spans = self.scope.len() + spans.len();
+        let resource_spans = self.resource.len() + proto::message_head_len(SCOPE_SPANS, scope_spans) + scope_spans;
+        let mut body = Vec::with_capacity(proto::message_head_len(RESOURCE_SPANS, resource_spans) + resource_spans);
+        proto::message_head(&mut body, RESOURCE_SPANS, resource_spans);
+        body.extend_from_slice(&self.resource);
+        proto::message_head(&mut body, SCOPE_SPANS, scope_spans);
+        body.extend_from_slice(&self.scope);
+        body.extend_from_slice(spans);
         body
     }
 }
@@ -331,25 +333,28 @@ mod tests {
     fn an_export_wraps_its_spans_in_the_resource_and_the_scope() {
         let envelope = Envelope::new("checkout-staging");
         let mut known = span::Known::default();
-        let mut spans = Vec::new();
-        for path in ["/a", "/b", "/c"] {
-            let e = Entry {
-                kind: fields::TYPE_REQUEST.into(),
-                target: "payments".into(),
-                path: Some(path.into()),
-                status: Some(200),
-                ..Entry::default()
-            };
-            assert!(span::write(&e, &mut known, &mut spans));
+        // A few spans, and enough for the lengths to take three bytes.
+        for n in [3, 300] {
+            let mut spans = Vec::new();
+            for i in 0..n {
+                let e = Entry {
+                    kind: fields::TYPE_REQUEST.into(),
+                    target: "payments".into(),
+                    path: Some(format!("/p{i}")),
+                    status: Some(200),
+                    ..Entry::default()
+                };
+                assert!(span::write(&e, &mut known, &mut spans));
+            }
+            let request = ExportTraceServiceRequest::decode(&envelope.request(&spans)[..]).expect("prost reads it");
+            let [resource_spans] = &request.resource_spans[..] else { panic!("one resource") };
+            let service = resource_spans.resource.as_ref().expect("a resource").attributes[0].clone();
+            assert_eq!(service.key, "service.name");
+            assert_eq!(service.value.and_then(|v| v.value), Some(Value::StringValue("checkout-staging".into())));
+            let [scope_spans] = &resource_spans.scope_spans[..] else { panic!("one scope") };
+            assert_eq!(scope_spans.scope.as_ref().map(|s| s.name.as_str()), Some("brownout"));
+            let names: Vec<_> = scope_spans.spans.iter().map(|s| s.name.clone()).collect();
+            assert_eq!(names, (0..n).map(|i| format!("_OTHER /p{i}")).collect::<Vec<_>>());
         }
-        let request = ExportTraceServiceRequest::decode(&envelope.request(&spans)[..]).expect("prost reads it");
-        let [resource_spans] = &request.resource_spans[..] else { panic!("one resource") };
-        let service = resource_spans.resource.as_ref().expect("a resource").attributes[0].clone();
-        assert_eq!(service.key, "service.name");
-        assert_eq!(service.value.and_then(|v| v.value), Some(Value::StringValue("checkout-staging".into())));
-        let [scope_spans] = &resource_spans.scope_spans[..] else { panic!("one scope") };
-        assert_eq!(scope_spans.scope.as_ref().map(|s| s.name.as_str()), Some("brownout"));
-        let names: Vec<_> = scope_spans.spans.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["_OTHER /a", "_OTHER /b", "_OTHER /c"]);
     }
 }

@@ -83,6 +83,18 @@ pub fn fixed32(buf: &mut Vec<u8>, field: u32, value: u32) {
     buf.extend_from_slice(&value.to_le_bytes());
 }
 
+/// The key and length of a nested message of `len` bytes, which the
+/// caller writes next.
+pub fn message_head(buf: &mut Vec<u8>, field: u32, len: usize) {
+    key(buf, field, LEN);
+    varint(buf, len as u64);
+}
+
+/// How many bytes [`message_head`] writes.
+pub fn message_head_len(field: u32, len: usize) -> usize {
+    key_len(field) + varint_len(len as u64)
+}
+
 /// A nested message: `write` puts its fields, then its length goes in
 /// front of them.
 pub fn message(buf: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
