@@ -109,7 +109,10 @@ pub async fn serve(
             }
             Ok(Some(Read::Faulty(faulty))) => {
                 let len = faulty.len;
-                (faulty::exchange(client, reset, injector, peer, *faulty).await, len)
+                // Boxed: the injector's exchange is the largest state of
+                // all, and an idle connection's task would otherwise hold
+                // room for it. Only requests a fault selects pay for it.
+                (Box::pin(faulty::exchange(client, reset, injector, peer, *faulty)).await, len)
             }
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,
