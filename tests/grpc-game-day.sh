@@ -32,6 +32,18 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do grep -q "port 25051" "$work/server.log" 2>/dev/null && break; sleep 0.1; done
+# The shop must answer before the run's baseline starts: a user request
+# refused by a shop still importing grpc fails the baseline.
+shop_up=no
+for _ in $(seq 200); do
+  if (exec 3<>/dev/tcp/127.0.0.1/18081) 2>/dev/null; then shop_up=yes; break; fi
+  sleep 0.1
+done
+if [ "$shop_up" != yes ]; then
+  echo "grpc game day: the shop did not listen on 127.0.0.1:18081 within 20 s" >&2
+  cat "$work/shop.log" >&2
+  exit 1
+fi
 
 set +e
 "$bin" run experiments/grpc-pricing-unavailable.toml --run-dir "$work/run" --quiet 2> "$work/run.log"

@@ -112,15 +112,7 @@ pub fn message(buf: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) 
 /// A `KeyValue` whose value is a string.
 pub fn text(buf: &mut Vec<u8>, field: u32, name: &str, value: &str) {
     let any = key_len(ANY_STRING) + varint_len(value.len() as u64) + value.len();
-    let kv =
-        key_len(KV_KEY) + varint_len(name.len() as u64) + name.len() + key_len(KV_VALUE) + varint_len(any as u64) + any;
-    buf.reserve(kv + 4);
-    key(buf, field, LEN);
-    varint(buf, kv as u64);
-    string(buf, KV_KEY, name);
-    key(buf, KV_VALUE, LEN);
-    varint(buf, any as u64);
-    string(buf, ANY_STRING, value);
+    key_value(buf, field, name, any, |b| string(b, ANY_STRING, value));
 }
 
 /// A `KeyValue` whose value is an integer (`int64`; above its range, its
@@ -128,6 +120,13 @@ pub fn text(buf: &mut Vec<u8>, field: u32, name: &str, value: &str) {
 pub fn int(buf: &mut Vec<u8>, field: u32, name: &str, value: u64) {
     let value = value.min(i64::MAX as u64);
     let any = key_len(ANY_INT) + varint_len(value);
+    key_value(buf, field, name, any, |b| uint(b, ANY_INT, value));
+}
+
+/// A `KeyValue` named `name` whose `AnyValue` (`any` bytes long) `value`
+/// writes: every length is known before the first byte goes in.
+#[inline]
+fn key_value(buf: &mut Vec<u8>, field: u32, name: &str, any: usize, value: impl FnOnce(&mut Vec<u8>)) {
     let kv =
         key_len(KV_KEY) + varint_len(name.len() as u64) + name.len() + key_len(KV_VALUE) + varint_len(any as u64) + any;
     buf.reserve(kv + 4);
@@ -136,7 +135,7 @@ pub fn int(buf: &mut Vec<u8>, field: u32, name: &str, value: u64) {
     string(buf, KV_KEY, name);
     key(buf, KV_VALUE, LEN);
     varint(buf, any as u64);
-    uint(buf, ANY_INT, value);
+    value(buf);
 }
 
 #[cfg(test)]
