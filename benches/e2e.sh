@@ -519,14 +519,14 @@ CONF
     done
   done
   echo
-  local metrics
+  declare -A metrics
   for v in export export-down; do
-    metrics=$(curl -s "http://127.0.0.1:${admin[$v]}/metrics")
-    echo "spans ($v): $(awk '/^brownout_spans_(exported|dropped)_total/ { printf "%s %s  ", $1, $2 }' <<< "$metrics")"
+    metrics[$v]=$(curl -s "http://127.0.0.1:${admin[$v]}/metrics")
+    echo "spans ($v): $(awk '/^brownout_spans_(exported|dropped)_total/ { printf "%s %s  ", $1, $2 }' <<< "${metrics[$v]}")"
   done
   # The export row measures nothing unless the collector took the spans.
-  awk '/^brownout_spans_exported_total/ { sent = $2 } END { exit !(sent > 0) }' \
-    <<< "$(curl -s "http://127.0.0.1:${admin[export]}/metrics")" || { echo "export: the collector took no spans" >&2; exit 1; }
+  awk '/^brownout_spans_exported_total/ { sent = $2 } END { exit !(sent > 0) }' <<< "${metrics[export]}" \
+    || { echo "export: the collector took no spans" >&2; exit 1; }
 }
 
 if wanted https; then https_rows; fi

@@ -46,17 +46,11 @@ faults = [{fault}]
 [[phase]]
 name = "recovery"
 duration = "600ms"
-[load]
-target = "observer"
-rate = "60/s"
-requests = [
-  {{ method = "POST", path = "/checkout" }},
-  {{ method = "GET", path = "/products/1" }},
-  {{ method = "POST", path = "/signup" }},
-]
+{load}
 {schedule}
 "#,
-        listeners = shop.listeners()
+        listeners = shop.listeners(),
+        load = little_shop::LOAD,
     );
     let standards = Arc::new(standards::parse("standards.toml", STANDARDS).unwrap_or_else(|e| panic!("{e}")));
     brownout::experiment::parse_with(file, &text, None, &Lookup::Given(standards)).unwrap_or_else(|e| panic!("{e}"))

@@ -168,16 +168,10 @@ faults = [{{ target = "payments", kind = "error", status = 503 }}]
 [[phase]]
 name = "recovery"
 duration = "600ms"
-[load]
-target = "observer"
-rate = "60/s"
-requests = [
-  {{ method = "POST", path = "/checkout" }},
-  {{ method = "GET", path = "/products/1" }},
-  {{ method = "POST", path = "/signup" }},
-]
+{load}
 "#,
-        listeners = shop.listeners()
+        listeners = shop.listeners(),
+        load = little_shop::LOAD,
     );
     let exp = brownout::experiment::parse_with("checkout.toml", &text, None, &Lookup::Given(standards()))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -15,6 +15,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Users at the observer taking all three journeys, as an experiment's
+/// `[load]` table.
+pub const LOAD: &str = r#"[load]
+target = "observer"
+rate = "60/s"
+requests = [
+  { method = "POST", path = "/checkout" },
+  { method = "GET", path = "/products/1" },
+  { method = "POST", path = "/signup" },
+]"#;
+
 /// The shop's standards, as a standards.toml (the first line is line 1):
 /// checkout is critical (every failure graceful), products standard, both
 /// real-time (p95 within 1 s); signup has no tier.
