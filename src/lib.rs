@@ -52,7 +52,8 @@
 //!     response head read in `fast::upstream`, bodies relayed with their framing followed in
 //!     `fast::body`, its own pool of upstream connections in `fast::pool`), and a plain request
 //!     a fault acts on is carried by the injector and answered by `fast::faulty` on the same
-//!     connection; anything else goes through hyper: the injector (`inject`, with gRPC's answers
+//!     connection; anything else goes through hyper (and, when its body is already whole, on
+//!     to a plain upstream over the same pool as bytes, `fast::bridge`): the injector (`inject`, with gRPC's answers
 //!     and deadlines in `grpc`; `trace` gives each request its span and, at the observer, starts
 //!     the traces that came without one), what a fault may do to the client connection (`conn`: reset,
 //!     drain, abort), the pooled forwarder (`forward`, `pool`, and `multiplex` for HTTP/2

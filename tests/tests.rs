@@ -17,6 +17,7 @@ mod grpc_python;
 mod guardrails;
 mod header_faults;
 mod hostile;
+mod http2_bridge;
 mod http2_streams;
 mod http2_upstream;
 mod http_faults;

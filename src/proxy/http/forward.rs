@@ -107,6 +107,15 @@ impl Forwarder {
         let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let grpc = crate::grpc::is_grpc(req.headers());
+        // A request whose body is whole goes over the plain path's
+        // connections, as bytes, in this task.
+        let raw = self.inner.raw.as_ref().filter(|_| !upgrade);
+        if let Some((raw, body)) = raw.and_then(|raw| Some((raw, super::fast::whole_body(&req)?))) {
+            return match super::fast::bridge(self, raw, req, body, client, reset_on_break).await {
+                Ok(resp) => resp.map(BodyExt::boxed),
+                Err((failure, why)) => self.failure(failure, &why, grpc),
+            };
+        }
         self.prepare(&mut req, client, upgrade);
         let this = &self.inner;
         let sent = tokio::time::timeout(this.upstream.request_timeout, this.pool.send(req)).await;

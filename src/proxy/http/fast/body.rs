@@ -1,6 +1,7 @@
 //! Following a response body's framing over the bytes as they pass: by
-//! length, chunked (tracked byte by byte, never re-encoded), or up to the
-//! close.
+//! length, chunked (tracked byte by byte, never re-encoded on the plain
+//! path; its content and trailer bytes told apart for a bridged response,
+//! which hyper frames anew), or up to the close.
 
 /// How a response body is framed.
 #[derive(Clone, Copy)]
@@ -17,6 +18,15 @@ pub(super) struct Body {
     framing: Framing,
     state: Chunk,
     left: u64,
+}
+
+/// Bytes of a chunked body that are not its framing.
+pub(super) enum Piece {
+    /// Content: this range of the bytes fed.
+    Data(std::ops::Range<usize>),
+    /// A byte of the trailer section, from the first trailer field to the
+    /// empty line that ends it.
+    Trailer(u8),
 }
 
 /// Where a chunked body stands.
@@ -45,6 +55,15 @@ impl Body {
         Body { framing, state: Chunk::Size { digits: false, ext: false }, left }
     }
 
+    /// What is left of a body framed by its length.
+    pub(super) fn remaining(&self) -> Option<u64> {
+        matches!(self.framing, Framing::Length(_)).then_some(self.left)
+    }
+
+    pub(super) fn framing(&self) -> Framing {
+        self.framing
+    }
+
     pub(super) fn done(&self) -> bool {
         match self.framing {
             Framing::None => true,
@@ -65,16 +84,20 @@ impl Body {
                 self.left -= take;
                 Ok((take as usize, take))
             }
-            Framing::Chunked => self.feed_chunked(bytes),
+            Framing::Chunked => self.feed_chunked(bytes, |_| {}),
         }
     }
 
-    fn feed_chunked(&mut self, bytes: &[u8]) -> Result<(usize, u64), ()> {
+    /// Feeds a chunked body's `bytes`, handing `each` its content and
+    /// trailer bytes as they are found: how many of `bytes` belong to the
+    /// body, and how many of those are content.
+    pub(super) fn feed_chunked(&mut self, bytes: &[u8], mut each: impl FnMut(Piece)) -> Result<(usize, u64), ()> {
         let mut i = 0;
         let mut data = 0;
         while i < bytes.len() && self.state != Chunk::Done {
             if self.state == Chunk::Data {
                 let take = ((bytes.len() - i) as u64).min(self.left);
+                each(Piece::Data(i..i + take as usize));
                 self.left -= take;
                 data += take;
                 i += take as usize;
@@ -85,6 +108,9 @@ impl Body {
             }
             let b = bytes[i];
             i += 1;
+            if matches!(self.state, Chunk::LineStart | Chunk::Line | Chunk::LineLf | Chunk::LastLf) {
+                each(Piece::Trailer(b));
+            }
             self.state = match (self.state, b) {
                 (Chunk::Size { digits: true, .. }, b'\r') => Chunk::SizeLf,
                 (Chunk::Size { .. }, b'\n') => return Err(()),
@@ -154,6 +180,38 @@ mod tests {
         assert_eq!(feed_in_pieces(b"A\r\n0123456789\r\n0\r\n\r\n", &[]), Ok((20, 10, true)));
         let spaced = b"5 \t;e=\"a b\"\r\nhello\r\n0 \r\n\r\n";
         assert_eq!(feed_in_pieces(spaced, &[]), Ok((spaced.len(), 5, true)));
+    }
+
+    #[test]
+    fn a_chunked_body_gives_its_content_and_trailer_section_however_it_is_cut() {
+        for cut in 0..=CHUNKED.len() {
+            let mut body = Body::new(Framing::Chunked);
+            let (mut content, mut trailers) = (Vec::new(), Vec::new());
+            for piece in [&CHUNKED[..cut], &CHUNKED[cut..]] {
+                let (took, _) = body
+                    .feed_chunked(piece, |p| match p {
+                        Piece::Data(range) => content.extend_from_slice(&piece[range]),
+                        Piece::Trailer(b) => trailers.push(b),
+                    })
+                    .expect("well framed");
+                assert_eq!(took, piece.len(), "cut at {cut}");
+            }
+            assert!(body.done());
+            assert_eq!(
+                (&content[..], &trailers[..]),
+                (&b"hello world"[..], &b"X-Trailer: t\r\n\r\n"[..]),
+                "cut at {cut}"
+            );
+        }
+        let mut body = Body::new(Framing::Chunked);
+        let mut trailers = Vec::new();
+        body.feed_chunked(b"0\r\n\r\n", |p| {
+            if let Piece::Trailer(b) = p {
+                trailers.push(b)
+            }
+        })
+        .expect("framed");
+        assert_eq!(trailers, b"\r\n", "no fields: only the empty line");
     }
 
     #[test]

@@ -72,7 +72,8 @@ impl Exchange<'_> {
         let faults = delays.map(Delays::names);
         let up = self.forwarder.upstream();
         let to_head = request.method == Method::HEAD;
-        let sent = send(self.raw, up, &request.method, &request.upstream, |resp, len| client_head(resp, len, to_head));
+        let sent =
+            send(self.raw, up, &request.method, &request.upstream, |resp, head| client_head(resp, head.len(), to_head));
         match sent.await {
             Ok((up, mut rbuf, head)) => {
                 if let Some((delay, active)) = delays.and_then(Delays::after) {

@@ -25,6 +25,10 @@
 //! An idle client connection holds no buffer: one is taken when a request
 //! arrives and given back when its exchange ends.
 //!
+//! hyper's own requests use the same upstream connections when their body
+//! is already whole (`bridge.rs`): an HTTP/2 stream's `GET` is written
+//! upstream as bytes and its response read back as hyper takes it.
+//!
 //! `request.rs` reads and rewrites a request, `choose.rs` decides its
 //! faults, `exchange.rs` carries a plain one and relays the response,
 //! `upstream.rs` sends it over a pooled connection and reads the response
@@ -35,6 +39,7 @@
 //! connection must offer (plain TCP, or TLS over it).
 
 mod body;
+mod bridge;
 mod choose;
 mod client;
 mod exchange;
@@ -52,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use super::headers::Peer;
 use super::Injector;
 use crate::proxy::reset::ResetHandle;
+pub use bridge::{forward as bridge, whole_body};
 pub use client::Client;
 use exchange::Exchange;
 pub use pool::RawPool;

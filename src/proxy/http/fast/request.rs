@@ -183,7 +183,17 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
         }
         Chosen::NotPlain => return Examined::NotPlain,
     };
-    let upstream = rewrite(injector.forwarder(), peer, &method, path, req.headers, original_host, &buf[head_len..len]);
+    let connection: Vec<&[u8]> =
+        req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let head = Head {
+        method: &method,
+        path,
+        fields: req.headers.iter().map(|h| (h.name, h.value)),
+        connection: &connection,
+        host: original_host,
+        join_cookies: false,
+    };
+    let upstream = rewrite(injector.forwarder(), peer, head, &buf[head_len..len]);
     // The record names the path without its fragment and query, as the
     // hyper path's does.
     let path = path.split(['#', '?']).next().unwrap_or(path).to_string();
@@ -192,18 +202,32 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
     Examined::Whole(Read::Plain(Request { len, upstream, method, path, body, close, faults, parent }))
 }
 
+/// A request head to write for the upstream, from wherever it was read.
+pub(super) struct Head<'a, I> {
+    pub(super) method: &'a Method,
+    /// In origin form, as the client sent it.
+    pub(super) path: &'a str,
+    /// Its fields in order, `(name, value)`.
+    pub(super) fields: I,
+    /// The values of its `Connection` fields.
+    pub(super) connection: &'a [&'a [u8]],
+    /// Its `Host` (or HTTP/2 `:authority`).
+    pub(super) host: &'a [u8],
+    /// Its `Cookie` fields go as one, joined with `; `: HTTP/2 sends a
+    /// cookie per field, HTTP/1.1 in one field (RFC 9113 8.2.3).
+    pub(super) join_cookies: bool,
+}
+
 /// Writes the upstream's request: the request line under the base path, the
 /// client's fields but the hop-by-hop ones, `Host` by the target's rule, the
 /// `X-Forwarded-*` fields, then the body.
-fn rewrite(
+pub(super) fn rewrite<'h>(
     forwarder: &Forwarder,
     peer: &Peer,
-    method: &Method,
-    path: &str,
-    fields: &[httparse::Header<'_>],
-    original_host: &[u8],
+    head: Head<'_, impl Iterator<Item = (&'h str, &'h [u8])>>,
     body: &[u8],
 ) -> Vec<u8> {
+    let Head { method, path, fields, connection, host: original_host, join_cookies } = head;
     let up = forwarder.upstream();
     let mut out = Vec::with_capacity(path.len() + body.len() + 256);
     out.extend_from_slice(method.as_str().as_bytes());
@@ -219,23 +243,31 @@ fn rewrite(
         HostHeader::Upstream => put_field(&mut out, b"host", up.authority.as_str().as_bytes()),
         HostHeader::Fixed(v) => put_field(&mut out, b"host", v.as_bytes()),
     }
-    let connection: Vec<&[u8]> =
-        fields.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let mut cookies: Vec<u8> = Vec::new();
     let mut forwarded_for: Option<&[u8]> = None;
     let (mut proto, mut forwarded_host) = (false, false);
-    for h in fields {
-        let name = h.name;
-        if name.eq_ignore_ascii_case("host") || is_hop(name, &connection) {
+    for (name, value) in fields {
+        if name.eq_ignore_ascii_case("host") || is_hop(name, connection) {
             continue;
         }
         if name.eq_ignore_ascii_case(X_FORWARDED_FOR.as_str()) {
             // Joined with the client's address below, as the forwarder does.
-            forwarded_for.get_or_insert(h.value);
+            forwarded_for.get_or_insert(value);
+            continue;
+        }
+        if join_cookies && name.eq_ignore_ascii_case("cookie") {
+            if !cookies.is_empty() {
+                cookies.extend_from_slice(b"; ");
+            }
+            cookies.extend_from_slice(value);
             continue;
         }
         proto |= name.eq_ignore_ascii_case(X_FORWARDED_PROTO.as_str());
         forwarded_host |= name.eq_ignore_ascii_case(X_FORWARDED_HOST.as_str());
-        put_field(&mut out, name.as_bytes(), h.value);
+        put_field(&mut out, name.as_bytes(), value);
+    }
+    if !cookies.is_empty() {
+        put_field(&mut out, b"cookie", &cookies);
     }
     let ip = peer.forwarded_for().as_bytes();
     match forwarded_for.filter(|p| !p.trim_ascii().is_empty()) {

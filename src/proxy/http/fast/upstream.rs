@@ -25,7 +25,7 @@ const MAX_RESPONSE_HEAD: usize = 8192 + 4096 * 100;
 
 /// Sends `request` (head and body) over an idle connection, or a new one,
 /// and reads the response head, which `head` builds into what the caller
-/// needs (given the parsed head and its length). An idempotent request that
+/// needs (given the parsed head and the bytes it was parsed from). An idempotent request that
 /// a reused connection answered with nothing at all is sent again on a new
 /// one. The whole wait is bounded by the upstream's request timeout.
 pub(super) async fn send<T>(
@@ -33,7 +33,7 @@ pub(super) async fn send<T>(
     up: &HttpUpstream,
     method: &Method,
     request: &[u8],
-    head: impl Fn(&httparse::Response<'_, '_>, usize) -> Result<T, ()>,
+    head: impl Fn(&httparse::Response<'_, '_>, &[u8]) -> Result<T, ()>,
 ) -> Result<(TcpStream, BytesMut, T), (Failure, String)> {
     let deadline = Instant::now() + up.request_timeout;
     let idempotent = idempotent(method);
@@ -73,7 +73,7 @@ async fn read_response_head<T>(
     up: &mut TcpStream,
     rbuf: &mut BytesMut,
     answered: &mut bool,
-    head: &impl Fn(&httparse::Response<'_, '_>, usize) -> Result<T, ()>,
+    head: &impl Fn(&httparse::Response<'_, '_>, &[u8]) -> Result<T, ()>,
 ) -> io::Result<T> {
     loop {
         if !rbuf.is_empty() {
@@ -86,7 +86,7 @@ async fn read_response_head<T>(
                         rbuf.advance(len);
                         continue;
                     }
-                    _ => return head(&resp, len).map_err(|()| io::Error::other("invalid response framing")),
+                    _ => return head(&resp, &rbuf[..len]).map_err(|()| io::Error::other("invalid response framing")),
                 },
                 Ok(httparse::Status::Partial) if rbuf.len() < MAX_RESPONSE_HEAD => {}
                 Ok(httparse::Status::Partial) => return Err(io::Error::other("response head too large")),
