@@ -168,7 +168,10 @@ impl Injector {
                 Chosen::Refused(resp) => return Ok(resp),
                 Chosen::Faults(chosen) => {
                     let plan = arc_swap::Guard::into_inner(plan);
-                    return Box::pin(self.inject_with_header_faults(plan, chosen, req, around)).await;
+                    // Boxed in a statement of its own: a temporary of the
+                    // awaiting statement would keep its room in this future.
+                    let injecting = Box::pin(self.inject_with_header_faults(plan, chosen, req, around));
+                    return injecting.await;
                 }
             }
         }
@@ -177,9 +180,11 @@ impl Injector {
             return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
         let decision = self.decide(arc_swap::Guard::into_inner(plan), &req, around.peer);
-        // Boxed: the faulty path's future is several times the plain
-        // forward's, and every request's future would otherwise be that big.
-        Box::pin(self.inject(decision, req, around)).await
+        // Boxed (in a statement of its own, as above): the faulty path's
+        // future is several times the plain forward's, and every request's
+        // future would otherwise be that big.
+        let injecting = Box::pin(self.inject(decision, req, around));
+        injecting.await
     }
 
     /// Decides the faults of `plan` for `req` with the target's next seed.

@@ -137,7 +137,8 @@ async fn serve_hyper<I>(
     if h2 {
         let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
         // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
-        Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, shutdown, control, target, addr)).await;
+        let served = Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, shutdown, control, target, addr));
+        served.await;
     } else {
         let limits = injector.limits();
         let mut builder = http1::Builder::new();
@@ -213,30 +214,45 @@ fn service(
             let recording = recorded::enabled();
             let span = trace::span_for(req.headers_mut(), injector.forwarder().upstream().trace_context, recording);
             if !recording {
-                return injector.handle(req, Around { peer, conn, note: None }).await;
+                let handled = injector.handle(req, Around { peer, conn, note: None });
+                return handled.await;
             }
-            // Recorded as abandoned if the client gives up before the answer.
-            let started = recorded::Started::new(injector.listener(), injector.in_flight(), injector.rules(), &req)
-                .with_trace(span);
-            let events = started.fault_events.clone();
-            let mut pending = recorded::Pending::new(started);
-            let around = Around { peer, conn, note: Some(pending.note()) };
-            let handled = recorded::FaultEvents::scope(events, injector.handle(req, around)).await;
-            let started = pending.take();
-            match handled {
-                Ok(resp) => Ok(started.response(resp)),
-                Err(e) => {
-                    let error = match &e {
-                        Injected::Reset(_) | Injected::ResetStream { .. } => "reset",
-                        Injected::Closed(_) => "closed",
-                    };
-                    started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));
-                    Err(e)
-                }
-            }
+            // Boxed apart: the record's state would make every request's
+            // future larger, recorded or not.
+            let handled = Box::pin(handle_recorded(injector, peer, conn, req, span));
+            handled.await
         });
         handling
     })
+}
+
+/// Handles `req` and records it, as abandoned if the client gives up before
+/// the answer.
+async fn handle_recorded(
+    injector: &Injector,
+    peer: &Peer,
+    conn: &ClientConn,
+    req: hyper::Request<hyper::body::Incoming>,
+    span: Option<crate::trace_context::SpanIds>,
+) -> Result<hyper::Response<ProxyBody>, Injected> {
+    let started =
+        recorded::Started::new(injector.listener(), injector.in_flight(), injector.rules(), &req).with_trace(span);
+    let events = started.fault_events.clone();
+    let mut pending = recorded::Pending::new(started);
+    let around = Around { peer, conn, note: Some(pending.note()) };
+    let handled = recorded::FaultEvents::scope(events, injector.handle(req, around)).await;
+    let started = pending.take();
+    match handled {
+        Ok(resp) => Ok(started.response(resp)),
+        Err(e) => {
+            let error = match &e {
+                Injected::Reset(_) | Injected::ResetStream { .. } => "reset",
+                Injected::Closed(_) => "closed",
+            };
+            started.no_response(error, fields::ORIGIN_INJECTED, Some(e.fault()));
+            Err(e)
+        }
+    }
 }
 
 pin_project_lite::pin_project! {

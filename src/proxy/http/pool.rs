@@ -134,14 +134,18 @@ impl Pool {
     /// once per idle connection, then on a new one.
     pub async fn send(self: &Arc<Self>, mut req: Request<RequestBody>) -> Result<Response<PooledBody>, PoolError> {
         if self.speaks_h2() {
-            return Box::pin(self.send_h2(req)).await;
+            let sending = Box::pin(self.send_h2(req));
+            return sending.await;
         }
         loop {
             let (mut sender, reused) = match self.take_idle() {
                 Some(sender) => (sender, true),
                 // Boxed: connecting (TLS included) is rare next to reusing,
                 // and would make every request's future that much bigger.
-                None => match Box::pin(self.connect()).await? {
+                None => match {
+                    let connecting = Box::pin(self.connect());
+                    connecting.await?
+                } {
                     Dialed::H1(sender) => {
                         let _ = self.speaks.compare_exchange(
                             SPEAKS_UNKNOWN,
@@ -154,7 +158,8 @@ impl Pool {
                     Dialed::H2(sender) => {
                         self.speaks.store(SPEAKS_H2, Ordering::Relaxed);
                         self.h2.adopt(&sender);
-                        return Box::pin(self.send_h2(req)).await;
+                        let sending = Box::pin(self.send_h2(req));
+                        return sending.await;
                     }
                 },
             };

@@ -86,5 +86,6 @@ pub(super) async fn connection(
         }
     };
     let io = fast::Prefixed::new(prefix, stream);
-    Box::pin(serve_hyper(io, h2, peer, &injector, reset, &shutdown)).await;
+    let serving = Box::pin(serve_hyper(io, h2, peer, &injector, reset, &shutdown));
+    serving.await;
 }

@@ -22,7 +22,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use tokio::net::TcpStream;
 
 use super::body::{Body, Framing, Piece};
-use super::head::{is_hop, put_field, MAX_HEADERS};
+use super::head::{is_hop, put_field, Connection, MAX_HEADERS};
 use super::request::{rewrite, Head};
 use super::upstream::{framed, send, Framed};
 use super::RawPool;
@@ -108,7 +108,7 @@ fn head_bytes(forwarder: &Forwarder, client: &Peer, req: &Request<RequestBody>, 
     let headers = req.headers();
     let host = headers.get(header::HOST).map(HeaderValue::as_bytes);
     let authority = req.uri().authority().map(|a| a.as_str().as_bytes());
-    let connection: Vec<&[u8]> = headers.get_all(header::CONNECTION).iter().map(HeaderValue::as_bytes).collect();
+    let connection = Connection::of(headers.get_all(header::CONNECTION).iter().map(HeaderValue::as_bytes));
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let head = Head {
         method: req.method(),
@@ -148,8 +148,8 @@ struct ResponseHead {
 fn response_head(resp: &httparse::Response<'_, '_>, bytes: &[u8], to_head: bool) -> Result<ResponseHead, ()> {
     let code = resp.code.ok_or(())?;
     let status = StatusCode::from_u16(code).map_err(|_| ())?;
-    let connection: Vec<&[u8]> =
-        resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let connection =
+        Connection::of(resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
     let Framed { framing, coded, up_close } = framed(resp, &connection, to_head)?;
     let mut fields = Vec::with_capacity(resp.headers.len());
     let base = bytes.as_ptr() as usize;

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::body::{Body, Framing};
-use super::head::{is_hop, put_field};
+use super::head::{is_hop, put_field, Connection};
 use super::request::Request;
 use super::upstream::{framed, send, Framed};
 use super::Client;
@@ -214,8 +214,8 @@ struct ResponseHead {
 /// as they are, so its `Transfer-Encoding` stays and its length goes.
 fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> Result<ResponseHead, ()> {
     let status = resp.code.unwrap_or(502);
-    let connection: Vec<&[u8]> =
-        resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let connection =
+        Connection::of(resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
     let Framed { framing, coded, up_close } = framed(resp, &connection, to_head)?;
     let mut out = Vec::with_capacity(len + 32);
     out.extend_from_slice(b"HTTP/1.1 ");

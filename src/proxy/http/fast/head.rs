@@ -20,15 +20,39 @@ pub(super) fn parse_length(value: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
-/// True when a field is not passed on: hop-by-hop, or named by one of the
-/// `Connection` values. `Content-Length` frames the message and always
+/// What a head's `Connection` fields say: whether they ask for a close,
+/// and the fields they name beyond the hop-by-hop ones (which go anyway):
+/// none, and so nothing allocated, for the usual `keep-alive` or `close`.
+pub(super) struct Connection<'a> {
+    pub(super) close: bool,
+    pub(super) named: Vec<&'a [u8]>,
+}
+
+impl<'a> Connection<'a> {
+    /// Reads the values of a head's `Connection` fields.
+    pub(super) fn of(values: impl Iterator<Item = &'a [u8]>) -> Self {
+        let mut connection = Connection { close: false, named: Vec::new() };
+        for token in values.flat_map(tokens) {
+            if token.eq_ignore_ascii_case(b"close") {
+                connection.close = true;
+            }
+            if !HOP_BY_HOP_NAMES.iter().any(|h| token.eq_ignore_ascii_case(h.as_bytes())) {
+                connection.named.push(token);
+            }
+        }
+        connection
+    }
+}
+
+/// True when a field is not passed on: hop-by-hop, or named by the head's
+/// `Connection` fields. `Content-Length` frames the message and always
 /// passes, whatever `Connection` says: dropping it would let the body be
 /// read as another message.
-pub(super) fn is_hop(name: &str, connection: &[&[u8]]) -> bool {
+pub(super) fn is_hop(name: &str, connection: &Connection<'_>) -> bool {
     HOP_BY_HOP_NAMES.iter().any(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h))
-        || (!connection.is_empty()
+        || (!connection.named.is_empty()
             && !name.eq_ignore_ascii_case("content-length")
-            && connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(name.as_bytes()))))
+            && connection.named.iter().any(|t| t.eq_ignore_ascii_case(name.as_bytes())))
 }
 
 pub(super) fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

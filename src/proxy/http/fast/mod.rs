@@ -118,7 +118,10 @@ pub async fn serve(
                 // Boxed: the injector's exchange is the largest state of
                 // all, and an idle connection's task would otherwise hold
                 // room for it. Only requests a fault selects pay for it.
-                (Box::pin(faulty::exchange(client, reset, injector, peer, *faulty)).await, len)
+                // In a statement of its own: a temporary of the awaiting
+                // statement would keep its room in the connection's future.
+                let exchange = Box::pin(faulty::exchange(client, reset, injector, peer, *faulty));
+                (exchange.await, len)
             }
             Ok(None) => return Exit::ToHyper(buf),
             Err(_) => return Exit::Done,

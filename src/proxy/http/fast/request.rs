@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::choose::{choose, hyper_request, Chosen, Faulty};
-use super::head::{is_hop, parse_length, put_field, tokens, MAX_HEADERS};
+use super::head::{is_hop, parse_length, put_field, tokens, Connection, MAX_HEADERS};
 use super::Client;
 use crate::config::{ClientLimits, HostHeader};
 use crate::proxy::http::decision::Plain;
@@ -183,8 +183,8 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
         }
         Chosen::NotPlain => return Examined::NotPlain,
     };
-    let connection: Vec<&[u8]> =
-        req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value).collect();
+    let connection =
+        Connection::of(req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
     let head = Head {
         method: &method,
         path,
@@ -209,8 +209,8 @@ pub(super) struct Head<'a, I> {
     pub(super) path: &'a str,
     /// Its fields in order, `(name, value)`.
     pub(super) fields: I,
-    /// The values of its `Connection` fields.
-    pub(super) connection: &'a [&'a [u8]],
+    /// What its `Connection` fields say.
+    pub(super) connection: &'a Connection<'a>,
     /// Its `Host` (or HTTP/2 `:authority`).
     pub(super) host: &'a [u8],
     /// Its `Cookie` fields go as one, joined with `; `: HTTP/2 sends a

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::body::Framing;
-use super::head::{parse_length, tokens, MAX_HEADERS};
+use super::head::{parse_length, Connection, MAX_HEADERS};
 use super::RawPool;
 use crate::config::HttpUpstream;
 use crate::proxy::http::forward::Failure;
@@ -111,7 +111,7 @@ pub(super) struct Framed {
 }
 
 /// The framing of a parsed final response (`connection`: its `Connection`
-/// values). `Err` when a response that may have a body has invalid or
+/// fields). `Err` when a response that may have a body has invalid or
 /// differing `Content-Length` values and no `Transfer-Encoding` (hyper's
 /// client rejects those too); the framing of a response that has no body
 /// (to `HEAD`, 204, 304) is not checked, as hyper's client does not.
@@ -120,10 +120,13 @@ pub(super) struct Framed {
 /// the last field, as hyper's client reads it: `chunked,` is not chunked,
 /// so the body runs to the close, which a client that reads it either way
 /// sees end.
-pub(super) fn framed(resp: &httparse::Response<'_, '_>, connection: &[&[u8]], to_head: bool) -> Result<Framed, ()> {
+pub(super) fn framed(
+    resp: &httparse::Response<'_, '_>,
+    connection: &Connection<'_>,
+    to_head: bool,
+) -> Result<Framed, ()> {
     let status = resp.code.unwrap_or(502);
-    let up_close =
-        resp.version == Some(0) || connection.iter().any(|c| tokens(c).any(|t| t.eq_ignore_ascii_case(b"close")));
+    let up_close = resp.version == Some(0) || connection.close;
     let mut coded = false;
     let mut chunked = false;
     for h in resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")) {

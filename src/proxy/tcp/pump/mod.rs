@@ -151,7 +151,8 @@ async fn direction(
         // Boxed, so that a connection that never meets a fault does not
         // carry the reader's and writer's state.
         ending.queued.store(true, Ordering::Relaxed);
-        let (total, resume) = Box::pin(queued(from, to, flow, faults, kill, ending, sent)).await;
+        let queueing = Box::pin(queued(from, to, flow, faults, kill, ending, sent));
+        let (total, resume) = queueing.await;
         sent = total;
         if !resume {
             if kill.is_cancelled() {
