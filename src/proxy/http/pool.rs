@@ -142,26 +142,26 @@ impl Pool {
                 Some(sender) => (sender, true),
                 // Boxed: connecting (TLS included) is rare next to reusing,
                 // and would make every request's future that much bigger.
-                None => match {
+                None => {
                     let connecting = Box::pin(self.connect());
-                    connecting.await?
-                } {
-                    Dialed::H1(sender) => {
-                        let _ = self.speaks.compare_exchange(
-                            SPEAKS_UNKNOWN,
-                            SPEAKS_H1,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        );
-                        (sender, false)
+                    match connecting.await? {
+                        Dialed::H1(sender) => {
+                            let _ = self.speaks.compare_exchange(
+                                SPEAKS_UNKNOWN,
+                                SPEAKS_H1,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                            (sender, false)
+                        }
+                        Dialed::H2(sender) => {
+                            self.speaks.store(SPEAKS_H2, Ordering::Relaxed);
+                            self.h2.adopt(&sender);
+                            let sending = Box::pin(self.send_h2(req));
+                            return sending.await;
+                        }
                     }
-                    Dialed::H2(sender) => {
-                        self.speaks.store(SPEAKS_H2, Ordering::Relaxed);
-                        self.h2.adopt(&sender);
-                        let sending = Box::pin(self.send_h2(req));
-                        return sending.await;
-                    }
-                },
+                }
             };
             if sender.ready().await.is_err() {
                 if reused {
