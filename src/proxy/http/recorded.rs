@@ -434,11 +434,33 @@ impl FaultEvents {
         (!lines.is_empty()).then(|| lines.clone())
     }
 
-    /// Handles `future` with its fault events noted here.
-    pub async fn scope<F: std::future::Future>(events: Option<Arc<FaultEvents>>, future: F) -> F::Output {
+    /// Handles `future` with its fault events noted here. Not an `async fn`:
+    /// one would keep room for `future` twice, as its argument and as what
+    /// it awaits.
+    pub fn scope<F: std::future::Future>(events: Option<Arc<FaultEvents>>, future: F) -> Scoped<F> {
         match events {
-            Some(events) => FAULT_EVENTS.scope(events, future).await,
-            None => future.await,
+            Some(events) => Scoped::Noted { future: FAULT_EVENTS.scope(events, future) },
+            None => Scoped::Plain { future },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future handled with its fault events noted, or as it is.
+    #[project = ScopedProj]
+    pub enum Scoped<F: std::future::Future> {
+        Plain { #[pin] future: F },
+        Noted { #[pin] future: tokio::task::futures::TaskLocalFuture<Arc<FaultEvents>, F> },
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        match self.project() {
+            ScopedProj::Plain { future } => future.poll(cx),
+            ScopedProj::Noted { future } => future.poll(cx),
         }
     }
 }

@@ -67,18 +67,25 @@ impl Exchange<'_> {
         let delays = request.faults.delays.as_ref();
         for (delay, active) in delays.iter().flat_map(|d| d.before()) {
             self.injector.applied(active, &format!("delay {delay:?} before request"));
-            sleep_unless_ended(delay, active).await;
+            // Boxed, as the wait after: only a delayed request has room for it.
+            let sleeping = Box::pin(sleep_unless_ended(delay, active));
+            sleeping.await;
         }
         let faults = delays.map(Delays::names);
         let up = self.forwarder.upstream();
         let to_head = request.method == Method::HEAD;
+        // Awaited in a statement of its own: a future (or a temporary of a
+        // `match` on it) stays in this future's room for as long as it is in
+        // scope, and the relay below would be stacked on top of it.
         let sent =
-            send(self.raw, up, &request.method, &request.upstream, |resp, head| client_head(resp, head.len(), to_head));
-        match sent.await {
+            send(self.raw, up, &request.method, &request.upstream, |resp, head| client_head(resp, head.len(), to_head))
+                .await;
+        match sent {
             Ok((up, mut rbuf, head)) => {
                 if let Some((delay, active)) = delays.and_then(Delays::after) {
                     self.injector.applied(active, &format!("delay {delay:?} before response"));
-                    sleep_unless_ended(delay, active).await;
+                    let sleeping = Box::pin(sleep_unless_ended(delay, active));
+                    sleeping.await;
                 }
                 let ttfb = at.elapsed();
                 let relayed = self.relay(client, up, &mut rbuf, head).await;

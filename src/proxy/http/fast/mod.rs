@@ -109,7 +109,11 @@ pub async fn serve(
         if shutdown.is_cancelled() {
             return if buf.is_empty() { Exit::Done } else { Exit::ToHyper(buf) };
         }
-        let (kept, len) = match read_request(client, &mut buf, injector, peer, shutdown, &limits).await {
+        // Read in a statement of its own: a `match` on the awaited read
+        // would keep the read's future in the connection's room through
+        // the exchange.
+        let read = read_request(client, &mut buf, injector, peer, shutdown, &limits).await;
+        let (kept, len) = match read {
             Ok(Some(Read::Plain(request))) => {
                 (Exchange { injector, forwarder, raw, request: &request, reset }.run(client).await, request.len)
             }

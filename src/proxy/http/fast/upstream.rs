@@ -42,8 +42,10 @@ pub(super) async fn send<T>(
         let (mut stream, was_reused) = match reused.take() {
             Some(stream) => (stream, true),
             None => {
-                let dialed = crate::proxy::http::dial::dial(up).await;
-                (dialed.map_err(|why| (Failure::Unreachable, why.to_string()))?, false)
+                // Boxed: dialing is rare next to reusing, and its future
+                // would keep room in every exchange's.
+                let dialing = Box::pin(crate::proxy::http::dial::dial(up));
+                (dialing.await.map_err(|why| (Failure::Unreachable, why.to_string()))?, false)
             }
         };
         let mut rbuf = BytesMut::new();
