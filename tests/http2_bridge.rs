@@ -40,45 +40,17 @@ async fn scripted() -> (std::net::SocketAddr, Arc<Seen>) {
         seen.connections.fetch_add(1, Ordering::SeqCst);
         async move {
             let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-                    let body: usize = head
-                        .to_lowercase()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
-                        .unwrap_or(0);
-                    if head.to_lowercase().contains("transfer-encoding: chunked") {
-                        // A streamed body: read to its last chunk.
-                        while !buf.ends_with(b"0\r\n\r\n") {
-                            match s.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        }
-                        let got = buf.len() - (end + 4);
-                        buf.clear();
-                        let reply =
-                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{got}", got.to_string().len());
-                        if s.write_all(reply.as_bytes()).await.is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                    if buf.len() < end + 4 + body {
-                        break;
-                    }
-                    buf.drain(..end + 4 + body);
+            while let Some((head, body)) = upstream::next_request(&mut s, &mut buf).await {
+                let reply = if head.to_lowercase().contains("transfer-encoding: chunked") {
+                    // A streamed body: answered with the length it had, framing and all.
+                    let got = body.len().to_string();
+                    (format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{got}", got.len()), false)
+                } else {
                     seen.heads.lock().unwrap().push(head.clone());
-                    let (reply, close) = answer(&head);
-                    if s.write_all(reply.as_bytes()).await.is_err() || close {
-                        return;
-                    }
-                }
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    answer(&head)
+                };
+                if s.write_all(reply.0.as_bytes()).await.is_err() || reply.1 {
+                    return;
                 }
             }
         }

@@ -103,38 +103,54 @@ where
     F: Fn(String) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (String, bool)> + Send + 'static,
 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let answer = Arc::new(answer);
     tcp(move |mut s: TcpStream| {
         let answer = answer.clone();
         async move {
             let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-                    let body: usize = head
-                        .to_lowercase()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + body {
-                        break;
-                    }
-                    buf.drain(..end + 4 + body);
-                    let (reply, close) = answer(head).await;
-                    if s.write_all(reply.as_bytes()).await.is_err() || close {
-                        return;
-                    }
-                }
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            while let Some((head, _)) = next_request(&mut s, &mut buf).await {
+                let (reply, close) = answer(head).await;
+                if s.write_all(reply.as_bytes()).await.is_err() || close {
+                    return;
                 }
             }
         }
     })
     .await
+}
+
+/// The next request on an HTTP/1.1 connection: its head, and its body as
+/// it came (`Content-Length` bytes, or a chunked body whole with its
+/// framing). `buf` keeps what was read past it. `None` when the
+/// connection ends first.
+pub async fn next_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+            let lower = head.to_lowercase();
+            let body_end = if lower.contains("transfer-encoding: chunked") {
+                buf[end + 4..].windows(5).position(|w| w == b"0\r\n\r\n").map(|at| end + 4 + at + 5)
+            } else {
+                let length: usize = lower
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+                    .unwrap_or(0);
+                Some(end + 4 + length).filter(|&at| at <= buf.len())
+            };
+            if let Some(at) = body_end {
+                let body = buf[end + 4..at].to_vec();
+                buf.drain(..at);
+                return Some((head, body));
+            }
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 /// A TCP echo server: what comes in goes back, and EOF is passed on.
