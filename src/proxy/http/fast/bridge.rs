@@ -22,7 +22,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use tokio::net::TcpStream;
 
 use super::body::{Body, Framing, Piece};
-use super::head::{is_hop, put_field, Connection, MAX_HEADERS};
+use super::head::{is_hop, Connection, MAX_HEADERS};
 use super::request::{rewrite, Head};
 use super::upstream::{framed, send, Framed};
 use super::RawPool;
@@ -118,15 +118,7 @@ fn head_bytes(forwarder: &Forwarder, client: &Peer, req: &Request<RequestBody>, 
         host: host.or(authority).unwrap_or_default(),
         join_cookies: req.version() == Version::HTTP_2,
     };
-    let mut out = rewrite(forwarder, client, head, b"");
-    // hyper's client gives a whole body its length when it has none.
-    if !body.is_empty() && !headers.contains_key(header::CONTENT_LENGTH) {
-        out.truncate(out.len() - 2);
-        put_field(&mut out, b"content-length", body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(body);
-    out
+    rewrite(forwarder, client, head, body)
 }
 
 /// A parsed final response head, for hyper.
@@ -148,8 +140,7 @@ struct ResponseHead {
 fn response_head(resp: &httparse::Response<'_, '_>, bytes: &[u8], to_head: bool) -> Result<ResponseHead, ()> {
     let code = resp.code.ok_or(())?;
     let status = StatusCode::from_u16(code).map_err(|_| ())?;
-    let connection =
-        Connection::of(resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
+    let connection = Connection::of_fields(resp.headers);
     let Framed { framing, coded, up_close } = framed(resp, &connection, to_head)?;
     let mut fields = Vec::with_capacity(resp.headers.len());
     let base = bytes.as_ptr() as usize;

@@ -221,8 +221,7 @@ struct ResponseHead {
 /// as they are, so its `Transfer-Encoding` stays and its length goes.
 fn client_head(resp: &httparse::Response<'_, '_>, len: usize, to_head: bool) -> Result<ResponseHead, ()> {
     let status = resp.code.unwrap_or(502);
-    let connection =
-        Connection::of(resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
+    let connection = Connection::of_fields(resp.headers);
     let Framed { framing, coded, up_close } = framed(resp, &connection, to_head)?;
     let mut out = Vec::with_capacity(len + 32);
     out.extend_from_slice(b"HTTP/1.1 ");

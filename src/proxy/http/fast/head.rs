@@ -42,6 +42,11 @@ impl<'a> Connection<'a> {
         }
         connection
     }
+
+    /// Reads the `Connection` fields of a parsed head.
+    pub(super) fn of_fields(fields: &[httparse::Header<'a>]) -> Self {
+        Self::of(fields.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value))
+    }
 }
 
 /// True when a field is not passed on: hop-by-hop, or named by the head's

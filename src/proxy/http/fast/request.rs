@@ -183,8 +183,7 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
         }
         Chosen::NotPlain => return Examined::NotPlain,
     };
-    let connection =
-        Connection::of(req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value));
+    let connection = Connection::of_fields(req.headers);
     let head = Head {
         method: &method,
         path,
@@ -220,7 +219,8 @@ pub(super) struct Head<'a, I> {
 
 /// Writes the upstream's request: the request line under the base path, the
 /// client's fields but the hop-by-hop ones, `Host` by the target's rule, the
-/// `X-Forwarded-*` fields, then the body.
+/// `X-Forwarded-*` fields, then the body, with its length when the head
+/// gives none (a whole HTTP/2 body may come without one).
 pub(super) fn rewrite<'h>(
     forwarder: &Forwarder,
     peer: &Peer,
@@ -245,7 +245,7 @@ pub(super) fn rewrite<'h>(
     }
     let mut cookies: Vec<u8> = Vec::new();
     let mut forwarded_for: Option<&[u8]> = None;
-    let (mut proto, mut forwarded_host) = (false, false);
+    let (mut proto, mut forwarded_host, mut length) = (false, false, body.is_empty());
     for (name, value) in fields {
         if name.eq_ignore_ascii_case("host") || is_hop(name, connection) {
             continue;
@@ -264,6 +264,7 @@ pub(super) fn rewrite<'h>(
         }
         proto |= name.eq_ignore_ascii_case(X_FORWARDED_PROTO.as_str());
         forwarded_host |= name.eq_ignore_ascii_case(X_FORWARDED_HOST.as_str());
+        length = length || name.eq_ignore_ascii_case("content-length");
         put_field(&mut out, name.as_bytes(), value);
     }
     if !cookies.is_empty() {
@@ -279,6 +280,9 @@ pub(super) fn rewrite<'h>(
     }
     if !forwarded_host {
         put_field(&mut out, X_FORWARDED_HOST.as_str().as_bytes(), original_host);
+    }
+    if !length {
+        put_field(&mut out, b"content-length", body.len().to_string().as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
