@@ -59,7 +59,8 @@
 //!     drain, abort), the pooled forwarder (`forward`, `pool`, and `multiplex` for HTTP/2
 //!     upstreams), faulty and recorded bodies (`body`, `recorded`), the faults a request chooses
 //!     by header (`header_faults`). `proxy::http::dial` is the one upstream dial and idle limit
-//!     both pools share.
+//!     both pools share; `proxy::http::streams` runs an HTTP/2 connection's streams in the
+//!     connection's own task.
 //!   - [`proxy::tcp`]: admission faults, then per direction a spliced pass-through while no fault
 //!     acts on the connection's bytes (`pass`), else a reader and writer with per-chunk faults
 //!     (`pump`: the queue, the chunk plan, pacing).

@@ -21,6 +21,7 @@ mod multiplex;
 mod pool;
 mod recorded;
 mod secure;
+mod streams;
 mod trace;
 
 use std::future::Future;
@@ -33,7 +34,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::BoxBody;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
@@ -135,9 +136,16 @@ async fn serve_hyper<I>(
     let io = TokioIo::new(io);
     let target = injector.name();
     if h2 {
-        let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+        let streams = streams::InConnection::default();
+        let conn =
+            streams::WithStreams::new(http2::Builder::new(streams.clone()).serve_connection(io, service), &streams);
+        let graceful = |conn: Pin<&mut streams::WithStreams<http2::Connection<_, _, _>, _>>| {
+            if let Some(conn) = conn.conn() {
+                conn.graceful_shutdown();
+            }
+        };
         // Boxed: HTTP/2 connections are few, and the task is sized for HTTP/1.1.
-        let served = Box::pin(Served::new(conn, http2::Connection::graceful_shutdown, shutdown, control, target, addr));
+        let served = Box::pin(Served::new(conn, graceful, shutdown, control, target, addr));
         served.await;
     } else {
         let limits = injector.limits();
