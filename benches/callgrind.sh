@@ -8,6 +8,7 @@
 #   PROTOCOL=tcp benches/callgrind.sh                 # a TCP target in front of the same upstream
 #   FAULTS='[[target.fault]]
 #   kind = "error"
+#   status = 503
 #   opt_in = "x-brownout: on"' benches/callgrind.sh   # a fault the requests do not select
 #   TRACES=off|on|export|export-down benches/callgrind.sh
 #

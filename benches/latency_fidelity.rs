@@ -1,7 +1,9 @@
 //! How exactly brownout injects latency under load: for each configured
 //! delay, 64 keep-alive connections send a few hundred requests a second
 //! through an HTTP target, and the observed latency minus the configured one
-//! is reported at p50 and p99, beside the same measure with no fault.
+//! is reported at p50 and p99, beside the same measure with no fault and
+//! beside how late a thread of the machine's wakes from a sleep of its own
+//! (no delay can end sooner after its deadline than that).
 //!
 //! Then under a burst: wrk's 64 connections in a closed loop, each sending
 //! its next request as soon as an answer comes, so the 64 requests one delay
@@ -112,6 +114,35 @@ fn noise(before: Option<std::time::Duration>, secs: f64) -> String {
     }
 }
 
+/// The machine's own row: a thread sleeping 5 ms, 400 times, and how late
+/// it wakes. Nothing brownout does wakes a sleeping thread sooner than the
+/// machine does (a virtual machine's idle CPU can take a millisecond), so
+/// this is the floor under every delay's p99 below.
+async fn machine_row() {
+    const SLEEP: std::time::Duration = std::time::Duration::from_millis(5);
+    let before = waited_for_cpu();
+    let mut late: Vec<u64> = tokio::task::spawn_blocking(|| {
+        (0..400)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                std::thread::sleep(SLEEP);
+                (start.elapsed() - SLEEP).as_micros() as u64
+            })
+            .collect()
+    })
+    .await
+    .expect("the sleeping thread");
+    late.sort_unstable();
+    let (p50, p99) = (percentile(&late, 0.50) as f64 / 1000.0, percentile(&late, 0.99) as f64 / 1000.0);
+    println!(
+        "| a thread's own 5 ms sleep (the machine's wake-up) | - | {} | {:.2} ms | {:.2} ms | {p50:+.2} ms | {p99:+.2} ms | {} |",
+        late.len(),
+        5.0 + p50,
+        5.0 + p99,
+        noise(before, 2.0),
+    );
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -140,6 +171,7 @@ fn main() {
                 400.0,
             ),
         ];
+        machine_row().await;
         for (label, fault, configured_ms, rate) in cases {
             let (addr, stop) = if label.starts_with("direct") { (up, None) } else {
                 let (a, s) = proxy(up, fault).await;
