@@ -84,7 +84,8 @@ impl Decision {
         if self.picks.iter().any(needs_injector) || (delayed && pooled) {
             return Route::Faulty(self);
         }
-        let now = Instant::now();
+        // Read once, and only when a rate limit is picked.
+        let mut now = None;
         for i in 0..self.picks.len() {
             let Picked { index, step, .. } = self.picks[i];
             let active = &self.plan.faults[index];
@@ -93,7 +94,9 @@ impl Decision {
             let spent = active.spent();
             match step {
                 Step::RateLimit if spent => {}
-                Step::RateLimit if active.take_token(now).is_err() => return Route::Faulty(self),
+                Step::RateLimit if active.take_token(*now.get_or_insert_with(Instant::now)).is_err() => {
+                    return Route::Faulty(self)
+                }
                 Step::RateLimit => self.taken.push(Taken::Token(index)),
                 Step::Pool => match active.pool.clone().map(|pool| pool.try_acquire_owned()) {
                     Some(Ok(slot)) => self.taken.push(Taken::Slot(index, slot)),
@@ -117,8 +120,10 @@ impl Decision {
                 plain.delays = Some(Delays { plan: self.plan.clone(), picks });
             }
         }
-        plain.held =
-            self.taken.into_iter().filter_map(|t| if let Taken::Slot(_, s) = t { Some(s) } else { None }).collect();
+        if !self.taken.is_empty() {
+            plain.held =
+                self.taken.into_iter().filter_map(|t| if let Taken::Slot(_, s) = t { Some(s) } else { None }).collect();
+        }
         Route::Plain(plain)
     }
 

@@ -81,15 +81,41 @@ pub(super) fn choose(
 /// split as the `http` crate's URI splits it: at the first `?`. `None` for
 /// any other target, which is parsed as hyper parses it instead.
 fn split_plainly(target: &str) -> Option<(&str, Option<&str>)> {
-    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%/?".contains(b);
-    if !target.starts_with('/') || !target.as_bytes().iter().all(plain) {
+    if !target.starts_with('/') {
         return None;
     }
-    Some(match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // One pass: every byte checked, the first `?` noted.
+    let mut query = None;
+    for (at, &b) in target.as_bytes().iter().enumerate() {
+        if !PLAIN[b as usize] {
+            return None;
+        }
+        if b == b'?' && query.is_none() {
+            query = Some(at);
+        }
+    }
+    Some(match query {
+        Some(at) => (&target[..at], Some(&target[at + 1..])),
         None => (target, None),
     })
 }
+
+/// The bytes `split_plainly` takes as they are.
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        plain[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&'()*+,;=:@%/?";
+    let mut i = 0;
+    while i < others.len() {
+        plain[others[i] as usize] = true;
+        i += 1;
+    }
+    plain
+};
 
 /// The request as hyper's server would have made it: the method, the
 /// target, HTTP/1.1, every field (names in lower case, as hyper keeps

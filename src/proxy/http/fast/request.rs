@@ -195,10 +195,19 @@ fn examine(buf: &[u8], injector: &Injector, peer: &Peer) -> Examined {
     let upstream = rewrite(injector.forwarder(), peer, head, &buf[head_len..len]);
     // The record names the path without its fragment and query, as the
     // hyper path's does.
-    let path = path.split(['#', '?']).next().unwrap_or(path).to_string();
+    let path = up_to(path, |b| b == b'#' || b == b'?').to_string();
     // Read only: a target never changes the application's traceparent.
     let parent = if traceparents.0 == 1 { traceparents.1 } else { None };
     Examined::Whole(Read::Plain(Request { len, upstream, method, path, body, close, faults, parent }))
+}
+
+/// `path` up to the first byte that `stop` picks (an ASCII one), or whole:
+/// a plain scan, as paths are short.
+fn up_to(path: &str, stop: impl Fn(u8) -> bool) -> &str {
+    match path.bytes().position(stop) {
+        Some(at) => &path[..at],
+        None => path,
+    }
 }
 
 /// A request head to write for the upstream, from wherever it was read.
@@ -235,8 +244,7 @@ pub(super) fn rewrite<'h>(
     out.extend_from_slice(up.base_path.as_bytes());
     // A fragment is the client's own, never sent (the `http` crate drops it
     // on the hyper path too).
-    let path = path.split('#').next().unwrap_or(path);
-    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(up_to(path, |b| b == b'#').as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     match &up.host {
         HostHeader::Keep => put_field(&mut out, b"host", original_host),
