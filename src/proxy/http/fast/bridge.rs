@@ -4,9 +4,10 @@
 //! as a plain request is; the response head is parsed where it lies and
 //! given back to hyper with a body that reads the upstream connection as
 //! hyper takes it, its framing followed (a chunked body's content and
-//! trailers told apart from its framing). The exchange runs in the request's
-//! own task: no connection task of hyper's client, no channel to it, no
-//! second wakeup per request.
+//! trailers told apart from its framing). The exchange runs where the
+//! request is handled (an HTTP/2 stream in its connection's task,
+//! `streams.rs`): no connection task of hyper's client, no channel to it,
+//! no second wakeup per request.
 //!
 //! A request with a streamed body, an upgrade or `CONNECT` keeps hyper's
 //! client (`forward.rs`).
