@@ -22,6 +22,9 @@ const ROUNDS: usize = 8;
 
 /// The executor hyper's HTTP/2 server is built with: it only collects the
 /// streams hyper starts, for the connection's [`WithStreams`] to run.
+/// hyper starts a stream only while its connection is polled, and
+/// `WithStreams` takes what was started right after each such poll, so a
+/// stream never waits here for a wakeup.
 #[derive(Clone, Default)]
 pub struct InConnection {
     started: Arc<Mutex<Vec<Stream>>>,
