@@ -66,7 +66,12 @@ pub async fn drive(
     let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let weights: u64 = load.requests.iter().map(|r| u64::from(r.weight)).sum();
     let tasks = tokio_util::task::TaskTracker::new();
-    let mut intended = start;
+    // The first request goes half an interval in: at a steady rate whose
+    // interval divides the phases' lengths (20/s and whole seconds), every
+    // request is then sent half an interval away from a phase change, never
+    // at the instant a phase's faults switch, where it could start in one
+    // phase and meet the next one's faults.
+    let mut intended = start + Duration::from_secs_f64(0.5 / rate_at(&load, 0.0, total.as_secs_f64()).max(0.01));
     let mut sent = 0u64;
     let end = start + total;
     while intended < end {
