@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
                     headers: brownout::fault::Fields::Map(&headers),
                     client: "127.0.0.1".parse().expect("ip"),
                 };
-                black_box(decide_http(&req, &plan.faults, switch.next_request_seed(), now))
+                black_box(decide_http(&req, &plan.faults, switch.next_request_seed(), || now))
             })
         });
     }

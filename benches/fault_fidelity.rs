@@ -93,7 +93,7 @@ fn drawn_delays(config: &brownout::config::Config, n: usize) -> Vec<f64> {
     let now = tokio::time::Instant::now();
     (0..n)
         .map(|_| {
-            let picks = brownout::fault::decide_http(&facts, &plan.faults, switch.next_request_seed(), now);
+            let picks = brownout::fault::decide_http(&facts, &plan.faults, switch.next_request_seed(), || now);
             picks.iter().map(|p| p.delay.as_secs_f64() * 1000.0).sum()
         })
         .collect()
@@ -118,7 +118,7 @@ fn drawn_applied(config: &brownout::config::Config, http: bool, n: u64) -> u64 {
         .filter(|_| {
             let seed = switch.next_request_seed();
             if http {
-                !brownout::fault::decide_http(&facts, &plan.faults, seed, now).is_empty()
+                !brownout::fault::decide_http(&facts, &plan.faults, seed, || now).is_empty()
             } else {
                 brownout::fault::tcp_applies(&plan.faults[0], client, seed)
             }

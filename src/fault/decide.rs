@@ -43,16 +43,29 @@ pub struct Picked {
 /// among faults of one step). `seed` is the request's own seed; each fault
 /// draws from a stream of `seed` and its id. Each fault whose window and
 /// match admit the request counts it as eligible; nothing decided reads
-/// that count.
-pub fn decide_http(req: &RequestFacts<'_>, faults: &[Arc<ActiveFault>], seed: u64, now: Instant) -> Vec<Picked> {
+/// that count. `clock` gives the time, read once and only when some fault
+/// has a window (`after`, `lasting`).
+pub fn decide_http(
+    req: &RequestFacts<'_>,
+    faults: &[Arc<ActiveFault>],
+    seed: u64,
+    clock: impl Fn() -> Instant,
+) -> Vec<Picked> {
     let mut picked = Vec::new();
+    let mut now = None;
     for (index, active) in faults.iter().enumerate() {
         let fault = &active.fault;
         let Kind::Http(kind) = &fault.kind else {
             continue;
         };
         let scope = &fault.scope;
-        if !scope.in_window(now.saturating_duration_since(active.activated)) || !scope.matcher.matches(req) {
+        if scope.windowed() {
+            let now = *now.get_or_insert_with(&clock);
+            if !scope.in_window(now.saturating_duration_since(active.activated)) {
+                continue;
+            }
+        }
+        if !scope.matcher.matches(req) {
             continue;
         }
         // The decision's one side effect: a count for the report, which no
@@ -134,7 +147,7 @@ mod tests {
         let req = get_root(&headers);
         let plan = switch.load();
         let now = Instant::now();
-        (0..n).map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), now).is_empty()).collect()
+        (0..n).map(|_| !decide_http(&req, &plan.faults, switch.next_request_seed(), || now).is_empty()).collect()
     }
 
     #[test]
@@ -163,8 +176,8 @@ mod tests {
         let now = Instant::now();
         for _ in 0..500 {
             let (pa, pb) = (alone.load(), both.load());
-            let da = decide_http(&req, &pa.faults, alone.next_request_seed(), now);
-            let db = decide_http(&req, &pb.faults, both.next_request_seed(), now);
+            let da = decide_http(&req, &pa.faults, alone.next_request_seed(), || now);
+            let db = decide_http(&req, &pb.faults, both.next_request_seed(), || now);
             let hit_a = !da.is_empty();
             let hit_b = db.iter().any(|p| pb.faults[p.index].fault.id == 1);
             assert_eq!(hit_a, hit_b);
@@ -187,7 +200,7 @@ mod tests {
         let headers = HeaderMap::new();
         let req = get_root(&headers);
         let plan = switch.load();
-        let steps: Vec<Step> = decide_http(&req, &plan.faults, 1, Instant::now()).iter().map(|p| p.step).collect();
+        let steps: Vec<Step> = decide_http(&req, &plan.faults, 1, Instant::now).iter().map(|p| p.step).collect();
         assert_eq!(steps, [Step::Error, Step::RequestDelay, Step::ResponseDelay, Step::Truncate]);
     }
 
@@ -201,7 +214,7 @@ mod tests {
         let at = plan.faults[0].activated;
         let headers = HeaderMap::new();
         let req = get_root(&headers);
-        let picks = |secs| decide_http(&req, &plan.faults, 1, at + Duration::from_secs(secs)).len();
+        let picks = |secs| decide_http(&req, &plan.faults, 1, || at + Duration::from_secs(secs)).len();
         assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
     }
 
@@ -219,7 +232,7 @@ mod tests {
         let mut picked = Vec::new();
         for wait_ms in [0, 9_999, 1, 4_999, 1] {
             tokio::time::advance(Duration::from_millis(wait_ms)).await;
-            picked.push(decide_http(&req, &switch.load().faults, 1, Instant::now()).len());
+            picked.push(decide_http(&req, &switch.load().faults, 1, Instant::now).len());
         }
         assert_eq!(picked, [0, 0, 1, 1, 0]);
     }

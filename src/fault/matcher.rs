@@ -26,15 +26,30 @@ pub enum Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// The values of the fields named `name`, in order.
-    fn values(self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> {
-        let (map, parsed) = match self {
-            Fields::Map(map) => (Some(map.get_all(name).iter().map(HeaderValue::as_bytes)), None),
-            Fields::Parsed(fields) => {
-                let named = fields.iter().filter(move |h| h.name.eq_ignore_ascii_case(name.as_str()));
-                (None, Some(named.map(|h| h.value)))
-            }
-        };
-        map.into_iter().flatten().chain(parsed.into_iter().flatten())
+    fn values(self, name: &'a HeaderName) -> Values<'a> {
+        match self {
+            Fields::Map(map) => Values::Map(map.get_all(name).iter()),
+            Fields::Parsed(fields) => Values::Parsed(fields.iter(), name.as_str()),
+        }
+    }
+}
+
+/// The values of one field name, from either kind of fields (one plain
+/// enum: deciding a request that no fault selects reads them on every
+/// request).
+enum Values<'a> {
+    Map(http::header::ValueIter<'a, HeaderValue>),
+    Parsed(std::slice::Iter<'a, httparse::Header<'a>>, &'a str),
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Values::Map(values) => values.next().map(HeaderValue::as_bytes),
+            Values::Parsed(fields, name) => fields.find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value),
+        }
     }
 }
 

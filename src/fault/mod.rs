@@ -64,6 +64,12 @@ impl Scope {
     pub fn in_window(&self, since_active: Duration) -> bool {
         since_active >= self.after && self.lasting.is_none_or(|l| since_active < self.after + l)
     }
+
+    /// True when the fault has a window (`after` or `lasting`): otherwise
+    /// every instant is inside it and a decision needs no clock.
+    pub fn windowed(&self) -> bool {
+        !self.after.is_zero() || self.lasting.is_some()
+    }
 }
 
 impl Fault {

@@ -57,11 +57,16 @@ pub struct Delays {
 }
 
 impl Decision {
-    /// Decides `req` against `plan` with the target's next seed, so the n-th
-    /// request decided at a target gets the n-th seed, whichever path then
-    /// carries it.
-    pub fn new(switch: &FaultSwitch, plan: Arc<TargetPlan>, req: &RequestFacts<'_>) -> Decision {
-        let picks = decide_http(req, &plan.faults, switch.next_request_seed(), Instant::now());
+    /// The picks of `req` under `plan`, decided with the target's next
+    /// seed, so the n-th request decided at a target gets the n-th seed,
+    /// whichever path then carries it. Most requests get none and need no
+    /// `Decision` (nor a count on the plan).
+    pub fn picks(switch: &FaultSwitch, plan: &TargetPlan, req: &RequestFacts<'_>) -> Vec<Picked> {
+        decide_http(req, &plan.faults, switch.next_request_seed(), Instant::now)
+    }
+
+    /// The decision made of `picks`, under the plan they were picked in.
+    pub fn new(plan: Arc<TargetPlan>, picks: Vec<Picked>) -> Decision {
         Decision { plan, picks, taken: Vec::new() }
     }
 

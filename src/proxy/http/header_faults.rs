@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::debug;
 
+use super::decision::Decision;
 use super::forward::RequestBody;
 use super::{plain_response, Around, BoxError, Injected, Injector, Outcome, ProxyBody};
 use crate::config::fault::header;
@@ -115,7 +116,8 @@ impl Injector {
         all.extend(faults);
         let plan = Arc::new(TargetPlan { generation: plan.generation, faults: all });
         let limit = self.header_gate().map_or(crate::config::DEFAULT_MAX_DELAY, |g| g.policy.max_delay);
-        let decision = self.decide(plan, &req, around.peer);
+        let picks = self.picks(&plan, &req, around.peer);
+        let decision = Decision::new(plan, picks);
         let handling = self.inject(decision, req, around);
         tokio::pin!(handling);
         let answered = tokio::select! {

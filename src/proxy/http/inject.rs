@@ -26,7 +26,9 @@ use super::recorded::Note;
 use super::Outcome;
 use super::{plain_response, Forwarder, ProxyBody};
 use crate::config::ClientLimits;
-use crate::fault::{ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, RequestFacts, Step};
+use crate::fault::{
+    ActiveFault, FaultSwitch, Fields, HttpKind, HttpWhenFull, Kind, OutageMode, Picked, RequestFacts, Step, TargetPlan,
+};
 use crate::record::classify::GracefulRules;
 use crate::record::fields;
 use crate::record::inflight::InFlight;
@@ -179,7 +181,13 @@ impl Injector {
             drop(plan);
             return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
-        let decision = self.decide(arc_swap::Guard::into_inner(plan), &req, around.peer);
+        let picks = self.picks(&plan, &req, around.peer);
+        if picks.is_empty() {
+            // What the injector would do with no pick, without its future.
+            drop(plan);
+            return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
+        }
+        let decision = Decision::new(arc_swap::Guard::into_inner(plan), picks);
         // Boxed (in a statement of its own, as above): the faulty path's
         // future is several times the plain forward's, and every request's
         // future would otherwise be that big.
@@ -187,13 +195,8 @@ impl Injector {
         injecting.await
     }
 
-    /// Decides the faults of `plan` for `req` with the target's next seed.
-    pub(super) fn decide(
-        &self,
-        plan: Arc<crate::fault::TargetPlan>,
-        req: &Request<RequestBody>,
-        peer: &Peer,
-    ) -> Decision {
+    /// The picks of `plan`'s faults for `req`, with the target's next seed.
+    pub(super) fn picks(&self, plan: &TargetPlan, req: &Request<RequestBody>, peer: &Peer) -> Vec<Picked> {
         let facts = RequestFacts {
             method: req.method(),
             path: req.uri().path(),
@@ -201,7 +204,7 @@ impl Injector {
             headers: Fields::Map(req.headers()),
             client: peer.addr.ip(),
         };
-        Decision::new(&self.switch, plan, &facts)
+        Decision::picks(&self.switch, plan, &facts)
     }
 
     /// Carries out `decision` for one request: the faults in their steps,

@@ -65,7 +65,11 @@ pub(super) fn choose(
     };
     let facts =
         RequestFacts { method, path: path_only, query, headers: Fields::Parsed(fields), client: peer.addr.ip() };
-    match Decision::new(injector.switch(), arc_swap::Guard::into_inner(plan), &facts).route() {
+    let picks = Decision::picks(injector.switch(), &plan, &facts);
+    if picks.is_empty() {
+        return Chosen::Plain(Plain::default());
+    }
+    match Decision::new(arc_swap::Guard::into_inner(plan), picks).route() {
         Route::Plain(plain) => Chosen::Plain(plain),
         Route::Faulty(decision) => match Uri::try_from(path) {
             Ok(uri) => Chosen::Faulty(decision, uri),
