@@ -8,8 +8,9 @@
 //! Then under a burst: wrk's 64 connections in a closed loop, each sending
 //! its next request as soon as an answer comes, so the 64 requests one delay
 //! releases all come back at once (and go out again together), through a
-//! 50 ms latency fault on an HTTP target and on a TCP target. This part
-//! needs wrk (`apt-get install wrk`) and is skipped, saying so, without it.
+//! 50 ms latency fault on an HTTP target and on a TCP target, beside wrk
+//! straight to an upstream that waits 50 ms itself (the same burst with
+//! no proxy: on brownout's timer, the floor of this machine). This part needs wrk (`apt-get install wrk`) and is skipped, saying so, without it.
 //!
 //! Run with `cargo bench --bench latency_fidelity`; `BROWNOUT_BENCH_SECS`
 //! sets the seconds per scenario (default 5).
@@ -54,7 +55,10 @@ fn wrk(addr: SocketAddr, secs: f64) -> Option<(f64, f64)> {
 }
 
 /// The burst rows: wrk through a 50 ms latency fault on an HTTP and a TCP
-/// target, and through each with no fault (the closed loop's own latency).
+/// target, through each with no fault (the closed loop's own latency), and
+/// straight to an upstream that waits 50 ms itself before each answer (the
+/// same burst with no proxy): on brownout's precise timer, the least a
+/// 50 ms delay costs here, and on tokio's, as a service's own sleep would.
 async fn burst(up: SocketAddr, secs: f64) {
     println!();
     if std::process::Command::new("wrk").arg("--version").output().is_err() {
@@ -68,16 +72,37 @@ async fn burst(up: SocketAddr, secs: f64) {
     let latency = "[[target.fault]]\nkind = \"latency\"\ndelay = \"50ms\"\n";
     let http = format!("http://{up}");
     let tcp = up.to_string();
+    let fifty = std::time::Duration::from_millis(50);
+    let precise = support::upstream_fn(move |_| async move {
+        brownout::proxy::timer::sleep(fifty).await;
+        bytes::Bytes::from_static(b"ok")
+    })
+    .await;
+    let tokio_sleep = support::upstream_fn(move |_| async move {
+        tokio::time::sleep(fifty).await;
+        bytes::Bytes::from_static(b"ok")
+    })
+    .await;
+    let (precise, tokio_sleep) = (precise.to_string(), tokio_sleep.to_string());
     for (label, protocol, upstream, fault, configured_ms) in [
+        ("direct, the upstream waits 50 ms on brownout's timer", "", &precise, "", 50.0),
+        ("direct, the upstream waits 50 ms on tokio's timer", "", &tokio_sleep, "", 50.0),
         ("HTTP, no fault", "http", &http, "", 0.0),
         ("HTTP, 50ms fixed", "http", &http, latency, 50.0),
         ("TCP, no fault", "tcp", &tcp, "", 0.0),
         ("TCP, 50ms fixed (per chunk, to the client)", "tcp", &tcp, latency, 50.0),
     ] {
-        let (addr, stop) = proxy_of(protocol, upstream, fault).await;
+        let (addr, stop) = if protocol.is_empty() {
+            (upstream.parse().expect("an upstream's address"), None)
+        } else {
+            let (addr, stop) = proxy_of(protocol, upstream, fault).await;
+            (addr, Some(stop))
+        };
         let before = waited_for_cpu();
         let measured = tokio::task::spawn_blocking(move || wrk(addr, secs)).await.expect("wrk task");
-        let _ = stop.send(());
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
         let Some((p50, p99)) = measured else {
             println!("| {label} | wrk gave no figures | | | | | |");
             continue;
