@@ -218,6 +218,29 @@ mod tests {
         assert_eq!((picks(5), picks(10), picks(14), picks(15)), (0, 1, 1, 0));
     }
 
+    /// The clock is read once for a request, and only when some fault has a
+    /// window: a target of faults without one decides without the time.
+    #[test]
+    fn the_clock_is_read_once_and_only_for_a_fault_with_a_window() {
+        let reads = std::cell::Cell::new(0);
+        let clock = || {
+            reads.set(reads.get() + 1);
+            Instant::now()
+        };
+        let headers = HeaderMap::new();
+        let req = get_root(&headers);
+        let plain = FaultSwitch::new("t", 1, vec![error_fault(1, 1.0), error_fault(2, 0.5)]);
+        assert!(!decide_http(&req, &plain.load().faults, 1, clock).is_empty());
+        assert_eq!(reads.get(), 0);
+        let mut after = error_fault(3, 1.0);
+        after.scope.after = Duration::from_millis(1);
+        let mut lasting = error_fault(4, 1.0);
+        lasting.scope.lasting = Some(Duration::from_secs(60));
+        let windowed = FaultSwitch::new("t", 1, vec![error_fault(1, 1.0), after, lasting]);
+        decide_http(&req, &windowed.load().faults, 1, clock);
+        assert_eq!(reads.get(), 1);
+    }
+
     /// The window counts from the plan swap on tokio's clock, however long
     /// the clock ran before it.
     #[tokio::test(start_paused = true)]
