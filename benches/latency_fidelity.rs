@@ -10,7 +10,8 @@
 //! releases all come back at once (and go out again together), through a
 //! 50 ms latency fault on an HTTP target and on a TCP target, beside wrk
 //! straight to an upstream that waits 50 ms itself (the same burst with
-//! no proxy: on brownout's timer, the floor of this machine). This part needs wrk (`apt-get install wrk`) and is skipped, saying so, without it.
+//! no proxy: on brownout's timer, the floor of this machine). This part
+//! needs wrk (`apt-get install wrk`) and is skipped, saying so, without it.
 //!
 //! Run with `cargo bench --bench latency_fidelity`; `BROWNOUT_BENCH_SECS`
 //! sets the seconds per scenario (default 5).

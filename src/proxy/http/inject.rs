@@ -177,13 +177,11 @@ impl Injector {
                 }
             }
         }
-        if plan.faults.is_empty() {
-            drop(plan);
-            return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
-        }
-        let picks = self.picks(&plan, &req, around.peer);
+        // With no fault at the target nothing is decided (no seed drawn);
+        // with no pick the request is forwarded as the injector would, without
+        // its future.
+        let picks = if plan.faults.is_empty() { Vec::new() } else { self.picks(&plan, &req, around.peer) };
         if picks.is_empty() {
-            // What the injector would do with no pick, without its future.
             drop(plan);
             return Ok(self.forwarder.forward(req, around.peer, around.conn.reset_handle()).await);
         }
